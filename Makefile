@@ -1,0 +1,51 @@
+# Two commands for a newcomer: `make run` and `make test`.
+# Each installs what is missing first; nothing here needs to be run by hand.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+DATA ?= data
+
+.PHONY: run test test-python test-js test-browser lint bench soak deps chromium clean
+
+deps: $(VENV)/.installed client_web/node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+client_web/node_modules/.installed: client_web/package.json client_web/package-lock.json
+	cd client_web && npm ci --no-audit --no-fund --silent
+	touch $@
+
+# Browser tests use Debian's Chromium; Playwright must never download a browser.
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium chromium-driver; \
+	  elif command -v sudo >/dev/null; then sudo apt-get update -qq && sudo apt-get install -y -qq chromium chromium-driver; \
+	  else echo "Install Debian's chromium package (apt-get install chromium) and run again." >&2; exit 1; fi; \
+	fi
+
+run: deps
+	$(BIN)/quietline serve --host $(HOST) --port $(PORT) --data $(DATA)
+
+test: deps chromium lint test-js test-python
+
+test-python: deps
+	$(BIN)/pytest
+
+test-js: deps
+	cd client_web && node --test test/
+
+lint: deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: deps
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) client_web/node_modules
