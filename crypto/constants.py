@@ -1,0 +1,107 @@
+"""Every constant and domain-separation string of docs/PROTOCOL.md.
+
+One place, named as in the document, so that a reviewer can check them against
+the contract line by line and the server and the client can never drift apart.
+"""
+
+PROTOCOL_VERSION = 1
+
+# Section 1: sizes of primitives and identifiers.
+ID_BYTES = 16
+ED25519_PUBLIC_KEY_BYTES = 32
+ED25519_SEED_BYTES = 32
+SIGNATURE_BYTES = 64
+X25519_KEY_BYTES = 32
+DH_OUTPUT_BYTES = 32
+AEAD_KEY_BYTES = 32
+AEAD_NONCE_BYTES = 24
+AEAD_TAG_BYTES = 16
+MLKEM_PUBLIC_KEY_BYTES = 1184
+MLKEM_CIPHERTEXT_BYTES = 1088
+MLKEM_SHARED_SECRET_BYTES = 32
+MLKEM_SEED_BYTES = 64
+HASH_BYTES = 32
+
+# Section 3: prekey supply.
+OPK_LOW_WATER = 10
+OPK_BATCH = 50
+SPK_ROTATE_DAYS = 7
+PREKEY_ID_MAX = 0xFFFFFFFF
+
+# Section 4: PQXDH.
+PQXDH_F = b"\xff" * 32
+PQXDH_SALT = bytes(32)
+AD_BYTES = 2 * ED25519_PUBLIC_KEY_BYTES
+
+# Section 5: Double Ratchet.
+MAX_SKIP = 1000
+MAX_SKIPPED_KEYS = 2000
+MAX_PREVIOUS_RATCHET_KEYS = 64
+HEADER_BYTES = X25519_KEY_BYTES + 4 + 4
+MESSAGE_KEY_SALT = bytes(32)
+CK_MESSAGE_BYTE = b"\x01"
+CK_CHAIN_BYTE = b"\x02"
+SESSION_STATE_VERSION = 1
+
+# Section 6: payload and padding.
+PAYLOAD_VERSION = 1
+MAX_BODY_CHARS = 16000
+MAX_PLAINTEXT = 65535
+BUCKETS: tuple[int, ...] = (256, 1024, 4096, 16384, 65536)
+PAD_MARKER = 0x80
+
+# Section 7: envelope wire format.
+ENVELOPE_VERSION = 1
+ENVELOPE_TYPE_PREKEY = 1
+ENVELOPE_TYPE_MESSAGE = 2
+PREKEY_ENVELOPE_FIXED_BYTES = 2 + 32 + 32 + 4 + 4 + 4 + MLKEM_CIPHERTEXT_BYTES + HEADER_BYTES
+MESSAGE_ENVELOPE_FIXED_BYTES = 2 + HEADER_BYTES
+MAX_ENVELOPE = PREKEY_ENVELOPE_FIXED_BYTES + BUCKETS[-1] + AEAD_TAG_BYTES
+
+# Section 8: safety numbers.
+SAFETY_FINGERPRINT_VERSION = 0
+SAFETY_ITERATIONS = 5200
+SAFETY_CHUNKS = 6
+SAFETY_CHUNK_MODULUS = 100000
+
+# Section 9: account secret and keys derived from it.
+CROCKFORD_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+SECRET_SYMBOLS = 24
+HANDLE_SYMBOLS = 8
+PASSPHRASE_SYMBOLS = SECRET_SYMBOLS - HANDLE_SYMBOLS
+SECRET_GROUP = 4
+ARGON2_SALT_BYTES = 16
+ARGON2_OPSLIMIT = 3
+ARGON2_MEMLIMIT = 64 * 1024 * 1024
+ARGON2_OUTPUT_BYTES = 32
+VAULT_KEY_SALT = bytes(32)
+TOKEN_BYTES = 32
+TOKEN_TTL = 12 * 60 * 60
+SERVER_LOGIN_HASH_TIME_COST = 2
+SERVER_LOGIN_HASH_MEMORY_KIB = 19 * 1024
+SERVER_LOGIN_HASH_PARALLELISM = 1
+
+# Section 10: the vault.
+VAULT_BLOB_VERSION = 1
+MAX_VAULT_ITEM = 1024 * 1024
+VAULT_MIN_PADDED = 256
+
+# Section 11: websocket authentication.
+SERVER_ID_BYTES = 16
+WS_NONCE_BYTES = 32
+WS_CHALLENGE_TTL = 30
+
+# Section 12: domain-separation strings.
+CTX_PQXDH_INFO = b"Quietline_X25519_SHA-256_ML-KEM-768"
+CTX_ROOT_CHAIN = b"Quietline v1 root chain"
+CTX_MESSAGE_KEYS = b"Quietline v1 message keys"
+CTX_SIGNED_PREKEY = b"Quietline v1 signed prekey"
+CTX_PQ_PREKEY = b"Quietline v1 pq prekey"
+CTX_ONE_TIME_PREKEY = b"Quietline v1 one-time prekey"
+CTX_PROFILE = b"Quietline v1 profile"
+CTX_REGISTER = b"Quietline v1 register"
+CTX_WEBSOCKET_AUTH = b"Quietline v1 websocket auth"
+CTX_ARGON2_SALT = b"Quietline v1 argon2id salt"
+CTX_VAULT_KEY = b"Quietline v1 vault key"
+CTX_LOGIN_KEY = b"Quietline v1 login key"
+CTX_VAULT_ITEM = b"Quietline v1 vault item"

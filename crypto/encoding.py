@@ -1,0 +1,113 @@
+"""Strict byte encodings of docs/PROTOCOL.md section 1.
+
+`b64u` is base64url without padding. The decoder accepts exactly one spelling
+of each value: no padding, no whitespace, no characters outside the alphabet,
+no non-zero trailing bits. A value has a single encoding, so the server can
+compare and index encoded identifiers, and nobody can smuggle two spellings of
+one key past a check.
+
+Integers are unsigned big-endian. `Reader` walks a byte string field by field
+and turns every short read into `MalformedError`.
+"""
+
+import base64
+import binascii
+
+from crypto.errors import MalformedError
+
+_B64U_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def b64u_encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64u_length(byte_count: int) -> int:
+    """Number of characters that encode `byte_count` bytes."""
+    full, rest = divmod(byte_count, 3)
+    return 4 * full + (rest + 1 if rest else 0)
+
+
+def b64u_decode(text: str, length: int | None = None, max_length: int | None = None) -> bytes:
+    """Decode strictly; `length` is the exact and `max_length` the largest decoded size."""
+    if not isinstance(text, str):
+        raise MalformedError("Expected a base64url string.")
+    # Checked on the text first so that an oversized input is refused unread.
+    if length is not None and len(text) != b64u_length(length):
+        raise MalformedError(f"Expected base64url of exactly {length} bytes.")
+    if max_length is not None and len(text) > b64u_length(max_length):
+        raise MalformedError(f"Expected base64url of at most {max_length} bytes.")
+    if len(text) % 4 == 1 or not _B64U_ALPHABET.issuperset(text):
+        raise MalformedError("Not canonical unpadded base64url.")
+    try:
+        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise MalformedError("Not canonical unpadded base64url.") from exc
+    if b64u_encode(data) != text:
+        raise MalformedError("Not canonical base64url: the trailing bits must be zero.")
+    return data
+
+
+def _uint(value: int, size: int) -> bytes:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 1 << (8 * size):
+        raise MalformedError(f"Expected an unsigned integer of {8 * size} bits.")
+    return value.to_bytes(size, "big")
+
+
+def u8(value: int) -> bytes:
+    return _uint(value, 1)
+
+
+def u16(value: int) -> bytes:
+    return _uint(value, 2)
+
+
+def u32(value: int) -> bytes:
+    return _uint(value, 4)
+
+
+def u64(value: int) -> bytes:
+    return _uint(value, 8)
+
+
+class Reader:
+    """Sequential reader over bytes; every short or trailing read is MalformedError."""
+
+    def __init__(self, data: bytes, what: str) -> None:
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise MalformedError(f"The {what} must be bytes.")
+        self._data = bytes(data)
+        self._offset = 0
+        self._what = what
+
+    def take(self, count: int) -> bytes:
+        end = self._offset + count
+        if end > len(self._data):
+            raise MalformedError(f"The {self._what} is too short.")
+        chunk = self._data[self._offset : end]
+        self._offset = end
+        return chunk
+
+    def u8(self) -> int:
+        return self.take(1)[0]
+
+    def u16(self) -> int:
+        return int.from_bytes(self.take(2), "big")
+
+    def u32(self) -> int:
+        return int.from_bytes(self.take(4), "big")
+
+    def u64(self) -> int:
+        return int.from_bytes(self.take(8), "big")
+
+    def rest(self) -> bytes:
+        chunk = self._data[self._offset :]
+        self._offset = len(self._data)
+        return chunk
+
+    def remaining(self) -> int:
+        return len(self._data) - self._offset
+
+    def finish(self) -> None:
+        if self._offset != len(self._data):
+            raise MalformedError(f"The {self._what} has trailing bytes.")

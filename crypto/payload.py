@@ -1,0 +1,115 @@
+"""The JSON payload inside a ratchet message (docs/PROTOCOL.md section 6).
+
+`encode_text` and `encode_receipt` write the compact form both
+implementations produce (keys in the order of the document, no spaces, UTF-8
+without escapes). `parse` accepts any JSON spelling, checks the fields of the
+types it knows and returns other types unchecked, so that a receiver can
+ignore them as the protocol asks.
+"""
+
+import json
+from typing import Any
+
+from crypto.constants import ID_BYTES, MAX_BODY_CHARS, MAX_PLAINTEXT, PAYLOAD_VERSION
+from crypto.encoding import b64u_decode, b64u_encode
+from crypto.errors import MalformedError, UnsupportedVersionError
+
+RECEIPT_STATES = ("delivered", "read")
+# Integers a JavaScript number holds exactly, so both implementations agree.
+_MAX_SAFE_INTEGER = 2**53 - 1
+
+
+def _dump(value: dict[str, Any]) -> bytes:
+    data = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    encoded = data.encode("utf-8")
+    if len(encoded) > MAX_PLAINTEXT:
+        raise MalformedError(f"A payload is at most {MAX_PLAINTEXT} bytes.")
+    return encoded
+
+
+def _check_body(body: Any) -> str:
+    # Characters are Unicode code points; a lone surrogate is not text.
+    if not isinstance(body, str) or len(body) > MAX_BODY_CHARS:
+        raise MalformedError(f"A message body is text of at most {MAX_BODY_CHARS} characters.")
+    try:
+        body.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise MalformedError("A message body must be valid Unicode text.") from exc
+    return body
+
+
+def _check_sent(sent: Any) -> int:
+    if not isinstance(sent, int) or isinstance(sent, bool) or not 0 <= sent <= _MAX_SAFE_INTEGER:
+        raise MalformedError("`sent` is a non-negative whole number of unix seconds.")
+    return sent
+
+
+def _check_id(value: Any) -> str:
+    b64u_decode(value, ID_BYTES)
+    return value
+
+
+def encode_text(message_id: bytes, sent: int, body: str) -> bytes:
+    if not isinstance(message_id, bytes) or len(message_id) != ID_BYTES:
+        raise MalformedError("A message id is 16 bytes.")
+    return _dump(
+        {
+            "v": PAYLOAD_VERSION,
+            "type": "text",
+            "id": b64u_encode(message_id),
+            "sent": _check_sent(sent),
+            "body": _check_body(body),
+        }
+    )
+
+
+def encode_receipt(state: str, message_ids: list[bytes]) -> bytes:
+    if state not in RECEIPT_STATES:
+        raise MalformedError("A receipt state is 'delivered' or 'read'.")
+    if not message_ids or any(not isinstance(i, bytes) or len(i) != ID_BYTES for i in message_ids):
+        raise MalformedError("A receipt lists one or more 16-byte message ids.")
+    return _dump(
+        {
+            "v": PAYLOAD_VERSION,
+            "type": "receipt",
+            "state": state,
+            "ids": [b64u_encode(i) for i in message_ids],
+        }
+    )
+
+
+def _reject_constant(name: str) -> None:
+    raise MalformedError(f"{name} is not valid JSON.")
+
+
+def parse(data: bytes) -> dict[str, Any]:
+    """Decode and check a payload; unknown types come back with only `v` and `type` checked."""
+    if not isinstance(data, bytes | bytearray) or len(data) > MAX_PLAINTEXT:
+        raise MalformedError(f"A payload is at most {MAX_PLAINTEXT} bytes.")
+    try:
+        value = json.loads(bytes(data).decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise MalformedError("A payload is a UTF-8 JSON object.") from exc
+    if not isinstance(value, dict):
+        raise MalformedError("A payload is a UTF-8 JSON object.")
+    version = value.get("v")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise MalformedError("A payload has an integer version `v`.")
+    if version != PAYLOAD_VERSION:
+        raise UnsupportedVersionError(f"Payload version {version} is not supported.")
+    kind = value.get("type")
+    if not isinstance(kind, str):
+        raise MalformedError("A payload has a string `type`.")
+    if kind == "text":
+        _check_id(value.get("id"))
+        _check_sent(value.get("sent"))
+        _check_body(value.get("body"))
+    elif kind == "receipt":
+        if value.get("state") not in RECEIPT_STATES:
+            raise MalformedError("A receipt state is 'delivered' or 'read'.")
+        ids = value.get("ids")
+        if not isinstance(ids, list) or not ids:
+            raise MalformedError("A receipt lists one or more message ids.")
+        for message_id in ids:
+            _check_id(message_id)
+    return value

@@ -1,0 +1,157 @@
+"""The prekey-message rules of PROTOCOL.md section 4 (steps 1 to 5) through crypto/session.py."""
+
+import pytest
+from crypto_parties import EMPTY_STORE, established_pair, make_responder, text
+
+from crypto import envelope, keys, payload, session
+from crypto.errors import MalformedError, ReplayedError, TamperedError, WrongRecipientError
+from crypto.keys import IdentityKeyPair
+from crypto.prekeys import PrekeyStore, store_from_item, store_to_item
+from crypto.ratchet import init_receiver
+
+
+def test_first_message_sets_up_the_session_and_reports_every_change() -> None:
+    alice, bob = IdentityKeyPair.generate(), make_responder()
+    bundle = bob.bundle()
+    assert bundle.one_time_prekey is not None
+    out = session.encrypt(session.start_session(alice, bundle), text("first"))
+    parsed = envelope.parse(out.envelope)
+    assert isinstance(parsed, envelope.PrekeyEnvelope)
+    assert parsed.identity_key == alice.public
+    assert parsed.opk_id == bundle.one_time_prekey.id
+    received = session.decrypt(bob.identity, out.envelope, None, bob.store)
+    assert payload.parse(received.payload)["body"] == "first"
+    assert received.new_session
+    assert received.prekeys is not None
+    assert parsed.opk_id not in received.prekeys.opk
+    assert parsed.opk_id in bob.store.opk, "the caller's store is never changed in place"
+    assert received.prekeys.seen_ek == ((parsed.spk_id, parsed.ephemeral_key),)
+    assert received.state.ad == alice.public + bob.identity.public
+
+
+def test_without_a_one_time_prekey_the_session_still_sets_up() -> None:
+    alice, bob = IdentityKeyPair.generate(), make_responder(one_time=0)
+    out = session.encrypt(session.start_session(alice, bob.bundle()), text("no opk"))
+    parsed = envelope.parse(out.envelope)
+    assert isinstance(parsed, envelope.PrekeyEnvelope) and parsed.opk_id == 0
+    received = session.decrypt(bob.identity, out.envelope, None, bob.store)
+    assert payload.parse(received.payload)["body"] == "no opk"
+    assert received.prekeys is not None and received.prekeys.opk == bob.store.opk
+
+
+def test_initiator_sends_prekey_messages_until_the_first_reply() -> None:
+    pair_alice, bob = IdentityKeyPair.generate(), make_responder()
+    state = session.start_session(pair_alice, bob.bundle())
+    first = session.encrypt(state, text("1"))
+    second = session.encrypt(first.state, text("2"))
+    assert first.envelope[1] == second.envelope[1] == 1
+    received = session.decrypt(bob.identity, first.envelope, None, bob.store)
+    # Step 1: a further prekey message of the same session opens in it.
+    again = session.decrypt(bob.identity, second.envelope, received.state, received.prekeys)
+    assert not again.new_session and again.prekeys is None
+    reply = session.encrypt(again.state, text("reply"))
+    assert reply.envelope[1] == 2
+    back = session.decrypt(pair_alice, reply.envelope, second.state, EMPTY_STORE)
+    assert back.state.pending is None
+    assert session.encrypt(back.state, text("3")).envelope[1] == 2
+
+
+def test_step_2_a_replaced_session_cannot_be_replayed() -> None:
+    alice, bob = IdentityKeyPair.generate(), make_responder(one_time=3)
+    old = session.encrypt(session.start_session(alice, bob.bundle()), text("old"))
+    first = session.decrypt(bob.identity, old.envelope, None, bob.store)
+    assert first.prekeys is not None
+    # Alice starts over (a new device, a lost session): Bob replaces the session.
+    new = session.encrypt(session.start_session(alice, bob.bundle()), text("new"))
+    second = session.decrypt(bob.identity, new.envelope, first.state, first.prekeys)
+    assert second.new_session and second.prekeys is not None
+    with pytest.raises(ReplayedError):
+        session.decrypt(bob.identity, old.envelope, second.state, second.prekeys)
+
+
+def test_step_3_unknown_or_used_prekeys_are_wrong_recipient() -> None:
+    alice, bob = IdentityKeyPair.generate(), make_responder()
+    out = session.encrypt(session.start_session(alice, bob.bundle()), text("x"))
+    parsed = envelope.parse(out.envelope)
+    assert isinstance(parsed, envelope.PrekeyEnvelope)
+    without_opk = PrekeyStore(bob.store.spk, bob.store.pq, {}, (), 0)
+    without_spk = PrekeyStore({}, bob.store.pq, bob.store.opk, (), 0)
+    without_pq = PrekeyStore(bob.store.spk, {}, bob.store.opk, (), 0)
+    for store in (without_opk, without_spk, without_pq):
+        with pytest.raises(WrongRecipientError):
+            session.decrypt(bob.identity, out.envelope, None, store)
+
+
+def test_step_4_a_failed_first_message_keeps_nothing() -> None:
+    alice, bob = IdentityKeyPair.generate(), make_responder()
+    out = session.encrypt(session.start_session(alice, bob.bundle()), text("x"))
+    forged = out.envelope[:-1] + bytes([out.envelope[-1] ^ 1])
+    store_before = store_to_item(bob.store)
+    with pytest.raises(TamperedError):
+        session.decrypt(bob.identity, forged, None, bob.store)
+    assert store_to_item(bob.store) == store_before
+    # The genuine message still opens: the one-time prekey was not used up.
+    assert session.decrypt(bob.identity, out.envelope, None, bob.store).new_session
+
+
+def test_a_changed_kem_ciphertext_is_tampered() -> None:
+    alice, bob = IdentityKeyPair.generate(), make_responder()
+    out = session.encrypt(session.start_session(alice, bob.bundle()), text("x"))
+    forged = out.envelope[:100] + bytes([out.envelope[100] ^ 1]) + out.envelope[101:]
+    with pytest.raises(TamperedError):
+        session.decrypt(bob.identity, forged, None, bob.store)
+
+
+def test_a_prekey_message_with_an_invalid_identity_key_is_malformed() -> None:
+    alice, bob = IdentityKeyPair.generate(), make_responder()
+    out = session.encrypt(session.start_session(alice, bob.bundle()), text("x"))
+    forged = out.envelope[:2] + bytes(32) + out.envelope[34:]
+    with pytest.raises(MalformedError):
+        session.decrypt(bob.identity, forged, None, bob.store)
+
+
+def test_a_previous_signed_prekey_generation_still_opens() -> None:
+    alice, bob = IdentityKeyPair.generate(), make_responder()
+    out = session.encrypt(session.start_session(alice, bob.bundle()), text("in flight"))
+    newer_spk = keys.make_signed_prekey(bob.identity.seed, 77)
+    rotated = PrekeyStore(
+        {**bob.store.spk, newer_spk.id: newer_spk.private},
+        bob.store.pq,
+        bob.store.opk,
+        (),
+        1,
+    )
+    received = session.decrypt(bob.identity, out.envelope, None, rotated)
+    assert payload.parse(received.payload)["body"] == "in flight"
+
+
+def test_accepted_keys_of_a_dropped_signed_prekey_are_forgotten() -> None:
+    store = PrekeyStore({2: bytes(32)}, {}, {}, ((1, b"a" * 32), (2, b"b" * 32)), 0)
+    accepted = store.accept(2, b"c" * 32, None)
+    assert accepted.seen_ek == ((2, b"b" * 32), (2, b"c" * 32))
+
+
+def test_the_prekeys_item_roundtrips_and_keeps_unknown_fields() -> None:
+    bob = make_responder()
+    pair = established_pair()
+    item = store_to_item(pair.bob.store)
+    item["future_field"] = {"kept": True}
+    restored = store_from_item(item)
+    assert store_to_item(restored) == item
+    assert restored.seen_ek == pair.bob.store.seen_ek
+    with pytest.raises(MalformedError):
+        store_from_item({**store_to_item(bob.store), "seen_ek": ["not an object"]})
+    with pytest.raises(MalformedError):
+        store_from_item({**store_to_item(bob.store), "spk": [{"id": 0, "priv": "AAAA"}]})
+
+
+def test_the_responder_cannot_send_before_receiving() -> None:
+    idle = init_receiver(bytes(32), bytes(64), bytes(32), keys.generate_x25519())
+    with pytest.raises(MalformedError):
+        session.encrypt(idle, text("too early"))
+
+
+def test_each_side_reads_the_peer_identity_from_the_session() -> None:
+    pair = established_pair()
+    assert session.peer_identity(pair.alice_state, pair.alice.public) == pair.bob.identity.public
+    assert session.peer_identity(pair.bob_state, pair.bob.identity.public) == pair.alice.public
