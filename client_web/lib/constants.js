@@ -1,0 +1,106 @@
+// Every constant and domain-separation string of docs/PROTOCOL.md, named as in
+// the document so that a reviewer can check them line by line, and so that the
+// Python package and this client can never drift apart.
+
+const ascii = (text) => new TextEncoder().encode(text);
+
+export const PROTOCOL_VERSION = 1;
+
+// Section 1: sizes of primitives and identifiers.
+export const ID_BYTES = 16;
+export const ED25519_PUBLIC_KEY_BYTES = 32;
+export const ED25519_SEED_BYTES = 32;
+export const SIGNATURE_BYTES = 64;
+export const X25519_KEY_BYTES = 32;
+export const DH_OUTPUT_BYTES = 32;
+export const AEAD_KEY_BYTES = 32;
+export const AEAD_NONCE_BYTES = 24;
+export const AEAD_TAG_BYTES = 16;
+export const MLKEM_PUBLIC_KEY_BYTES = 1184;
+export const MLKEM_CIPHERTEXT_BYTES = 1088;
+export const MLKEM_SHARED_SECRET_BYTES = 32;
+export const MLKEM_SEED_BYTES = 64;
+export const HASH_BYTES = 32;
+
+// Section 3: prekey supply.
+export const OPK_LOW_WATER = 10;
+export const OPK_BATCH = 50;
+export const SPK_ROTATE_DAYS = 7;
+export const PREKEY_ID_MAX = 0xffffffff;
+
+// Section 4: PQXDH.
+export const PQXDH_F = new Uint8Array(32).fill(0xff);
+export const PQXDH_SALT = new Uint8Array(32);
+export const AD_BYTES = 2 * ED25519_PUBLIC_KEY_BYTES;
+
+// Section 5: Double Ratchet.
+export const MAX_SKIP = 1000;
+export const MAX_SKIPPED_KEYS = 2000;
+export const MAX_PREVIOUS_RATCHET_KEYS = 64;
+export const HEADER_BYTES = X25519_KEY_BYTES + 4 + 4;
+export const MESSAGE_KEY_SALT = new Uint8Array(32);
+export const CK_MESSAGE_BYTE = Uint8Array.of(0x01);
+export const CK_CHAIN_BYTE = Uint8Array.of(0x02);
+export const SESSION_STATE_VERSION = 1;
+
+// Section 6: payload and padding.
+export const PAYLOAD_VERSION = 1;
+export const MAX_BODY_CHARS = 16000;
+export const MAX_PLAINTEXT = 65535;
+export const BUCKETS = Object.freeze([256, 1024, 4096, 16384, 65536]);
+export const PAD_MARKER = 0x80;
+
+// Section 7: envelope wire format.
+export const ENVELOPE_VERSION = 1;
+export const ENVELOPE_TYPE_PREKEY = 1;
+export const ENVELOPE_TYPE_MESSAGE = 2;
+export const PREKEY_ENVELOPE_FIXED_BYTES = 2 + 32 + 32 + 4 + 4 + 4 + MLKEM_CIPHERTEXT_BYTES
+  + HEADER_BYTES;
+export const MESSAGE_ENVELOPE_FIXED_BYTES = 2 + HEADER_BYTES;
+export const MAX_ENVELOPE = PREKEY_ENVELOPE_FIXED_BYTES + BUCKETS[BUCKETS.length - 1]
+  + AEAD_TAG_BYTES;
+
+// Section 8: safety numbers.
+export const SAFETY_FINGERPRINT_VERSION = 0;
+export const SAFETY_ITERATIONS = 5200;
+export const SAFETY_CHUNKS = 6;
+export const SAFETY_CHUNK_MODULUS = 100000;
+
+// Section 9: account secret and keys derived from it.
+export const CROCKFORD_ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+export const SECRET_SYMBOLS = 24;
+export const HANDLE_SYMBOLS = 8;
+export const PASSPHRASE_SYMBOLS = SECRET_SYMBOLS - HANDLE_SYMBOLS;
+export const SECRET_GROUP = 4;
+export const ARGON2_SALT_BYTES = 16;
+export const ARGON2_OPSLIMIT = 3;
+export const ARGON2_MEMLIMIT = 64 * 1024 * 1024;
+export const ARGON2_OUTPUT_BYTES = 32;
+export const VAULT_KEY_SALT = new Uint8Array(32);
+export const TOKEN_BYTES = 32;
+export const TOKEN_TTL = 12 * 60 * 60;
+
+// Section 10: the vault.
+export const VAULT_BLOB_VERSION = 1;
+export const MAX_VAULT_ITEM = 1024 * 1024;
+export const VAULT_MIN_PADDED = 256;
+
+// Section 11: websocket authentication.
+export const SERVER_ID_BYTES = 16;
+export const WS_NONCE_BYTES = 32;
+export const WS_CHALLENGE_TTL = 30;
+
+// Section 12: domain-separation strings.
+export const CTX_PQXDH_INFO = ascii('Quietline_X25519_SHA-256_ML-KEM-768');
+export const CTX_ROOT_CHAIN = ascii('Quietline v1 root chain');
+export const CTX_MESSAGE_KEYS = ascii('Quietline v1 message keys');
+export const CTX_SIGNED_PREKEY = ascii('Quietline v1 signed prekey');
+export const CTX_PQ_PREKEY = ascii('Quietline v1 pq prekey');
+export const CTX_ONE_TIME_PREKEY = ascii('Quietline v1 one-time prekey');
+export const CTX_PROFILE = ascii('Quietline v1 profile');
+export const CTX_REGISTER = ascii('Quietline v1 register');
+export const CTX_WEBSOCKET_AUTH = ascii('Quietline v1 websocket auth');
+export const CTX_ARGON2_SALT = ascii('Quietline v1 argon2id salt');
+export const CTX_VAULT_KEY = ascii('Quietline v1 vault key');
+export const CTX_LOGIN_KEY = ascii('Quietline v1 login key');
+export const CTX_VAULT_ITEM = ascii('Quietline v1 vault item');

@@ -1,0 +1,181 @@
+// Sessions as the client uses them: PQXDH set-up from a verified bundle, the
+// ratchet, padding, payloads and envelopes put together, with the
+// prekey-message rules of PROTOCOL.md section 4.
+//
+// Every function returns new values and changes none of its arguments; the
+// caller commits the returned session state (and prekeys item) in the same
+// vault write as the message it belongs to, and keeps the old ones if that
+// write fails. A session state is the ratchet state of ratchet.js.
+//
+// Exported API (synchronous, after `await loadSodium()`; bytes are Uint8Array):
+//   startSession(identity, bundleJson) -> {state, peer: {account, identityKey}}
+//       verifies the bundle (MalformedError); messages are prekey messages until
+//       the peer answers
+//   encryptPayload(state, payloadBytes) -> {state, envelope}
+//       payloadBytes from payload.js encodeText / encodeReceipt
+//   decryptEnvelope({identity, prekeys, session, expectedPeerIdentity?}, envelope)
+//       -> {state, payload, peerIdentity, prekeys, newSession}
+//       `prekeys` is the account's prekeys vault item, `session` the stored state
+//       with the sender or null; `expectedPeerIdentity`, when given, is the
+//       sender's registered identity key, which a prekey message must carry.
+//       `payload` is the decoded payload object (payload.js decodePayload; a type
+//       this client does not know comes back as parsed, for the caller to
+//       ignore); a payload that is not valid JSON of version 1 fails like any
+//       other bad message, with the session unchanged. The result's `prekeys`
+//       is the item to store (the same object when unchanged), `newSession`
+//       true when a prekey message set up (or replaced) the session. Throws a
+//       ProtocolError otherwise:
+//       MalformedError, UnsupportedVersionError, TamperedError, ReplayedError,
+//       TooFarSkippedError, WrongRecipientError (a prekey message for keys not
+//       held, or a message with no session to read it)
+//   peerIdentityOf(state, identity) -> Uint8Array(32) the other party's Ed25519 key
+//   exportSession(state) -> string (b64u of PROTOCOL.md 5.7, for the session item)
+//   importSession(text) -> state
+
+import { ED25519_PUBLIC_KEY_BYTES, ENVELOPE_TYPE_PREKEY } from './constants.js';
+import { b64uDecode, b64uEncode, bytesEqual } from './encoding.js';
+import { MalformedError, ReplayedError, WrongRecipientError } from './errors.js';
+import { decodeEnvelope, encodeEnvelope } from './envelope.js';
+import { pad, unpad } from './padding.js';
+import { decodePayload } from './payload.js';
+import { acceptPrekeyMessage, findPrekeys, hasSeenEphemeral } from './prekeys.js';
+import {
+  decodeState,
+  encodeState,
+  initReceiver,
+  initSender,
+  ratchetDecrypt,
+  ratchetEncrypt,
+} from './ratchet.js';
+import { sodium } from './sodium.js';
+import { initiate, parseBundle, respond } from './x3dh.js';
+
+function initiatorKey(state) {
+  return state.ad.slice(0, ED25519_PUBLIC_KEY_BYTES);
+}
+
+function responderKey(state) {
+  return state.ad.slice(ED25519_PUBLIC_KEY_BYTES);
+}
+
+export function peerIdentityOf(state, identity) {
+  return bytesEqual(initiatorKey(state), identity.publicKey)
+    ? responderKey(state) : initiatorKey(state);
+}
+
+// `fixed` lets a test vector supply the ephemeral pair, the KEM result and the
+// first ratchet pair; in use they are always fresh.
+export function startSession(identity, bundleJson, fixed = {}) {
+  const bundle = parseBundle(bundleJson);
+  const agreement = initiate(identity, bundle, fixed);
+  const state = initSender({
+    sharedKey: agreement.sharedKey,
+    remoteRatchetKey: agreement.remoteRatchetKey,
+    ad: agreement.ad,
+    ek: agreement.ephemeralKey,
+    pending: {
+      spkId: agreement.spkId,
+      opkId: agreement.opkId,
+      pqId: agreement.pqId,
+      kemCiphertext: agreement.kemCiphertext,
+    },
+    ratchetPair: fixed.ratchetPair,
+  });
+  sodium.memzero(agreement.sharedKey);
+  return { state, peer: { account: bundle.account, identityKey: bundle.identityKey } };
+}
+
+export function encryptPayload(state, payloadBytes) {
+  const padded = pad(payloadBytes);
+  const sent = ratchetEncrypt(state, padded);
+  sodium.memzero(padded);
+  const prekey = state.pending === null ? null : {
+    identityKey: initiatorKey(state),
+    ephemeralKey: state.ek,
+    ...state.pending,
+  };
+  return {
+    state: sent.state,
+    envelope: encodeEnvelope({ prekey, header: sent.header, ciphertext: sent.ciphertext }),
+  };
+}
+
+function openInSession(state, envelope, options) {
+  const opened = ratchetDecrypt(state, envelope.header, envelope.ciphertext, options);
+  try {
+    return { state: opened.state, payload: decodePayload(unpad(opened.plaintext)) };
+  } finally {
+    sodium.memzero(opened.plaintext);
+  }
+}
+
+// Step 1 of section 4: a further prekey message of the session it set up.
+function belongsToSession(session, prekey) {
+  return session !== null && session !== undefined
+    && bytesEqual(session.ek, prekey.ephemeralKey);
+}
+
+function acceptNewSession(identity, prekeys, prekey, envelope, options) {
+  if (hasSeenEphemeral(prekeys, prekey.ephemeralKey)) {
+    throw new ReplayedError('This prekey message was already accepted; the copy was ignored.');
+  }
+  const held = findPrekeys(prekeys, prekey);
+  let fresh;
+  try {
+    const agreement = respond(identity, prekey, held);
+    fresh = initReceiver({
+      sharedKey: agreement.sharedKey,
+      signedPrekeyPair: held.signedPrekey,
+      ad: agreement.ad,
+      ek: prekey.ephemeralKey,
+    });
+    sodium.memzero(agreement.sharedKey);
+  } finally {
+    sodium.memzero(held.signedPrekey.privateKey);
+    sodium.memzero(held.pqPrivate);
+    if (held.oneTimePrivate !== null) {
+      sodium.memzero(held.oneTimePrivate);
+    }
+  }
+  const opened = openInSession(fresh, envelope, options);
+  return {
+    ...opened,
+    prekeys: acceptPrekeyMessage(prekeys, prekey),
+    newSession: true,
+  };
+}
+
+// `options.generateDh` lets a test vector fix the next ratchet pair.
+export function decryptEnvelope(
+  { identity, prekeys, session, expectedPeerIdentity },
+  envelopeBytes,
+  options = {},
+) {
+  const envelope = decodeEnvelope(envelopeBytes);
+  let result;
+  if (envelope.type === ENVELOPE_TYPE_PREKEY) {
+    const { prekey } = envelope;
+    if (expectedPeerIdentity !== undefined && expectedPeerIdentity !== null
+        && !bytesEqual(prekey.identityKey, expectedPeerIdentity)) {
+      throw new MalformedError('The envelope names an identity key other than its sender\'s.');
+    }
+    result = belongsToSession(session, prekey)
+      ? { ...openInSession(session, envelope, options), prekeys, newSession: false }
+      : acceptNewSession(identity, prekeys, prekey, envelope, options);
+  } else {
+    if (session === null || session === undefined) {
+      throw new WrongRecipientError(
+        'There is no session with this sender to read the message; ask them to start over.');
+    }
+    result = { ...openInSession(session, envelope, options), prekeys, newSession: false };
+  }
+  return { ...result, peerIdentity: peerIdentityOf(result.state, identity) };
+}
+
+export function exportSession(state) {
+  return b64uEncode(encodeState(state));
+}
+
+export function importSession(text) {
+  return decodeState(b64uDecode(text));
+}
