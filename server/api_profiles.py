@@ -1,0 +1,56 @@
+"""HTTP: the therapist directory, therapist profiles and blocks."""
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from crypto.constants import ID_BYTES
+from server import accounts, blocks, profiles
+from server.endpoint import authenticate, endpoint, json_response, read_json, services
+from server.errors import UnauthorizedError
+from server.validation import decode_b64u
+
+THERAPIST = "therapist"
+
+
+@endpoint
+async def directory(request: Request) -> Response:
+    therapists = await services(request).readers.run(profiles.directory)
+    return json_response({"therapists": therapists})
+
+
+@endpoint
+async def put_profile(request: Request) -> Response:
+    service = services(request)
+    caller = await authenticate(request, THERAPIST)
+    body = await read_json(request)
+    identity_key = await service.readers.run(accounts.identity_key, caller.account)
+    if identity_key is None:
+        raise UnauthorizedError("This account no longer exists.")
+    profile, sig = profiles.parse_upload(body, identity_key)
+    await service.writer.run(lambda tx: profiles.store(tx.conn, caller.account, profile, sig))
+    return json_response({})
+
+
+@endpoint
+async def put_block(request: Request) -> Response:
+    service = services(request)
+    caller = await authenticate(request, THERAPIST)
+    client = decode_b64u(request.path_params["client"], "client", ID_BYTES)
+    await service.writer.run(lambda tx: blocks.block(tx.conn, caller.account, client))
+    return json_response({})
+
+
+@endpoint
+async def delete_block(request: Request) -> Response:
+    service = services(request)
+    caller = await authenticate(request, THERAPIST)
+    client = decode_b64u(request.path_params["client"], "client", ID_BYTES)
+    await service.writer.run(lambda tx: blocks.unblock(tx.conn, caller.account, client))
+    return json_response({})
+
+
+@endpoint
+async def list_blocks(request: Request) -> Response:
+    service = services(request)
+    caller = await authenticate(request, THERAPIST)
+    return json_response({"blocked": await service.readers.run(blocks.blocked, caller.account)})

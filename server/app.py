@@ -1,0 +1,120 @@
+"""The Starlette application: routes, middleware and the lifetime of shared services."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route, WebSocketRoute
+
+from server import api_accounts, api_prekeys, api_profiles, api_vault, database, retention, static
+from server.config import Settings
+from server.endpoint import error_response
+from server.errors import BadRequestError, MethodNotAllowedError, NotFoundError
+from server.guard import Guard
+from server.headers import SecurityHeaders
+from server.hub import Hub
+from server.logs import log_unexpected
+from server.passwords import Passwords
+from server.readers import Readers
+from server.relay import relay
+from server.services import RateLimits, Services, installation_keys
+from server.writer import Writer
+
+logger = logging.getLogger("quietline")
+
+API_ROUTES = [
+    Route("/info", api_accounts.info, methods=["GET"]),
+    Route("/health", api_accounts.health, methods=["GET"]),
+    Route("/accounts", api_accounts.register, methods=["POST"]),
+    Route("/login", api_accounts.login, methods=["POST"]),
+    Route("/logout", api_accounts.logout, methods=["POST"]),
+    Route("/account", api_accounts.delete_account, methods=["DELETE"]),
+    Route("/vault", api_vault.sync, methods=["GET"]),
+    Route("/vault", api_vault.write, methods=["POST"]),
+    Route("/prekeys", api_prekeys.upload, methods=["PUT"]),
+    Route("/prekeys", api_prekeys.status, methods=["GET"]),
+    Route("/bundle/{account}", api_prekeys.bundle, methods=["GET"]),
+    Route("/directory", api_profiles.directory, methods=["GET"]),
+    Route("/profile", api_profiles.put_profile, methods=["PUT"]),
+    Route("/blocks", api_profiles.list_blocks, methods=["GET"]),
+    Route("/blocks/{client}", api_profiles.put_block, methods=["PUT"]),
+    Route("/blocks/{client}", api_profiles.delete_block, methods=["DELETE"]),
+]
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return error_response(NotFoundError("There is no such address; see docs/API.md."))
+    if exc.status_code == 405:
+        return error_response(MethodNotAllowedError())
+    return error_response(BadRequestError())
+
+
+async def _purge_periodically(service: Services) -> None:
+    ttl = service.settings.envelope_ttl_days
+    while True:
+        try:
+            purged = await service.writer.run(lambda tx: retention.purge(tx.conn, ttl))
+            if purged.envelopes or purged.tokens:
+                logger.info(
+                    "retention purge removed %d envelopes and %d tokens",
+                    purged.envelopes,
+                    purged.tokens,
+                )
+        except Exception as error:
+            log_unexpected(error, "retention purge")
+        await asyncio.sleep(service.settings.purge_interval)
+
+
+def create_app(settings: Settings) -> Starlette:
+    """The application; the database must exist and be migrated (see server.serve)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        path = settings.database_path()
+        conn = database.connect(path, readonly=True)
+        try:
+            server_id, handle_key = installation_keys(conn)
+        finally:
+            conn.close()
+        writer = Writer(path)
+        readers = Readers(path)
+        service = Services(
+            settings=settings,
+            writer=writer,
+            readers=readers,
+            passwords=Passwords(settings.argon2_concurrency),
+            hub=Hub(settings.max_connections_per_account),
+            rates=RateLimits.from_settings(settings),
+            server_id=server_id,
+            handle_key=handle_key,
+        )
+        app.state.services = service
+        await writer.start()
+        purge = asyncio.create_task(_purge_periodically(service), name="quietline-purge")
+        try:
+            yield
+        finally:
+            purge.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await purge
+            await writer.stop()
+            readers.close()
+
+    return Starlette(
+        routes=[
+            Mount("/api", routes=API_ROUTES),
+            WebSocketRoute("/ws", relay),
+            Route("/{path:path}", static.serve, methods=["GET", "HEAD"]),
+        ],
+        middleware=[Middleware(SecurityHeaders), Middleware(Guard)],
+        exception_handlers={HTTPException: _http_error},
+        lifespan=lifespan,
+    )

@@ -1,0 +1,186 @@
+"""The server's settings: every one has a default, an environment variable and a flag.
+
+A setting named `max_inbox` is read, first match wins, from the flag
+`--max-inbox`, the environment variable `QUIETLINE_MAX_INBOX`, the key
+`max_inbox` of the TOML configuration file, and finally the default below.
+The configuration file is `--config` / `QUIETLINE_CONFIG`, or
+`<data>/quietline.toml` when that exists. docs/SERVER.md lists them all.
+"""
+
+import dataclasses
+import tomllib
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "QUIETLINE_"
+CONFIG_FILE_NAME = "quietline.toml"
+MIB = 1024 * 1024
+
+
+class ConfigError(Exception):
+    """A setting has a value the server cannot use; the message names it and says why."""
+
+
+def _setting(default: Any, help_text: str, minimum: float | None = None) -> Any:
+    return field(default=default, metadata={"help": help_text, "minimum": minimum})
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = _setting("127.0.0.1", "address to listen on")
+    port: int = _setting(8000, "TCP port to listen on (0 picks a free one)", 0)
+    data: str = _setting("data", "directory holding the database and quietline.toml")
+    client_dir: str = _setting(
+        "", "directory of the web client (default: client_web/ of the source)"
+    )
+    log_level: str = _setting("info", "log level: debug, info, warning or error")
+
+    neutral_title: str = _setting("Notes", "page title the web client shows, chosen to look dull")
+    exit_url: str = _setting(
+        "https://www.wikipedia.org/", "where quick exit sends the browser (never fetched here)"
+    )
+    idle_lock_minutes: int = _setting(5, "minutes of inactivity before the web client locks", 1)
+    crisis_text: str = _setting("", "crisis information shown by the web client (may be empty)")
+
+    max_request_bytes: int = _setting(8 * MIB, "largest HTTP request body", 1024)
+    max_frame_bytes: int = _setting(MIB, "largest websocket frame", 96 * 1024)
+    max_vault_writes: int = _setting(256, "most vault writes in one request or frame", 1)
+    max_vault_bytes: int = _setting(256 * MIB, "most bytes of vault blobs per account", MIB)
+    max_vault_items: int = _setting(
+        200_000, "most vault items (tombstones included) per account", 16
+    )
+    max_one_time_prekeys: int = _setting(500, "most one-time prekeys stored per account", 1)
+    max_prekeys_per_upload: int = _setting(100, "most one-time prekeys in one upload", 1)
+    max_inbox: int = _setting(10_000, "most undelivered envelopes per recipient", 1)
+    max_connections: int = _setting(5_000, "most open websocket connections in total", 1)
+    max_connections_per_account: int = _setting(
+        1, "most websocket connections per account; the oldest gives way", 1
+    )
+    ws_rate: float = _setting(100.0, "websocket frames per second per connection", 0.1)
+    ws_burst: int = _setting(400, "websocket frames a connection may send at once", 1)
+    send_queue_frames: int = _setting(
+        512, "frames queued for a slow connection before closing it", 4
+    )
+    send_queue_bytes: int = _setting(
+        8 * MIB, "bytes queued for a slow connection before closing it", 256 * 1024
+    )
+    auth_timeout: float = _setting(30.0, "seconds an unauthenticated websocket may stay open", 0.1)
+    envelope_ttl_days: float = _setting(30.0, "days an undelivered envelope is kept", 0.01)
+    purge_interval: float = _setting(3600.0, "seconds between retention purges", 1.0)
+    register_rate: float = _setting(
+        1.0, "account registrations per second, all clients together", 0.01
+    )
+    register_burst: int = _setting(30, "registrations allowed at once", 1)
+    login_rate: float = _setting(10.0, "logins per second, all clients together", 0.01)
+    login_burst: int = _setting(60, "logins allowed at once", 1)
+    login_attempts_per_handle: int = _setting(10, "logins one handle may try at once", 1)
+    login_attempt_refill: float = _setting(60.0, "seconds until one handle may try once more", 0.01)
+    api_rate: float = _setting(50.0, "authenticated HTTP requests per second per account", 0.1)
+    api_burst: int = _setting(200, "authenticated HTTP requests per account at once", 1)
+    argon2_concurrency: int = _setting(2, "password hashes computed at the same time", 1)
+
+    def data_dir(self) -> Path:
+        return Path(self.data)
+
+    def database_path(self) -> Path:
+        return self.data_dir() / "quietline.sqlite3"
+
+    def client_path(self) -> Path:
+        if self.client_dir:
+            return Path(self.client_dir)
+        return Path(__file__).resolve().parent.parent / "client_web"
+
+    def ws_max_size(self) -> int:
+        """uvicorn's hard limit: a little above ours, so that we answer `too_large` ourselves."""
+        return self.max_frame_bytes + 64 * 1024
+
+
+SETTING_FIELDS: tuple[dataclasses.Field[Any], ...] = dataclasses.fields(Settings)
+
+
+def env_name(name: str) -> str:
+    return ENV_PREFIX + name.upper()
+
+
+def flag_name(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _convert(name: str, kind: Any, raw: Any, source: str) -> Any:
+    try:
+        if kind is int:
+            if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+                raise ValueError(raw)
+            return int(raw)
+        if kind is float:
+            if isinstance(raw, bool):
+                raise ValueError(raw)
+            return float(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} from {source} must be a number, not {raw!r}.") from None
+    if not isinstance(raw, str):
+        raise ConfigError(f"{name} from {source} must be text, not {raw!r}.")
+    return raw
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            values = tomllib.load(handle)
+    except OSError as exc:
+        raise ConfigError(
+            f"The configuration file {path} cannot be read: {exc.strerror}."
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"The configuration file {path} is not valid TOML: {exc}.") from None
+    known = {f.name for f in SETTING_FIELDS}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(
+            f"The configuration file {path} has unknown settings: {', '.join(unknown)}; "
+            "see docs/SERVER.md for the list."
+        )
+    return values
+
+
+def _validate(settings: Settings) -> Settings:
+    for item in SETTING_FIELDS:
+        minimum = item.metadata["minimum"]
+        value = getattr(settings, item.name)
+        if minimum is not None and value < minimum:
+            raise ConfigError(f"{item.name} must be at least {minimum}, not {value}.")
+    if settings.port > 65535:
+        raise ConfigError(f"port must be at most 65535, not {settings.port}.")
+    exit_url = urllib.parse.urlsplit(settings.exit_url)
+    if exit_url.scheme not in ("https", "http") or not exit_url.netloc:
+        raise ConfigError("exit_url must be an absolute http:// or https:// address.")
+    if settings.log_level.lower() not in ("debug", "info", "warning", "error"):
+        raise ConfigError("log_level must be debug, info, warning or error.")
+    if len(settings.neutral_title) > 80 or len(settings.crisis_text) > 4000:
+        raise ConfigError("neutral_title is at most 80 and crisis_text at most 4000 characters.")
+    return settings
+
+
+def load_settings(
+    flags: Mapping[str, Any], environ: Mapping[str, str], config_path: str | None = None
+) -> Settings:
+    """Merge flag values (None when not given), the environment and the configuration file."""
+    values: dict[str, Any] = {}
+    for item in SETTING_FIELDS:
+        if flags.get(item.name) is not None:
+            values[item.name] = _convert(item.name, item.type, flags[item.name], "the command line")
+        elif env_name(item.name) in environ:
+            raw = environ[env_name(item.name)]
+            values[item.name] = _convert(item.name, item.type, raw, env_name(item.name))
+    data = Path(values.get("data", Settings.data))
+    path_text = config_path or environ.get(env_name("config"))
+    path = Path(path_text) if path_text else data / CONFIG_FILE_NAME
+    if path_text or path.exists():
+        types = {f.name: f.type for f in SETTING_FIELDS}
+        for name, raw in _read_config_file(path).items():
+            if name not in values:
+                values[name] = _convert(name, types[name], raw, str(path))
+    return _validate(Settings(**values))

@@ -1,0 +1,156 @@
+"""Envelopes: stored until their recipient acknowledges them, or retention ends.
+
+The server checks an envelope's framing (crypto.envelope.parse) and nothing
+else: it cannot read one. A `send` is stored once per (sender, cmid): the
+pair is remembered for the retention period, so a client that lost the `sent`
+answer can send again and get the same envelope id, even after the recipient
+has acknowledged the first copy. Envelopes carry a sequence number that
+orders delivery; their timestamp is the hour they were stored.
+"""
+
+import json
+import secrets
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from crypto import envelope as framing
+from crypto.constants import ID_BYTES, MAX_ENVELOPE
+from crypto.encoding import b64u_encode
+from crypto.errors import ProtocolError
+from server import clock, vault
+from server.errors import (
+    BlockedError,
+    ForbiddenError,
+    InboxFullError,
+    NotFoundError,
+    UnauthorizedError,
+    from_protocol_error,
+)
+from server.validation import binary
+
+
+def parse_envelope(data: dict[str, Any]) -> bytes:
+    env = binary(data, "env", max_length=MAX_ENVELOPE)
+    try:
+        framing.parse(env)
+    except ProtocolError as error:
+        raise from_protocol_error(error) from None
+    return env
+
+
+@dataclass(frozen=True)
+class Send:
+    sender: bytes
+    sender_role: str
+    recipient: bytes
+    cmid: bytes
+    env: bytes
+    writes: list[vault.VaultWrite]
+
+
+@dataclass(frozen=True)
+class Stored:
+    id: bytes
+    seq: int | None  # None when this was a repeated cmid and nothing new was stored
+    ts: int
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_inbox: int
+    max_vault_bytes: int
+    max_vault_items: int
+
+
+def store(conn: sqlite3.Connection, send: Send, limits: Limits) -> Stored:
+    """Store the envelope and its sender's vault writes in the caller's transaction."""
+    seen = conn.execute(
+        "SELECT envelope, ts FROM sent_cmids WHERE sender = ? AND cmid = ?",
+        (send.sender, send.cmid),
+    ).fetchone()
+    if seen is not None:
+        return Stored(bytes(seen[0]), None, seen[1])
+    if send.recipient == send.sender:
+        raise ForbiddenError("An account cannot send a message to itself.")
+    row = conn.execute(
+        "SELECT role, inbox FROM accounts WHERE id = ?", (send.recipient,)
+    ).fetchone()
+    if row is None:
+        raise NotFoundError("There is no account with that id; it may have been deleted.")
+    recipient_role, waiting = row
+    if send.sender_role == "client":
+        if recipient_role != "therapist":
+            raise ForbiddenError("A client account can write only to therapists.")
+        blocked = conn.execute(
+            "SELECT 1 FROM blocks WHERE therapist = ? AND client = ?",
+            (send.recipient, send.sender),
+        ).fetchone()
+        if blocked is not None:
+            raise BlockedError()
+    if waiting >= limits.max_inbox:
+        raise InboxFullError()
+    if send.writes:
+        vault.apply(conn, send.sender, send.writes, limits.max_vault_bytes, limits.max_vault_items)
+    envelope_id = secrets.token_bytes(ID_BYTES)
+    ts = clock.this_hour()
+    try:
+        seq = conn.execute(
+            "INSERT INTO envelopes (id, recipient, sender, env, ts) VALUES (?, ?, ?, ?, ?)",
+            (envelope_id, send.recipient, send.sender, send.env, ts),
+        ).lastrowid
+    except sqlite3.IntegrityError:
+        # The sender's row is gone: the account was deleted while this was in flight.
+        raise UnauthorizedError("This account no longer exists.") from None
+    conn.execute(
+        "INSERT INTO sent_cmids (sender, cmid, envelope, ts) VALUES (?, ?, ?, ?)",
+        (send.sender, send.cmid, envelope_id, ts),
+    )
+    assert seq is not None
+    return Stored(envelope_id, seq, ts)
+
+
+def acknowledge(
+    conn: sqlite3.Connection,
+    account: bytes,
+    envelope_id: bytes,
+    writes: list[vault.VaultWrite],
+    limits: Limits,
+) -> None:
+    """Delete one of the account's own envelopes and commit its vault writes with it."""
+    deleted = conn.execute(
+        "DELETE FROM envelopes WHERE id = ? AND recipient = ?", (envelope_id, account)
+    ).rowcount
+    if deleted != 1:
+        raise NotFoundError("This account has no such envelope; it may be acknowledged already.")
+    if writes:
+        vault.apply(conn, account, writes, limits.max_vault_bytes, limits.max_vault_items)
+
+
+def frame(envelope_id: bytes, sender: bytes, env: bytes, ts: int) -> str:
+    return json.dumps(
+        {
+            "type": "envelope",
+            "id": b64u_encode(envelope_id),
+            "from": b64u_encode(sender),
+            "env": b64u_encode(env),
+            "ts": ts,
+        }
+    )
+
+
+def backlog(
+    conn: sqlite3.Connection, account: bytes, after_seq: int, limit: int
+) -> list[tuple[int, str]]:
+    """Stored envelopes for `account` after `after_seq`, in order, as (seq, frame text)."""
+    rows = conn.execute(
+        "SELECT seq, id, sender, env, ts FROM envelopes WHERE recipient = ? AND seq > ? "
+        "ORDER BY seq LIMIT ?",
+        (account, after_seq, limit),
+    ).fetchall()
+    return [(row[0], frame(bytes(row[1]), bytes(row[2]), bytes(row[3]), row[4])) for row in rows]
+
+
+def pending(conn: sqlite3.Connection, account: bytes) -> int:
+    row = conn.execute("SELECT inbox FROM accounts WHERE id = ?", (account,)).fetchone()
+    return 0 if row is None else row[0]

@@ -1,0 +1,205 @@
+"""The server's typed errors, one per documented code (docs/API.md, "Error codes").
+
+Every refusal the server sends is one of these: HTTP answers carry `status`,
+websocket answers only the code and message. A protocol error raised by the
+verifying modules of `crypto/` is translated with `from_protocol_error`.
+"""
+
+from typing import Any
+
+from crypto.errors import ProtocolError, UnsupportedVersionError
+
+
+class ApiError(Exception):
+    code: str = "internal"
+    status: int = 500
+    default_message: str = "Something went wrong."
+
+    def __init__(self, message: str | None = None, **details: Any) -> None:
+        self.message = message or self.default_message
+        self.details = details
+        super().__init__(self.message)
+
+    def body(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, **self.details}
+
+
+class BadRequestError(ApiError):
+    code = "bad_request"
+    status = 400
+    default_message = "The request is not valid JSON of the documented shape; see docs/API.md."
+
+
+class MalformedError(ApiError):
+    code = "malformed"
+    status = 400
+    default_message = "A key, signature or envelope does not parse; check the client."
+
+
+class UnsupportedVersionApiError(ApiError):
+    code = "unsupported_version"
+    status = 400
+    default_message = "This server does not know that version; update the client."
+
+
+class BadSignatureError(ApiError):
+    code = "bad_signature"
+    status = 400
+    default_message = (
+        "A signature does not verify; the data was changed or signed with another key."
+    )
+
+
+class TooLargeError(ApiError):
+    code = "too_large"
+    status = 413
+    default_message = "The request is larger than this server accepts; send less at once."
+
+
+class UnknownTypeError(ApiError):
+    code = "unknown_type"
+    status = 400
+    default_message = "This server does not know that frame type; see docs/API.md."
+
+
+class InvalidCredentialsError(ApiError):
+    code = "invalid_credentials"
+    status = 401
+    default_message = "The handle or the account secret is wrong; check it and try again."
+
+
+class UnauthorizedError(ApiError):
+    code = "unauthorized"
+    status = 401
+    default_message = "You are not logged in, or your session has expired; log in again."
+
+
+class ForbiddenError(ApiError):
+    code = "forbidden"
+    status = 403
+    default_message = "This account may not do that."
+
+
+class NotFoundError(ApiError):
+    code = "not_found"
+    status = 404
+    default_message = "There is no such account, message or item for this account."
+
+
+class MethodNotAllowedError(ApiError):
+    code = "method_not_allowed"
+    status = 405
+    default_message = "This address does not accept that method; see docs/API.md."
+
+
+class HandleTakenError(ApiError):
+    code = "handle_taken"
+    status = 409
+    default_message = "This handle is taken; generate a new account secret and try again."
+
+
+class InviteRequiredError(ApiError):
+    code = "invite_required"
+    status = 403
+    default_message = "An invite code from the practice is needed to sign up."
+
+
+class InvalidInviteError(ApiError):
+    code = "invalid_invite"
+    status = 403
+    default_message = "The invite code is unknown or already used; ask the practice for a new one."
+
+
+class VaultConflictError(ApiError):
+    code = "vault_conflict"
+    status = 409
+    default_message = (
+        "Another device changed these vault items first; sync the vault and try again."
+    )
+
+
+class BlockedError(ApiError):
+    code = "blocked"
+    status = 403
+    default_message = "The therapist has closed this thread; the message was not stored."
+
+
+class InboxFullError(ApiError):
+    code = "inbox_full"
+    status = 429
+    default_message = (
+        "The recipient has too many undelivered messages; nothing was stored, try again later."
+    )
+
+
+class RateLimitedError(ApiError):
+    code = "rate_limited"
+    status = 429
+    default_message = "Too many requests; wait a moment and try again."
+
+    def __init__(self, retry_after: float, message: str | None = None) -> None:
+        seconds = max(1, int(retry_after + 0.999))
+        super().__init__(message or f"Too many requests; try again in {seconds} s.")
+        self.details = {"retry_after": seconds}
+
+
+class TooManyConnectionsError(ApiError):
+    code = "too_many_connections"
+    status = 503
+    default_message = "The server has too many open connections; try again in a minute."
+
+
+class SessionMovedError(ApiError):
+    code = "session_moved"
+    status = 409
+    default_message = (
+        "This account connected from another device or tab; this connection is closed."
+    )
+
+
+class ReadOnlyError(ApiError):
+    code = "read_only"
+    status = 503
+    default_message = (
+        "The server cannot write right now (disk full or read-only); "
+        "nothing was stored, reading still works. Try again later."
+    )
+
+
+class InternalError(ApiError):
+    code = "internal"
+    status = 500
+    default_message = "The server hit a bug; nothing was stored. Try again."
+
+
+ALL_ERRORS: tuple[type[ApiError], ...] = (
+    BadRequestError,
+    MalformedError,
+    UnsupportedVersionApiError,
+    BadSignatureError,
+    TooLargeError,
+    UnknownTypeError,
+    InvalidCredentialsError,
+    UnauthorizedError,
+    ForbiddenError,
+    NotFoundError,
+    MethodNotAllowedError,
+    HandleTakenError,
+    InviteRequiredError,
+    InvalidInviteError,
+    VaultConflictError,
+    BlockedError,
+    InboxFullError,
+    RateLimitedError,
+    TooManyConnectionsError,
+    SessionMovedError,
+    ReadOnlyError,
+    InternalError,
+)
+
+
+def from_protocol_error(error: ProtocolError) -> ApiError:
+    """A framing or encoding failure reported by crypto/, as the server answers it."""
+    if isinstance(error, UnsupportedVersionError):
+        return UnsupportedVersionApiError(error.message)
+    return MalformedError(error.message)

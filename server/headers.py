@@ -1,0 +1,65 @@
+"""Security headers on every HTTP response the application sends.
+
+A strict Content-Security-Policy (scripts, styles and everything else only
+from this server; WebAssembly allowed for libsodium; no framing, no inline
+code), no referrer, no MIME sniffing, no powerful features, and for the API
+`Cache-Control: no-store` so that no browser or proxy keeps a copy of an
+answer. No response ever sets a cookie.
+"""
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+CSP = (
+    "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
+    "img-src 'self'; connect-src 'self'; font-src 'self'; manifest-src 'self'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+PERMISSIONS = (
+    "accelerometer=(), autoplay=(), camera=(), clipboard-read=(), display-capture=(), "
+    "encrypted-media=(), fullscreen=(), geolocation=(), gyroscope=(), hid=(), "
+    "magnetometer=(), microphone=(), midi=(), payment=(), picture-in-picture=(), "
+    "publickey-credentials-get=(), screen-wake-lock=(), serial=(), usb=(), "
+    "xr-spatial-tracking=(), browsing-topics=()"
+)
+SECURITY_HEADERS = (
+    ("content-security-policy", CSP),
+    ("referrer-policy", "no-referrer"),
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    ("permissions-policy", PERMISSIONS),
+    ("cross-origin-opener-policy", "same-origin"),
+    ("cross-origin-resource-policy", "same-origin"),
+)
+_REPLACED = {name for name, _ in SECURITY_HEADERS} | {"cache-control", "set-cookie"}
+
+
+def _with_headers(headers: list[tuple[bytes, bytes]], api: bool) -> list[tuple[bytes, bytes]]:
+    kept = [(k, v) for k, v in headers if k.decode("latin-1").lower() not in _REPLACED]
+    extra = list(SECURITY_HEADERS)
+    extra.append(("cache-control", "no-store" if api else "no-cache"))
+    return kept + [(k.encode("latin-1"), v.encode("latin-1")) for k, v in extra]
+
+
+class SecurityHeaders:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        api = scope["type"] == "websocket" or scope["path"].startswith("/api")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] in (
+                "http.response.start",
+                "websocket.accept",
+                "websocket.http.response.start",
+            ):
+                message = {
+                    **message,
+                    "headers": _with_headers(list(message.get("headers", [])), api),
+                }
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

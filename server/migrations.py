@@ -1,0 +1,183 @@
+"""Numbered schema migrations, applied in order on every start.
+
+`schema_migrations` records each version applied. A migration runs inside one
+`BEGIN IMMEDIATE` transaction together with its row in that table, so a crash
+or a second process starting at the same moment leaves the schema either
+before or after it, never half-way. Add a migration by appending a function
+to `MIGRATIONS`; never edit one that has shipped.
+
+docs/SECURITY.md describes every column, and why the server may hold it.
+"""
+
+import sqlite3
+import time
+from collections.abc import Callable
+
+from sqlite_utils import Database
+from sqlite_utils.db import ForeignKey
+
+from server import settings_store
+
+
+def _owned_by_account(table: str, column: str = "account") -> ForeignKey:
+    return ForeignKey(table, column, "accounts", "id", on_delete="CASCADE")
+
+
+def _initial_schema(db: Database) -> None:
+    db["settings"].create({"key": str, "value": bytes}, pk="key", not_null=["key", "value"])
+    db["accounts"].create(
+        {
+            "id": bytes,
+            "handle_hash": bytes,
+            "role": str,
+            "identity_key": bytes,
+            "login_hash": str,
+            "created": int,
+            "vault_seq": int,
+            "vault_bytes": int,
+            "vault_items": int,
+            "inbox": int,
+        },
+        pk="id",
+        not_null=[
+            "id",
+            "handle_hash",
+            "role",
+            "identity_key",
+            "login_hash",
+            "created",
+            "vault_seq",
+            "vault_bytes",
+            "vault_items",
+            "inbox",
+        ],
+        defaults={"vault_seq": 0, "vault_bytes": 0, "vault_items": 0, "inbox": 0},
+    )
+    db["accounts"].create_index(["handle_hash"], unique=True)
+    db["tokens"].create(
+        {"hash": bytes, "account": bytes, "expires": int},
+        pk="hash",
+        foreign_keys=[_owned_by_account("tokens")],
+        not_null=["hash", "account", "expires"],
+    )
+    db["tokens"].create_index(["account"])
+    db["tokens"].create_index(["expires"])
+    db["invites"].create(
+        {"hash": bytes, "kind": str, "created": int},
+        pk="hash",
+        not_null=["hash", "kind", "created"],
+    )
+    db["signed_prekeys"].create(
+        {"account": bytes, "kind": str, "id": int, "key": bytes, "sig": bytes},
+        pk=("account", "kind"),
+        foreign_keys=[_owned_by_account("signed_prekeys")],
+        not_null=["account", "kind", "id", "key", "sig"],
+    )
+    db["one_time_prekeys"].create(
+        {"account": bytes, "id": int, "key": bytes, "sig": bytes},
+        pk=("account", "id"),
+        foreign_keys=[_owned_by_account("one_time_prekeys")],
+        not_null=["account", "id", "key", "sig"],
+    )
+    db["profiles"].create(
+        {"account": bytes, "profile": bytes, "sig": bytes},
+        pk="account",
+        foreign_keys=[_owned_by_account("profiles")],
+        not_null=["account", "profile", "sig"],
+    )
+    db["vault_items"].create(
+        {"account": bytes, "id": bytes, "version": int, "blob": bytes, "seq": int},
+        pk=("account", "id"),
+        foreign_keys=[_owned_by_account("vault_items")],
+        not_null=["account", "id", "version", "seq"],
+    )
+    db["vault_items"].create_index(["account", "seq"], unique=True)
+    # AUTOINCREMENT (which sqlite-utils does not offer) keeps `seq` from ever
+    # being reused after the newest envelope is deleted: live connections
+    # order and de-duplicate deliveries by it.
+    db.execute(
+        """
+        CREATE TABLE envelopes (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id BLOB NOT NULL UNIQUE,
+            recipient BLOB NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+            sender BLOB NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+            env BLOB NOT NULL,
+            ts INTEGER NOT NULL
+        )
+        """
+    )
+    db["envelopes"].create_index(["recipient", "seq"])
+    # The inbox limit is checked on every send; a counter kept by triggers
+    # (which also fire for cascading deletes) avoids counting the inbox.
+    db.execute(
+        "CREATE TRIGGER envelopes_counted AFTER INSERT ON envelopes BEGIN "
+        "UPDATE accounts SET inbox = inbox + 1 WHERE id = NEW.recipient; END"
+    )
+    db.execute(
+        "CREATE TRIGGER envelopes_uncounted AFTER DELETE ON envelopes BEGIN "
+        "UPDATE accounts SET inbox = inbox - 1 WHERE id = OLD.recipient; END"
+    )
+    db["envelopes"].create_index(["sender"])
+    db["envelopes"].create_index(["ts"])
+    db["sent_cmids"].create(
+        {"sender": bytes, "cmid": bytes, "envelope": bytes, "ts": int},
+        pk=("sender", "cmid"),
+        foreign_keys=[_owned_by_account("sent_cmids", "sender")],
+        not_null=["sender", "cmid", "envelope", "ts"],
+    )
+    db["sent_cmids"].create_index(["ts"])
+    db["blocks"].create(
+        {"therapist": bytes, "client": bytes},
+        pk=("therapist", "client"),
+        foreign_keys=[
+            _owned_by_account("blocks", "therapist"),
+            _owned_by_account("blocks", "client"),
+        ],
+        not_null=["therapist", "client"],
+    )
+    db["blocks"].create_index(["client"])
+    settings_store.initialise(db.conn)
+
+
+Migration = Callable[[Database], None]
+
+MIGRATIONS: tuple[tuple[int, str, Migration], ...] = ((1, "initial schema", _initial_schema),)
+
+
+def applied_versions(conn: sqlite3.Connection) -> set[int]:
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+    ).fetchone()
+    if exists is None:
+        return set()
+    return {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+
+
+def migrate(conn: sqlite3.Connection) -> list[int]:
+    """Apply every migration not yet applied; returns the versions applied now."""
+    db = Database(conn)
+    done: list[int] = []
+    for version, name, migration in MIGRATIONS:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if version in applied_versions(conn):
+                conn.execute("ROLLBACK")
+                continue
+            if not db["schema_migrations"].exists():
+                db["schema_migrations"].create(
+                    {"version": int, "name": str, "applied": int},
+                    pk="version",
+                    not_null=["name", "applied"],
+                )
+            migration(db)
+            db["schema_migrations"].insert(
+                {"version": version, "name": name, "applied": int(time.time()) // 86400 * 86400}
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        done.append(version)
+    return done

@@ -1,0 +1,280 @@
+"""The websocket relay at /ws (docs/API.md "Websocket frames", PROTOCOL.md section 11).
+
+A connection starts with a challenge and must answer it with a valid `auth`
+within `auth_timeout` seconds, or it is closed. Afterwards each frame is
+checked (size, rate, JSON shape) before anything is stored; a bad frame gets
+an `error` answer and the connection stays open. `send` and `ack` go to the
+writer without waiting for the previous one to commit, so a client may have
+several in flight (at most `MAX_IN_FLIGHT`); their answers come after their
+commits, in the order the frames arrived.
+"""
+
+import asyncio
+import functools
+import json
+import secrets
+from typing import Any
+
+from starlette.websockets import WebSocket
+
+from crypto import signatures
+from crypto.constants import OPK_LOW_WATER, SIGNATURE_BYTES, WS_NONCE_BYTES
+from crypto.encoding import b64u_encode
+from crypto.errors import MalformedError as ProtocolMalformed
+from server import accounts, envelopes, prekeys, vault
+from server.connection import (
+    CLIENT_GONE,
+    CLOSE_POLICY,
+    CLOSE_TRY_AGAIN,
+    Connection,
+    error_frame,
+)
+from server.errors import (
+    ApiError,
+    BadRequestError,
+    InternalError,
+    RateLimitedError,
+    TooLargeError,
+    TooManyConnectionsError,
+    UnauthorizedError,
+    UnknownTypeError,
+)
+from server.logs import log_unexpected
+from server.ratelimit import TokenBucket
+from server.services import Services
+from server.validation import binary, identifier, parse_json, require_object
+from server.writer import Tx
+
+MAX_IN_FLIGHT = 64
+MAX_REF_CHARS = 64
+
+
+def _services(ws: WebSocket) -> Services:
+    return ws.app.state.services
+
+
+def _parse_frame(text: str | None, max_bytes: int) -> dict[str, Any]:
+    if text is None:
+        raise BadRequestError("Frames are JSON text, not binary.")
+    if len(text) > max_bytes or (len(text) * 4 > max_bytes and len(text.encode()) > max_bytes):
+        raise TooLargeError(f"A frame may be at most {max_bytes} bytes.")
+    frame = require_object(parse_json(text), "A frame")
+    if not isinstance(frame.get("type"), str):
+        raise BadRequestError("A frame needs a string 'type'.")
+    return frame
+
+
+def _ref(frame: dict[str, Any], name: str) -> str | None:
+    value = frame.get(name)
+    return value if isinstance(value, str) and len(value) <= MAX_REF_CHARS else None
+
+
+async def _close_with(ws: WebSocket, error: ApiError, code: int = CLOSE_POLICY) -> None:
+    try:
+        await ws.send_text(json.dumps(error_frame(error)))
+        await ws.close(code)
+    except CLIENT_GONE:
+        pass
+
+
+async def _authenticate(ws: WebSocket, service: Services) -> tuple[bytes, str] | None:
+    """Run the challenge; the authenticated account and its role, or None after closing."""
+    nonce = secrets.token_bytes(WS_NONCE_BYTES)
+    await ws.send_text(
+        json.dumps(
+            {
+                "type": "challenge",
+                "server": b64u_encode(service.server_id),
+                "nonce": b64u_encode(nonce),
+            }
+        )
+    )
+    try:
+        message = await asyncio.wait_for(ws.receive(), service.settings.auth_timeout)
+    except TimeoutError:
+        await _close_with(ws, UnauthorizedError("The connection did not authenticate in time."))
+        return None
+    if message["type"] == "websocket.disconnect":
+        return None
+    try:
+        frame = _parse_frame(message.get("text"), service.settings.max_frame_bytes)
+        if frame["type"] != "auth":
+            raise UnauthorizedError("Answer the challenge with an 'auth' frame first.")
+        account = identifier(frame, "account")
+        sig = binary(frame, "sig", SIGNATURE_BYTES)
+        found = await service.readers.run(accounts.identity_and_role, account)
+        if found is None:
+            raise UnauthorizedError("The authentication does not verify; log in again.")
+        identity_key, role = found
+        try:
+            signatures.verify_websocket_auth(identity_key, service.server_id, nonce, account, sig)
+        except ProtocolMalformed:
+            raise UnauthorizedError("The authentication does not verify; log in again.") from None
+    except ApiError as error:
+        await _close_with(ws, error)
+        return None
+    return account, role
+
+
+class Session:
+    """The authenticated part of one connection: frames in, answers out."""
+
+    def __init__(self, ws: WebSocket, service: Services, account: bytes, role: str) -> None:
+        settings = service.settings
+        self.service = service
+        self.account = account
+        self.role = role
+        self.conn = Connection(ws, account, settings.send_queue_frames, settings.send_queue_bytes)
+        self.rate = TokenBucket(settings.ws_rate, settings.ws_burst)
+        self.in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
+
+    async def run(self) -> None:
+        service = self.service
+        pending = await service.readers.run(envelopes.pending, self.account)
+        # No await between registering and queueing `ready`: nothing pushed to
+        # this connection can come before it.
+        service.hub.add(self.conn)
+        self.conn.send({"type": "ready", "account": b64u_encode(self.account), "pending": pending})
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            tasks = [
+                asyncio.create_task(self.conn.run_sender()),
+                asyncio.create_task(self._deliver()),
+                asyncio.create_task(self._receive()),
+            ]
+            await self.conn.done.wait()
+        finally:
+            service.hub.remove(self.conn)
+            self.conn.done.set()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _deliver(self) -> None:
+        try:
+            await self.conn.catch_up(self.service.readers)
+            left = await self.service.readers.run(prekeys.one_time_count, self.account)
+            if left < OPK_LOW_WATER:
+                self.conn.send({"type": "prekeys_low", "one_time": left})
+        except Exception as error:
+            log_unexpected(error, "backlog delivery")
+            self.conn.done.set()
+
+    async def _receive(self) -> None:
+        ws = self.conn.ws
+        try:
+            while not self.conn.closing:
+                message = await ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                await self._handle(message.get("text"))
+        except CLIENT_GONE:
+            pass
+        finally:
+            self.conn.done.set()
+
+    async def _handle(self, text: str | None) -> None:
+        frame: dict[str, Any] = {}
+        try:
+            wait = self.rate.take()
+            if wait:
+                raise RateLimitedError(wait, "Too many frames; slow down.")
+            frame = _parse_frame(text, self.service.settings.max_frame_bytes)
+            kind = frame["type"]
+            if kind == "send":
+                await self._send(frame)
+            elif kind == "ack":
+                await self._ack(frame)
+            elif kind == "ping":
+                self.conn.send({"type": "pong"})
+            elif kind == "auth":
+                raise BadRequestError("This connection is already authenticated.")
+            else:
+                raise UnknownTypeError("Unknown frame type; expected send, ack or ping.")
+        except ApiError as error:
+            ref = _ref(frame, "cmid" if frame.get("type") == "send" else "id")
+            self.conn.send(error_frame(error, ref))
+        except Exception as error:
+            log_unexpected(error, "websocket frame")
+            self.conn.send(error_frame(InternalError()))
+
+    def _vault_writes(self, frame: dict[str, Any]) -> list[vault.VaultWrite]:
+        if frame.get("vault") is None:
+            return []
+        return vault.parse_writes(frame["vault"], self.service.settings.max_vault_writes)
+
+    async def _submit(self, operation: Any, answer: Any, ref: str) -> None:
+        await self.in_flight.acquire()
+        future = self.service.writer.submit(operation)
+        future.add_done_callback(functools.partial(self._answered, answer, ref))
+
+    def _answered(self, answer: Any, ref: str, future: asyncio.Future[Any]) -> None:
+        self.in_flight.release()
+        if future.cancelled():
+            return
+        error = future.exception()
+        if error is None:
+            self.conn.send(answer(future.result()))
+        elif isinstance(error, ApiError):
+            self.conn.send(error_frame(error, ref))
+        else:
+            log_unexpected(error, "websocket answer")
+            self.conn.send(error_frame(InternalError(), ref))
+
+    async def _send(self, frame: dict[str, Any]) -> None:
+        send = envelopes.Send(
+            sender=self.account,
+            sender_role=self.role,
+            recipient=identifier(frame, "to"),
+            cmid=identifier(frame, "cmid"),
+            env=envelopes.parse_envelope(frame),
+            writes=self._vault_writes(frame),
+        )
+        cmid = frame["cmid"]
+        limits = self.service.limits()
+        hub = self.service.hub
+
+        def operation(tx: Tx) -> envelopes.Stored:
+            stored = envelopes.store(tx.conn, send, limits)
+            if stored.seq is not None:
+                seq = stored.seq
+                text = envelopes.frame(stored.id, send.sender, send.env, stored.ts)
+                tx.after_commit(lambda: hub.deliver(send.recipient, seq, text))
+            return stored
+
+        def answer(stored: envelopes.Stored) -> dict[str, Any]:
+            return {"type": "sent", "cmid": cmid, "id": b64u_encode(stored.id)}
+
+        await self._submit(operation, answer, cmid)
+
+    async def _ack(self, frame: dict[str, Any]) -> None:
+        envelope_id = identifier(frame, "id")
+        writes = self._vault_writes(frame)
+        ref = frame["id"]
+        limits = self.service.limits()
+        account = self.account
+        await self._submit(
+            lambda tx: envelopes.acknowledge(tx.conn, account, envelope_id, writes, limits),
+            lambda _: {"type": "acked", "id": ref},
+            ref,
+        )
+
+
+async def relay(ws: WebSocket) -> None:
+    service = _services(ws)
+    service.hub.sockets += 1
+    try:
+        await ws.accept()
+        if service.hub.sockets > service.settings.max_connections:
+            await _close_with(ws, TooManyConnectionsError(), CLOSE_TRY_AGAIN)
+            return
+        authenticated = await _authenticate(ws, service)
+        if authenticated is not None:
+            await Session(ws, service, *authenticated).run()
+    except CLIENT_GONE:
+        # The client left during the handshake or the challenge.
+        pass
+    except Exception as error:
+        log_unexpected(error, "websocket")
+    finally:
+        service.hub.sockets -= 1

@@ -1,0 +1,57 @@
+"""Everything a request handler needs, created once per running server."""
+
+import sqlite3
+from dataclasses import dataclass
+
+from server import settings_store
+from server.config import Settings
+from server.envelopes import Limits
+from server.hub import Hub
+from server.passwords import Passwords
+from server.ratelimit import KeyedBuckets, TokenBucket
+from server.readers import Readers
+from server.writer import Writer
+
+
+@dataclass
+class RateLimits:
+    registrations: TokenBucket
+    logins: TokenBucket
+    login_attempts: KeyedBuckets
+    api: KeyedBuckets
+
+    @staticmethod
+    def from_settings(settings: Settings) -> "RateLimits":
+        return RateLimits(
+            registrations=TokenBucket(settings.register_rate, settings.register_burst),
+            logins=TokenBucket(settings.login_rate, settings.login_burst),
+            login_attempts=KeyedBuckets(
+                1 / settings.login_attempt_refill, settings.login_attempts_per_handle
+            ),
+            api=KeyedBuckets(settings.api_rate, settings.api_burst),
+        )
+
+
+@dataclass
+class Services:
+    settings: Settings
+    writer: Writer
+    readers: Readers
+    passwords: Passwords
+    hub: Hub
+    rates: RateLimits
+    server_id: bytes
+    handle_key: bytes
+
+    def limits(self) -> Limits:
+        return Limits(
+            max_inbox=self.settings.max_inbox,
+            max_vault_bytes=self.settings.max_vault_bytes,
+            max_vault_items=self.settings.max_vault_items,
+        )
+
+
+def installation_keys(conn: sqlite3.Connection) -> tuple[bytes, bytes]:
+    return settings_store.get(conn, settings_store.SERVER_ID), settings_store.get(
+        conn, settings_store.HANDLE_KEY
+    )

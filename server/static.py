@@ -1,0 +1,74 @@
+"""The web client's files, served by the practice's own server and nothing else.
+
+Only these are served: `/` (client_web/index.html), any top-level
+client_web/*.html, the files under client_web/app/, lib/, css/ and img/, and
+the two libsodium files under /vendor/. Never node_modules as a whole, never
+the client's tests, never a dotfile, never anything a symbolic link points to
+outside those directories. Files that do not exist yet are 404.
+"""
+
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+
+from server.endpoint import endpoint, services
+from server.errors import NotFoundError
+
+DIRECTORIES = ("app", "lib", "css", "img")
+VENDOR = {
+    "libsodium-wrappers.js": (
+        "node_modules/libsodium-wrappers-sumo/dist/modules-sumo/libsodium-wrappers.js"
+    ),
+    "libsodium-sumo.js": "node_modules/libsodium-sumo/dist/modules-sumo/libsodium-sumo.js",
+}
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+    ".wasm": "application/wasm",
+    ".json": "application/json",
+    ".webmanifest": "application/manifest+json",
+    ".woff2": "font/woff2",
+    ".txt": "text/plain; charset=utf-8",
+}
+
+
+def _safe_parts(path: str) -> list[str] | None:
+    parts = path.split("/")
+    for part in parts:
+        if not part or part.startswith(".") or "\\" in part or "\x00" in part:
+            return None
+    return parts
+
+
+def resolve(root: Path, path: str) -> Path | None:
+    """The file to serve for URL path `path` (without the leading slash), or None."""
+    if path in ("", "index.html"):
+        return root / "index.html"
+    parts = _safe_parts(path)
+    if parts is None:
+        return None
+    if len(parts) == 1 and parts[0].endswith(".html"):
+        candidate = (root / parts[0]).resolve()
+        return candidate if candidate.is_relative_to(root.resolve()) else None
+    if len(parts) == 2 and parts[0] == "vendor" and parts[1] in VENDOR:
+        return root / VENDOR[parts[1]]
+    if len(parts) >= 2 and parts[0] in DIRECTORIES:
+        base = (root / parts[0]).resolve()
+        candidate = base.joinpath(*parts[1:]).resolve()
+        return candidate if candidate.is_relative_to(base) else None
+    return None
+
+
+@endpoint
+async def serve(request: Request) -> Response:
+    root = services(request).settings.client_path()
+    found = resolve(root, request.path_params["path"])
+    if found is None or not found.is_file() or found.suffix not in CONTENT_TYPES:
+        raise NotFoundError("There is no such page.")
+    return FileResponse(found, media_type=CONTENT_TYPES[found.suffix])

@@ -1,0 +1,190 @@
+"""The single writer: every change to the database goes through one task.
+
+Requests submit an operation, a plain function of an open transaction. The
+writer takes whatever operations have arrived, runs them in one transaction,
+each inside its own savepoint (so one refused operation does not undo the
+others), commits, and only then resolves each waiter. There is no fixed
+delay: while one commit is being made durable the next operations queue up,
+and they go into the next transaction as soon as this one returns. So the
+cost of an fsync is shared by everything that arrived during the previous
+one, and nobody is told "stored" before the data is on disk.
+
+An operation may register effects (pushing a frame to a live connection,
+closing connections) with `Tx.after_commit`; they run on the event loop after
+the commit succeeded, in submission order, and never when it failed.
+"""
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from server import database
+from server.errors import ApiError, InternalError, ReadOnlyError
+from server.logs import log_unexpected
+
+T = TypeVar("T")
+MAX_BATCH = 1024
+
+logger = logging.getLogger("quietline.writer")
+
+
+@dataclass
+class Tx:
+    """What an operation sees: the connection, and a place to put after-commit effects."""
+
+    conn: sqlite3.Connection
+    effects: list[Callable[[], None]] = field(default_factory=list)
+
+    def after_commit(self, effect: Callable[[], None]) -> None:
+        self.effects.append(effect)
+
+
+Operation = Callable[[Tx], Any]
+
+
+@dataclass
+class _Job:
+    operation: Operation
+    future: asyncio.Future[Any]
+    outcome: Any = None
+    error: ApiError | None = None
+    effects: list[Callable[[], None]] = field(default_factory=list)
+
+
+def _failure_for(error: BaseException, where: str) -> ApiError:
+    if isinstance(error, sqlite3.Error) and database.is_write_failure(error):
+        logger.warning(
+            "the database cannot be written (%s); answering read_only", type(error).__name__
+        )
+        return ReadOnlyError()
+    log_unexpected(error, where)
+    return InternalError()
+
+
+class Writer:
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._conn: sqlite3.Connection | None = None
+        self._queue: list[_Job] = []
+        self._wake = asyncio.Event()
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="quietline-writer")
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._conn = await loop.run_in_executor(self._executor, database.connect, self._path)
+        self._task = asyncio.create_task(self._run(), name="quietline-writer")
+
+    def submit(self, operation: Operation) -> asyncio.Future[Any]:
+        """Queue `operation`; the future resolves after the commit, or with an ApiError."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        if self._closing:
+            future.set_exception(ReadOnlyError("The server is shutting down; try again shortly."))
+            return future
+        self._queue.append(_Job(operation, future))
+        self._wake.set()
+        return future
+
+    async def run(self, operation: Callable[[Tx], T]) -> T:
+        return await self.submit(operation)
+
+    async def stop(self) -> None:
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+        if self._conn is not None:
+            await asyncio.get_running_loop().run_in_executor(self._executor, self._conn.close)
+        self._executor.shutdown(wait=True)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if not self._queue:
+                if self._closing:
+                    return
+                continue
+            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            if self._queue or self._closing:
+                self._wake.set()
+            try:
+                await loop.run_in_executor(self._executor, self._commit, batch)
+            except BaseException as error:
+                failure = _failure_for(error, "writer")
+                for job in batch:
+                    job.error = failure
+            self._resolve(batch)
+
+    def _resolve(self, batch: list[_Job]) -> None:
+        for job in batch:
+            if job.error is None:
+                for effect in job.effects:
+                    try:
+                        effect()
+                    except Exception as error:
+                        log_unexpected(error, "after-commit effect")
+            if job.future.done():
+                continue
+            if job.error is not None:
+                job.future.set_exception(job.error)
+            else:
+                job.future.set_result(job.outcome)
+
+    def _commit(self, batch: list[_Job]) -> None:
+        """Runs in the writer thread: one transaction for the whole batch."""
+        conn = self._conn
+        assert conn is not None
+        try:
+            self._commit_on(conn, batch)
+        except BaseException:
+            # Never leave a transaction open: the next batch could not begin.
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            raise
+
+    def _commit_on(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        done: list[_Job] = []
+        for job in batch:
+            if not conn.in_transaction:
+                conn.execute("BEGIN IMMEDIATE")
+            tx = Tx(conn)
+            conn.execute("SAVEPOINT operation")
+            try:
+                job.outcome = job.operation(tx)
+                conn.execute("RELEASE operation")
+                job.effects = tx.effects
+                done.append(job)
+            except BaseException as error:
+                job.error = (
+                    error if isinstance(error, ApiError) else _failure_for(error, "operation")
+                )
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK TO operation")
+                    conn.execute("RELEASE operation")
+                else:
+                    # SQLite abandoned the whole transaction (a full disk does
+                    # that): the operations before this one are gone too.
+                    for earlier in done:
+                        earlier.error = job.error
+                    done.clear()
+        if not conn.in_transaction:
+            return
+        try:
+            conn.execute("COMMIT")
+        except BaseException as error:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            failure = _failure_for(error, "commit")
+            for job in done:
+                job.error = failure
