@@ -40,12 +40,28 @@ test-python: deps
 test-js: deps
 	cd client_web && node --test test/
 
+test-browser: deps chromium
+	$(BIN)/pytest tests/browser
+
 lint: deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: deps
+# Benchmarks and the soak need matplotlib (plots) and atheris (fuzzing):
+# the optional groups `bench` and `fuzz`, kept out of `make test`.
+SOAK_MINUTES ?= 10
+FUZZ_SECONDS ?= 300
+
+$(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml
+	$(BIN)/pip install --quiet -e '.[dev,bench,fuzz]'
+	touch $@
+
+bench: deps $(VENV)/.bench-installed
 	$(BIN)/python -m bench
+
+soak: deps $(VENV)/.bench-installed
+	$(BIN)/python -m bench --soak --soak-minutes $(SOAK_MINUTES)
+	$(BIN)/python tests/reliability/fuzz_atheris.py -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=bench/results/
 
 clean:
 	rm -rf $(VENV) client_web/node_modules

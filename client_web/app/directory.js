@@ -1,0 +1,82 @@
+// The therapist directory and therapist profiles (docs/API.md). Every
+// profile's signature is checked over the exact bytes received, and a profile
+// that fails any check is left out rather than shown.
+
+import { ED25519_PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from "../lib/constants.js";
+import { b64uDecode, b64uEncode, utf8Decode, utf8Encode } from "../lib/encoding.js";
+import { identityDhPublic } from "../lib/keys.js";
+import { signProfile, verifyProfile } from "../lib/signatures.js";
+import { request } from "./api.js";
+import { idBytes } from "./ids.js";
+
+const MAX_PROFILE_BYTES = 64 * 1024;
+export const PROFILE_LIMITS = {
+  display_name: 80,
+  pronouns: 80,
+  response_time: 80,
+  office_hours: 80,
+  away_message: 500,
+  list_items: 20,
+  list_item: 60,
+};
+
+export async function loadDirectory() {
+  const answer = await request("GET", "/api/directory");
+  const therapists = Array.isArray(answer.therapists) ? answer.therapists : [];
+  const verified = [];
+  for (const entry of therapists) {
+    const therapist = verifiedEntry(entry);
+    if (therapist) verified.push(therapist);
+  }
+  return verified;
+}
+
+function verifiedEntry(entry) {
+  try {
+    idBytes(entry.account);
+    const identityKey = b64uDecode(entry.identity_key, { length: ED25519_PUBLIC_KEY_BYTES });
+    identityDhPublic(identityKey);
+    const bytes = b64uDecode(entry.profile, { maxLength: MAX_PROFILE_BYTES });
+    verifyProfile(identityKey, bytes, b64uDecode(entry.sig, { length: SIGNATURE_BYTES }));
+    const profile = readProfile(JSON.parse(utf8Decode(bytes)));
+    return profile ? { account: entry.account, identityKey, profile } : null;
+  } catch {
+    return null;
+  }
+}
+
+function text(value, limit) {
+  return typeof value === "string" && [...value].length <= limit ? value : null;
+}
+
+function list(value) {
+  if (!Array.isArray(value) || value.length > PROFILE_LIMITS.list_items) return null;
+  return value.every((item) => text(item, PROFILE_LIMITS.list_item) !== null) ? value : null;
+}
+
+// Only the documented fields, each checked; a profile without a usable name
+// is not shown.
+export function readProfile(raw) {
+  if (!raw || typeof raw !== "object" || Array.isArray(raw)) return null;
+  const name = text(raw.display_name, PROFILE_LIMITS.display_name);
+  if (!name || !name.trim()) return null;
+  return {
+    display_name: name.trim(),
+    pronouns: text(raw.pronouns, PROFILE_LIMITS.pronouns) ?? "",
+    specialties: list(raw.specialties) ?? [],
+    languages: list(raw.languages) ?? [],
+    response_time: text(raw.response_time, PROFILE_LIMITS.response_time) ?? "",
+    accepting: raw.accepting !== false,
+    away_message: text(raw.away_message, PROFILE_LIMITS.away_message) ?? "",
+    office_hours: text(raw.office_hours, PROFILE_LIMITS.office_hours) ?? "",
+  };
+}
+
+export async function publishProfile({ identity, token }, profile) {
+  const bytes = utf8Encode(JSON.stringify(profile));
+  const sig = signProfile(identity, bytes);
+  await request("PUT", "/api/profile", {
+    token: token(),
+    body: { profile: b64uEncode(bytes), sig: b64uEncode(sig) },
+  });
+}

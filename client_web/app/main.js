@@ -1,0 +1,40 @@
+// Start-up once libsodium and the page are loaded: the practice's settings
+// from /api/info, then the first screen.
+
+import { loadSodium } from "../lib/sodium.js";
+import { request } from "./api.js";
+import { startController } from "./controller.js";
+import { byId, h } from "./dom.js";
+import { setExitUrl } from "./quickexit.js";
+import { setBrand, show } from "./shell.js";
+
+export async function startApp() {
+  await loadSodium();
+  const info = await request("GET", "/api/info").catch(() => null);
+  byId("boot")?.remove();
+  byId("boot-failed")?.remove();
+  if (!info) {
+    show("unreachable", unreachableScreen);
+    return;
+  }
+  setExitUrl(info.exit_url);
+  if (typeof info.neutral_title === "string" && info.neutral_title.trim()) {
+    setBrand(info.neutral_title.trim());
+  }
+  startController(info);
+}
+
+function unreachableScreen() {
+  return h(
+    "section",
+    { class: "page page--narrow", "aria-labelledby": "unreachable-title" },
+    h("h1", { id: "unreachable-title" }, "Can't reach the service"),
+    h("p", { class: "page__lead" }, "Check your connection, then try again."),
+    h("button", {
+      type: "button",
+      class: "button button--primary",
+      text: "Try again",
+      onClick: () => window.location.reload(),
+    }),
+  );
+}

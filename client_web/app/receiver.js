@@ -1,0 +1,159 @@
+// Receiving: each envelope is opened with the stored session (or, for a
+// first message, the account's prekeys), and acknowledged together with every
+// vault write it causes, so a message is never processed twice nor lost
+// (PROTOCOL.md sections 4 and 10). If the acknowledgement is refused because
+// another device changed the vault, the vault is synced and the envelope
+// opened again from the new state.
+
+import { MAX_ENVELOPE } from "../lib/constants.js";
+import { b64uDecode } from "../lib/encoding.js";
+import { ProtocolError, ReplayedError, UnsupportedVersionError } from "../lib/errors.js";
+import { decryptEnvelope } from "../lib/session.js";
+import {
+  advanceMessage,
+  ensureContact,
+  messageItem,
+  newMessage,
+  peerIdentity,
+  sessionItem,
+  sessionState,
+  writeSession,
+} from "./records.js";
+import { toWire } from "./vaultstore.js";
+
+const MAX_ROUNDS = 4;
+// Refusals that pass: the acknowledgement is tried again after a pause.
+const TRANSIENT = new Set(["rate_limited", "read_only", "internal"]);
+const TRANSIENT_WAIT_MS = 5000;
+
+function pause(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export function createReceiver({
+  identity,
+  vault,
+  conn,
+  serial,
+  sender,
+  emit,
+  isViewing,
+  labelFor,
+  onMessage,
+  onUnreadable,
+}) {
+  function onEnvelope(frame) {
+    if (typeof frame.id !== "string" || typeof frame.from !== "string") return;
+    serial(() => handle(frame)).catch(() => {
+      // A failure here leaves the envelope stored; it is delivered again.
+    });
+  }
+
+  async function handle(frame) {
+    let synced = false;
+    for (let round = 0; round < MAX_ROUNDS; round += 1) {
+      let opened;
+      try {
+        opened = open(frame);
+      } catch (error) {
+        if (!(error instanceof ProtocolError)) throw error;
+        // A stale copy of the vault (another device moved the session on)
+        // looks like a bad message: look again with fresh state first.
+        if (!synced && !(error instanceof ReplayedError)) {
+          await vault.sync();
+          synced = true;
+          continue;
+        }
+        // A newer client's message stays stored until this one can read it.
+        if (error instanceof UnsupportedVersionError) {
+          onUnreadable(frame.from, error);
+          return;
+        }
+        await acknowledge(frame.id, []).catch(() => {});
+        if (!(error instanceof ReplayedError)) onUnreadable(frame.from, error);
+        return;
+      }
+      const { writes, after } = changesFor(frame.from, opened);
+      try {
+        await acknowledge(frame.id, writes);
+      } catch (error) {
+        if (error.code === "vault_conflict") {
+          await vault.sync();
+          synced = true;
+          continue;
+        }
+        if (TRANSIENT.has(error.code)) {
+          await pause(
+            Number.isFinite(error.retryAfter) ? error.retryAfter * 1000 : TRANSIENT_WAIT_MS,
+          );
+          continue;
+        }
+        // not_found: another device acknowledged it first; its writes come by sync.
+        // offline: the envelope is delivered again when the connection is back.
+        if (error.code === "not_found") await vault.sync();
+        return;
+      }
+      vault.apply(writes);
+      after();
+      return;
+    }
+  }
+
+  function acknowledge(id, writes) {
+    return conn.request({ type: "ack", id, vault: toWire(writes) }, id);
+  }
+
+  function open(frame) {
+    const bytes = b64uDecode(frame.env, { maxLength: MAX_ENVELOPE });
+    const item = sessionItem(vault, frame.from);
+    const prekeys = vault.find("prekeys");
+    const result = decryptEnvelope(
+      {
+        identity,
+        prekeys: prekeys?.data,
+        session: sessionState(item),
+        expectedPeerIdentity: peerIdentity(item),
+      },
+      bytes,
+    );
+    return { item, prekeys, result };
+  }
+
+  function changesFor(peer, { item, prekeys, result }) {
+    const writes = [writeSession(vault, item, peer, result.peerIdentity, result.state)];
+    if (prekeys && result.prekeys !== prekeys.data)
+      writes.push(vault.write(prekeys.id, result.prekeys));
+    const payload = result.payload;
+    let after = () => emit(peer);
+    if (payload.type === "text" && !messageItem(vault, peer, payload.id, "in")) {
+      const viewing = isViewing(peer);
+      const state = viewing ? "read" : "delivered";
+      writes.push(
+        newMessage(vault, {
+          peer,
+          id: payload.id,
+          dir: "in",
+          sent: payload.sent,
+          body: payload.body,
+          state,
+        }),
+      );
+      const contact = ensureContact(vault, peer, labelFor(peer));
+      if (contact) writes.push(contact);
+      after = () => {
+        emit(peer);
+        onMessage(peer);
+        sender.queueReceipt(peer, state, [payload.id]);
+      };
+    } else if (payload.type === "receipt") {
+      for (const id of new Set(payload.ids)) {
+        const mine = messageItem(vault, peer, id, "out");
+        const write = mine && advanceMessage(vault, mine, payload.state);
+        if (write) writes.push(write);
+      }
+    }
+    return { writes, after };
+  }
+
+  return { onEnvelope };
+}

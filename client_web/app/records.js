@@ -1,0 +1,75 @@
+// The conversation items of the vault (PROTOCOL.md section 10) and how this
+// client reads and changes them: sessions, messages, contacts and notes, all
+// keyed by the peer's account id.
+
+import { b64uDecode, b64uEncode } from "../lib/encoding.js";
+import { ED25519_PUBLIC_KEY_BYTES } from "../lib/constants.js";
+import { exportSession, importSession } from "../lib/session.js";
+
+// Message states only move forward.
+export const STATE_RANK = { sending: 0, sent: 1, delivered: 2, read: 3 };
+
+export function sessionItem(vault, peer) {
+  return vault.find("session", (data) => data.peer === peer);
+}
+
+export function sessionState(item) {
+  return item ? importSession(item.data.state) : null;
+}
+
+export function peerIdentity(item) {
+  return item
+    ? b64uDecode(item.data.peer_identity, { length: ED25519_PUBLIC_KEY_BYTES })
+    : undefined;
+}
+
+export function writeSession(vault, item, peer, identityKey, state) {
+  return vault.write(item?.id ?? null, {
+    ...(item?.data ?? {}),
+    kind: "session",
+    peer,
+    peer_identity: b64uEncode(identityKey),
+    state: exportSession(state),
+  });
+}
+
+export function messageItem(vault, peer, id, dir) {
+  return vault.find("message", (data) => data.peer === peer && data.id === id && data.dir === dir);
+}
+
+export function newMessage(vault, { peer, id, dir, sent, body, state }) {
+  return vault.write(null, { kind: "message", peer, id, dir, sent, body, state });
+}
+
+export function advanceMessage(vault, item, state) {
+  if ((STATE_RANK[state] ?? -1) <= (STATE_RANK[item.data.state] ?? -1)) return null;
+  return vault.write(item.id, { ...item.data, state });
+}
+
+export function contactItem(vault, peer) {
+  return vault.find("contact", (data) => data.peer === peer);
+}
+
+// A contact item for a peer seen for the first time; null when one exists.
+export function ensureContact(vault, peer, label) {
+  if (contactItem(vault, peer)) return null;
+  return vault.write(null, { kind: "contact", peer, label, verified: false });
+}
+
+export function noteItem(vault, peer) {
+  return vault.find("note", (data) => data.peer === peer);
+}
+
+export function settingsItem(vault) {
+  return vault.find("settings");
+}
+
+// A short, stable label for a client, from their random account id: it
+// tells threads apart without saying anything about the person.
+export function clientLabel(peer) {
+  const bytes = b64uDecode(peer);
+  const code = Array.from(bytes.slice(0, 2), (byte) => byte.toString(16).padStart(2, "0"))
+    .join("")
+    .toUpperCase();
+  return `Client ${code}`;
+}

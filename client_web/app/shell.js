@@ -1,0 +1,105 @@
+// The frame around every screen: which screen is shown, the navigation, the
+// status line and the live regions for screen readers. Screens are plain
+// functions `(ctx, params) -> Element`; `ctx.onLeave(fn)` registers clean-up
+// that runs when the screen is replaced.
+
+import { byId, clear, h } from "./dom.js";
+
+let leaveHandlers = [];
+let currentName = null;
+
+export function show(name, screen, params = {}, { focus = true } = {}) {
+  runLeaveHandlers();
+  currentName = name;
+  const ctx = {
+    onLeave(fn) {
+      leaveHandlers.push(fn);
+    },
+  };
+  const main = byId("main");
+  const element = screen(ctx, params);
+  main.replaceChildren(element);
+  main.dataset.screen = name;
+  window.scrollTo(0, 0);
+  markCurrentNav(name);
+  if (focus) focusHeading(element);
+  return element;
+}
+
+function runLeaveHandlers() {
+  const handlers = leaveHandlers;
+  leaveHandlers = [];
+  for (const fn of handlers) fn();
+}
+
+function focusHeading(element) {
+  const heading = element.querySelector("h1");
+  if (!heading) return;
+  heading.tabIndex = -1;
+  heading.focus({ preventScroll: true });
+}
+
+// Navigation: a list of {name, label, badge?, onSelect}.
+export function setNav(items) {
+  const nav = byId("nav");
+  clear(nav);
+  nav.hidden = items.length === 0;
+  for (const item of items) {
+    const badge = item.badge
+      ? h("span", { class: "nav__badge", "aria-label": `${item.badge} unread` }, String(item.badge))
+      : null;
+    nav.append(
+      h(
+        "button",
+        { type: "button", class: "nav__item", "data-nav": item.name, onClick: item.onSelect },
+        h("span", { text: item.label }),
+        badge,
+      ),
+    );
+  }
+  markCurrentNav(currentName);
+}
+
+function markCurrentNav(name) {
+  for (const button of byId("nav").querySelectorAll("[data-nav]")) {
+    if (button.dataset.nav === name) button.setAttribute("aria-current", "page");
+    else button.removeAttribute("aria-current");
+  }
+}
+
+export function announce(text, { assertive = false } = {}) {
+  const region = byId(assertive ? "announce-assertive" : "announce-polite");
+  // Clearing first makes a repeated message be read again.
+  region.textContent = "";
+  setTimeout(() => {
+    region.textContent = text;
+  }, 50);
+}
+
+// The status line under the top bar: connection trouble and the like.
+// `tone` is one of info, warning, danger; `action` is {label, onSelect}.
+export function setStatus(text, { tone = "warning", action = null } = {}) {
+  const bar = byId("status-bar");
+  clear(bar);
+  if (!text) return;
+  bar.append(
+    h(
+      "div",
+      { class: `notice notice--${tone} row row--between` },
+      h("span", { text }),
+      action
+        ? h("button", {
+            type: "button",
+            class: "button button--secondary button--small",
+            text: action.label,
+            onClick: action.onSelect,
+          })
+        : null,
+    ),
+  );
+}
+
+export function setBrand(title) {
+  document.title = title;
+  byId("brand-name").textContent = title;
+}

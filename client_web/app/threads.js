@@ -1,0 +1,89 @@
+// Conversations as the screens show them, read from the vault's message items
+// and the outbox: the list of threads by last activity with unread counts,
+// and the messages of one thread in order.
+
+import { clientLabel, contactItem } from "./records.js";
+
+export function peerName(ws, peer) {
+  const listed = ws.directory.find((therapist) => therapist.account === peer);
+  if (listed) return listed.profile.display_name;
+  const label = contactItem(ws.vault, peer)?.data.label;
+  if (typeof label === "string" && label.trim()) return label;
+  return ws.role === "therapist" ? clientLabel(peer) : "Therapist";
+}
+
+function byPeer(ws) {
+  const threads = new Map();
+  const entry = (peer) => {
+    if (!threads.has(peer)) threads.set(peer, { peer, last: null, unread: 0 });
+    return threads.get(peer);
+  };
+  for (const item of ws.vault.list("message")) {
+    const message = item.data;
+    if (typeof message.peer !== "string") continue;
+    const thread = entry(message.peer);
+    if (message.dir === "in" && message.state === "delivered") thread.unread += 1;
+    if (!thread.last || (message.sent ?? 0) >= (thread.last.sent ?? 0)) thread.last = message;
+  }
+  for (const item of ws.vault.list("contact")) {
+    if (typeof item.data.peer === "string") entry(item.data.peer);
+  }
+  return threads;
+}
+
+export function threadList(ws) {
+  return [...byPeer(ws).values()]
+    .map((thread) => ({
+      ...thread,
+      name: peerName(ws, thread.peer),
+      verified: contactItem(ws.vault, thread.peer)?.data.verified === true,
+    }))
+    .sort((a, b) => (b.last?.sent ?? 0) - (a.last?.sent ?? 0));
+}
+
+export function unreadTotal(ws) {
+  let total = 0;
+  for (const thread of byPeer(ws).values()) total += thread.unread;
+  return total;
+}
+
+export function threadMessages(ws, peer) {
+  const stored = ws.vault
+    .list("message")
+    .filter((item) => item.data.peer === peer && typeof item.data.body === "string")
+    .map((item) => ({
+      key: item.id,
+      id: String(item.data.id),
+      dir: item.data.dir === "out" ? "out" : "in",
+      body: item.data.body,
+      sent: Number(item.data.sent) || 0,
+      state: item.data.state,
+      pending: false,
+    }))
+    .sort((a, b) => a.sent - b.sent);
+  const waiting = ws.sender.pendingFor(peer).map((entry) => ({
+    key: entry.key,
+    id: entry.message.id,
+    dir: "out",
+    body: entry.message.body,
+    sent: entry.message.sent,
+    state: entry.status === "failed" ? "failed" : "sending",
+    notice: entry.notice,
+    pending: true,
+  }));
+  // A message being sent is shown once: from the outbox until its item is stored.
+  const storedIds = new Set(stored.filter((m) => m.dir === "out").map((m) => m.id));
+  return [...stored, ...waiting.filter((m) => !storedIds.has(m.id))];
+}
+
+// Marks what this person has now seen as read, and tells the sender.
+export function markRead(ws, peer) {
+  const ids = ws.vault
+    .list("message")
+    .filter(
+      (item) =>
+        item.data.peer === peer && item.data.dir === "in" && item.data.state === "delivered",
+    )
+    .map((item) => item.data.id);
+  if (ids.length > 0) ws.sender.queueReceipt(peer, "read", ids);
+}

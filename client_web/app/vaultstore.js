@@ -1,0 +1,119 @@
+// The account's vault as this page holds it: every item decrypted in memory
+// (never on disk), kept in step with the server by incremental sync, and
+// changed only by compare-and-swap writes (PROTOCOL.md section 10).
+//
+// A change is prepared as a write record `{id, version, blob, data}`; the
+// record goes to the server either alone (`commit`) or inside a websocket
+// `send`/`ack` frame, and only once the server confirms it is it applied here
+// (`apply`). A refused write leaves this copy as it was; the caller syncs and
+// prepares again.
+
+import { b64uDecode, b64uEncode } from "../lib/encoding.js";
+import { decryptItem, encryptItem } from "../lib/vault.js";
+import { request } from "./api.js";
+import { idBytes, newId } from "./ids.js";
+
+const MAX_SYNC_PAGES = 1000;
+
+export function createVault({ token, vaultKey }) {
+  const items = new Map();
+  let cursor = null;
+
+  async function sync() {
+    for (let page = 0; page < MAX_SYNC_PAGES; page += 1) {
+      const query = cursor === null ? "" : `?since=${encodeURIComponent(cursor)}`;
+      const answer = await request("GET", `/api/vault${query}`, { token: token() });
+      for (const item of Array.isArray(answer.items) ? answer.items : []) receive(item);
+      if (answer.cursor !== undefined && answer.cursor !== null) cursor = String(answer.cursor);
+      if (answer.more !== true) return;
+    }
+  }
+
+  function receive({ id, version, blob }) {
+    if (typeof id !== "string" || !Number.isSafeInteger(version)) return;
+    if (blob === null || blob === undefined) {
+      items.delete(id);
+      return;
+    }
+    const known = items.get(id);
+    if (known && known.version >= version) return;
+    try {
+      const data = decryptItem(vaultKey, idBytes(id), version, b64uDecode(blob));
+      items.set(id, { id, version, data });
+    } catch {
+      // An item that does not open under this key, id and version was not
+      // written by this account as it is; it is left out, never trusted.
+    }
+  }
+
+  function list(kind) {
+    const found = [];
+    for (const item of items.values()) if (item.data?.kind === kind) found.push(item);
+    return found;
+  }
+
+  function find(kind, predicate = () => true) {
+    for (const item of items.values()) {
+      if (item.data?.kind === kind && predicate(item.data)) return item;
+    }
+    return null;
+  }
+
+  // Prepares a write: a new item when `id` is null, otherwise the next version.
+  function write(id, data) {
+    const itemId = id ?? newId();
+    const version = (items.get(itemId)?.version ?? 0) + 1;
+    const blob = encryptItem(vaultKey, idBytes(itemId), version, data);
+    return { id: itemId, version, blob: b64uEncode(blob), data };
+  }
+
+  function remove(id) {
+    const version = (items.get(id)?.version ?? 0) + 1;
+    return { id, version, delete: true, data: null };
+  }
+
+  // A record older than what is held (a confirmation that arrives after a
+  // sync already brought something newer) changes nothing.
+  function apply(records) {
+    for (const record of records) {
+      const held = items.get(record.id);
+      if (held && held.version >= record.version) continue;
+      if (record.delete) items.delete(record.id);
+      else items.set(record.id, { id: record.id, version: record.version, data: record.data });
+    }
+  }
+
+  async function commit(records) {
+    if (records.length === 0) return;
+    const answer = await request("POST", "/api/vault", {
+      token: token(),
+      body: { writes: toWire(records) },
+    });
+    apply(records);
+    return answer;
+  }
+
+  function wipe() {
+    items.clear();
+    cursor = null;
+  }
+
+  return {
+    sync,
+    list,
+    find,
+    write,
+    remove,
+    apply,
+    commit,
+    wipe,
+  };
+}
+
+export function toWire(records) {
+  return records.map((record) =>
+    record.delete
+      ? { id: record.id, version: record.version, delete: true }
+      : { id: record.id, version: record.version, blob: record.blob },
+  );
+}

@@ -1,0 +1,48 @@
+// Plain words for every error a person can meet. Server codes come from
+// docs/API.md, protocol codes from docs/PROTOCOL.md section 13; anything else
+// gets a calm generic sentence rather than a stack trace.
+
+const TEXT = {
+  offline: "The service can't be reached. Check your connection; we'll keep trying.",
+  timeout: "The service took too long to answer. Please try again.",
+  bad_request: "Something in the request was not understood. Please reload the page.",
+  malformed: "Something did not have the expected form, so it was not used.",
+  unsupported_version: "This page is out of date. Please reload it.",
+  bad_signature: "A signature did not check out, so nothing was changed.",
+  too_large: "That is too long to send. Please shorten it.",
+  invalid_credentials: "That account secret was not recognised. Check each group and try again.",
+  unauthorized: "Your sign-in has ended. Please enter your account secret again.",
+  forbidden: "This account can't do that.",
+  not_found: "That could not be found. It may have been deleted.",
+  handle_taken: "That account secret is already in use. A new one has been made for you.",
+  invite_required: "An invite code from the practice is needed to join.",
+  invalid_invite:
+    "That invite code is not valid. It may have been used already; ask the practice for a new one.",
+  vault_conflict: "Another device changed your account at the same moment. Trying again.",
+  blocked: "This conversation has been closed by the therapist. Your message was not sent.",
+  inbox_full:
+    "The therapist has a lot of unread messages right now. Your message will be sent a little later.",
+  rate_limited: "Too many tries in a short time. Please wait a moment.",
+  too_many_connections: "This account is open in too many places. Close one and try again.",
+  session_moved: "This account was opened in another window or device, so this one has paused.",
+  read_only:
+    "The service can't save anything right now. You can still read; please try again later.",
+  internal: "Something went wrong on the service. Nothing was lost; please try again.",
+  tampered: "A message could not be opened: it was changed or damaged on the way.",
+  replayed: "A message arrived twice; the copy was ignored.",
+  too_far_skipped: "A message arrived too far out of order to be opened.",
+  wrong_recipient: "A message was not made for this account's keys.",
+  bad_secret:
+    "That doesn't look like an account secret: it has 24 letters and numbers, in six groups of four.",
+  incomplete_account:
+    "This account was never finished and cannot be opened. Please start a new one.",
+};
+
+export function describe(error) {
+  const code = error?.code;
+  if (code === "rate_limited" && Number.isFinite(error.retryAfter) && error.retryAfter > 0) {
+    return `Too many tries in a short time. Please wait ${Math.ceil(error.retryAfter)} seconds.`;
+  }
+  if (code && TEXT[code]) return TEXT[code];
+  return "Something went wrong. Nothing was lost; please try again.";
+}

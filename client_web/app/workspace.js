@@ -1,0 +1,124 @@
+// Everything a signed-in page holds, in memory only: the bearer token, the
+// vault key, the identity, the decrypted vault, the websocket, the outbox.
+// `close()` erases the keys and drops the rest; it runs on lock, sign-out,
+// quick exit and account deletion.
+
+import { ED25519_SEED_BYTES, SERVER_ID_BYTES } from "../lib/constants.js";
+import { b64uDecode } from "../lib/encoding.js";
+import { identityFromSeed, wipeIdentity } from "../lib/keys.js";
+import { sodium } from "../lib/sodium.js";
+import { createConnection } from "./connection.js";
+import { AccountError } from "./errors.js";
+import { clientLabel, contactItem } from "./records.js";
+import { createReceiver } from "./receiver.js";
+import { createSender } from "./sender.js";
+import { checkPrekeys, topUpIfLow } from "./upkeep.js";
+
+// A promise chain: work that reads and advances sessions or prekeys runs one
+// piece at a time, so two pieces never start from the same state.
+function createSerial() {
+  let chain = Promise.resolve();
+  return (task) => {
+    const run = chain.then(() => task());
+    chain = run.catch(() => {});
+    return run;
+  };
+}
+
+export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) {
+  const identityItem = vault.find("identity");
+  if (!identityItem) {
+    throw new AccountError("incomplete_account", "The vault holds no identity item.");
+  }
+  const seed = b64uDecode(identityItem.data.seed, { length: ED25519_SEED_BYTES });
+  const identity = identityFromSeed(seed);
+  sodium.memzero(seed);
+  const role = identityItem.data.role === "therapist" ? "therapist" : "client";
+  const events = new EventTarget();
+  const serial = createSerial();
+  let bearer = token;
+  let viewing = null;
+  let closed = false;
+
+  const emit = (peer) => events.dispatchEvent(new CustomEvent("change", { detail: { peer } }));
+  const tokenOf = () => bearer;
+
+  const ws = {
+    info,
+    account,
+    role,
+    identity,
+    vault,
+    events,
+    token: tokenOf,
+    directory: [],
+    // Unsent text per conversation, so leaving a screen loses nothing typed.
+    drafts: new Map(),
+    get viewing() {
+      return viewing;
+    },
+    setViewing(peer) {
+      viewing = peer;
+    },
+    emit,
+    close,
+  };
+
+  const conn = createConnection({
+    serverId: b64uDecode(info.server_id, { length: SERVER_ID_BYTES }),
+    account,
+    identity,
+    onEnvelope: (frame) => receiver.onEnvelope(frame),
+    onPrekeysLow: () =>
+      serial(() => topUpIfLow({ vault, token: tokenOf }, identity)).catch(() => {}),
+    onState: (state) => {
+      events.dispatchEvent(new CustomEvent("connection", { detail: state }));
+      if (state.state === "online") sender.pump();
+      if (state.state === "unauthorized") hooks.onUnauthorized();
+    },
+  });
+  const sender = createSender({
+    identity,
+    token: tokenOf,
+    vault,
+    conn,
+    serial,
+    emit,
+    onUnauthorized: hooks.onUnauthorized,
+  });
+  const receiver = createReceiver({
+    identity,
+    vault,
+    conn,
+    serial,
+    sender,
+    emit,
+    isViewing: (peer) => viewing === peer && document.visibilityState === "visible",
+    labelFor: (peer) =>
+      contactItem(vault, peer)?.data.label ??
+      (role === "therapist" ? clientLabel(peer) : "Therapist"),
+    onMessage: (peer) => hooks.onMessage(peer),
+    onUnreadable: (peer, error) => hooks.onUnreadable(peer, error),
+  });
+  ws.conn = conn;
+  ws.sender = sender;
+
+  function close() {
+    if (closed) return;
+    closed = true;
+    conn.close();
+    sender.wipe();
+    vault.wipe();
+    wipeIdentity(identity);
+    sodium.memzero(vaultKey);
+    bearer = null;
+    ws.directory = [];
+    ws.drafts.clear();
+  }
+
+  conn.connect();
+  serial(() => checkPrekeys({ vault, token: tokenOf }, identity)).catch(() => {
+    // Retried at the next sign-in or when the server reports low prekeys.
+  });
+  return ws;
+}
