@@ -66,7 +66,7 @@ def identity_key(conn: sqlite3.Connection, account: bytes) -> bytes | None:
 
 def identity_and_role(conn: sqlite3.Connection, account: bytes) -> tuple[bytes, str] | None:
     row = conn.execute(
-        "SELECT identity_key, role FROM accounts WHERE id = ?", (account,)
+        "SELECT identity_key, role FROM accounts WHERE id = ? AND revoked IS NULL", (account,)
     ).fetchone()
     return None if row is None else (bytes(row[0]), row[1])
 

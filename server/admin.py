@@ -1,29 +1,55 @@
 """`quietline admin ...`: the practice administrator's commands.
 
 They work on the data directory directly, beside a running server: SQLite
-serialises their writes with the server's, and the server reads settings such
-as the intake mode from the database on every use. Add a command by writing
-a function `(args, settings, conn) -> exit status` and an `AdminCommand`
-entry in `COMMANDS`; `server.cli` builds the parser from that list.
+serialises their writes with the server's, and the server reads what they
+change (intake mode, invites, revocations) from the database. Add a command
+by writing a function `(args, settings) -> exit status` (wrap it in
+`_with_database` to receive an open, migrated database as a third argument)
+and an `AdminCommand` entry in `COMMANDS`; `server.cli` builds the parser
+from that list. Nothing here prints content, handles or whole identifiers.
 """
 
 import argparse
 import contextlib
+import json
+import os
 import sqlite3
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
-from server import database, invites, settings_store
-from server.config import Settings
+from server import backup, database, invites, retention, revocation, settings_store, web_hash
+from server.admin_errors import (
+    AdminError,
+    AmbiguousAccountError,
+    NoWebClientError,
+    UnknownAccountError,
+)
+from server.config import (
+    CONFIG_FILE_NAME,
+    SETTING_FIELDS,
+    Settings,
+    env_name,
+    load_settings_and_sources,
+)
 from server.serve import prepare_database
+
+# Accounts are shown to the administrator as the start of their id in hex:
+# easy to read aloud and type, and never mistaken for an option.
+ACCOUNT_PREFIX_CHARS = 8
+MIN_PREFIX_CHARS = 4
+
+Command = Callable[[argparse.Namespace, Settings], int]
+DatabaseCommand = Callable[[argparse.Namespace, Settings, sqlite3.Connection], int]
 
 
 @dataclass(frozen=True)
 class AdminCommand:
     name: str
     help: str
-    run: Callable[[argparse.Namespace, Settings, sqlite3.Connection], int]
+    run: Command
     add_arguments: Callable[[argparse.ArgumentParser], None] = lambda parser: None
 
 
@@ -38,7 +64,28 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
-def _invite(kind: str) -> Callable[[argparse.Namespace, Settings, sqlite3.Connection], int]:
+def _with_database(command: DatabaseCommand) -> Command:
+    def run(args: argparse.Namespace, settings: Settings) -> int:
+        prepare_database(settings)
+        conn = database.connect(settings.database_path())
+        try:
+            return command(args, settings, conn)
+        finally:
+            conn.close()
+
+    return run
+
+
+def _day(day: int) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(day))
+
+
+def _printable(text: str) -> str:
+    """A therapist chose this text: keep terminal control sequences out of the admin's screen."""
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
+def _invite(kind: str) -> DatabaseCommand:
     def run(args: argparse.Namespace, settings: Settings, conn: sqlite3.Connection) -> int:
         with transaction(conn):
             code = invites.create(conn, kind)
@@ -64,26 +111,244 @@ def _intake_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("mode", choices=settings_store.INTAKE_MODES, help="new intake mode")
 
 
+def _display_name(profile: bytes | None) -> str:
+    if profile is None:
+        return "(no profile yet)"
+    try:
+        name = json.loads(profile)["display_name"]
+    except (ValueError, KeyError, TypeError):
+        return "(unreadable profile)"
+    return _printable(str(name))
+
+
+def _list_therapists(args: argparse.Namespace, settings: Settings, conn: sqlite3.Connection) -> int:
+    rows = conn.execute(
+        "SELECT a.id, a.created, a.revoked, p.profile FROM accounts a "
+        "LEFT JOIN profiles p ON p.account = a.id WHERE a.role = 'therapist' "
+        "ORDER BY a.created, a.id"
+    ).fetchall()
+    if not rows:
+        print("No therapist yet: run `quietline admin invite-therapist` to create an invite code.")
+        return 0
+    print(f"{'ACCOUNT':<10}{'CREATED':<12}{'STATUS':<22}NAME")
+    for account, created, revoked, profile in rows:
+        status = "active" if revoked is None else f"revoked {_day(revoked)}"
+        prefix = bytes(account).hex()[:ACCOUNT_PREFIX_CHARS]
+        name = _display_name(None if profile is None else bytes(profile))
+        print(f"{prefix:<10}{_day(created):<12}{status:<22}{name}")
+    return 0
+
+
+def _find_therapist(conn: sqlite3.Connection, prefix: str) -> bytes:
+    if len(prefix) < MIN_PREFIX_CHARS:
+        raise UnknownAccountError(
+            f"Give at least {MIN_PREFIX_CHARS} characters of the account, "
+            "as `quietline admin list-therapists` shows it."
+        )
+    wanted = prefix.lower()
+    matches = [
+        bytes(row[0])
+        for row in conn.execute("SELECT id FROM accounts WHERE role = 'therapist'")
+        if bytes(row[0]).hex().startswith(wanted)
+    ]
+    if not matches:
+        raise UnknownAccountError(
+            f"No therapist account starts with {prefix!r}; see `quietline admin list-therapists`."
+        )
+    if len(matches) > 1:
+        raise AmbiguousAccountError(
+            f"{len(matches)} therapist accounts start with {prefix!r}; give more characters."
+        )
+    return matches[0]
+
+
+def _revoke_therapist(
+    args: argparse.Namespace, settings: Settings, conn: sqlite3.Connection
+) -> int:
+    with transaction(conn):
+        account = _find_therapist(conn, args.account)
+        changed = revocation.revoke(conn, account)
+    prefix = account.hex()[:ACCOUNT_PREFIX_CHARS]
+    if not changed:
+        print(f"Therapist {prefix} was revoked already.")
+        return 0
+    print(
+        f"Revoked therapist {prefix}: their sessions end within "
+        f"{revocation.POLL_SECONDS:g} seconds, their profile left the directory, "
+        "and messages sent to them are refused with recipient_gone."
+    )
+    return 0
+
+
+def _revoke_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "account", help="the account as `list-therapists` shows it (at least 4 characters)"
+    )
+
+
+def _database_bytes(settings: Settings) -> int:
+    path = settings.database_path()
+    wal = path.with_name(path.name + "-wal")
+    return path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+
+
+def _stats(args: argparse.Namespace, settings: Settings, conn: sqlite3.Connection) -> int:
+    conn.execute("BEGIN")
+    try:
+        roles = dict(
+            conn.execute(
+                "SELECT role || CASE WHEN revoked IS NULL THEN '' ELSE ' (revoked)' END, COUNT(*) "
+                "FROM accounts GROUP BY 1"
+            ).fetchall()
+        )
+        pairs = conn.execute(
+            "SELECT COUNT(*) FROM (SELECT DISTINCT sender, recipient FROM envelopes)"
+        ).fetchone()[0]
+        pending = conn.execute("SELECT COUNT(*) FROM envelopes").fetchone()[0]
+        unused = dict(conn.execute("SELECT kind, COUNT(*) FROM invites GROUP BY kind").fetchall())
+    finally:
+        conn.execute("ROLLBACK")
+    print(f"client accounts: {roles.get('client', 0)}")
+    print(f"therapist accounts: {roles.get('therapist', 0)}")
+    print(f"revoked therapist accounts: {roles.get('therapist (revoked)', 0)}")
+    print(f"threads with undelivered messages: {pairs}")
+    print(f"undelivered envelopes: {pending}")
+    print(f"unused therapist invites: {unused.get('therapist', 0)}")
+    print(f"unused client invites: {unused.get('client', 0)}")
+    print(f"database size: {_database_bytes(settings)} bytes")
+    return 0
+
+
+def _backup(args: argparse.Namespace, settings: Settings, conn: sqlite3.Connection) -> int:
+    target = Path(args.path)
+    checked = backup.backup(settings.database_path(), target, force=args.force)
+    print(
+        f"Backed up to {target} ({checked.size} bytes, schema {checked.version}, "
+        "integrity check ok). It holds the installation's keys: store it as safely "
+        "as the server itself."
+    )
+    return 0
+
+
+def _backup_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", help="new file to write the backup to")
+    parser.add_argument("--force", action="store_true", help="replace the file if it exists")
+
+
+def _restore(args: argparse.Namespace, settings: Settings) -> int:
+    aside = backup.restore(Path(args.path), settings.data_dir(), force=args.force)
+    print(f"Restored {args.path} into {settings.database_path()} (integrity check ok).")
+    if aside is not None:
+        print(f"The database it replaced is kept as {aside}; delete it when all is well.")
+    return 0
+
+
+def _restore_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", help="a backup made by `quietline admin backup`")
+    parser.add_argument(
+        "--force", action="store_true", help="replace the data directory's existing database"
+    )
+
+
+def _purge(args: argparse.Namespace, settings: Settings, conn: sqlite3.Connection) -> int:
+    with transaction(conn):
+        purged = retention.purge(conn, settings.envelope_ttl_days, settings.client_inactive_days)
+    print(
+        f"Removed {purged.envelopes} expired envelopes, {purged.cmids} de-duplication records, "
+        f"{purged.tokens} expired tokens and {purged.clients} inactive client accounts."
+    )
+    return 0
+
+
+def _config(args: argparse.Namespace, settings: Settings) -> int:
+    flags = {item.name: getattr(args, item.name, None) for item in SETTING_FIELDS}
+    _, sources = load_settings_and_sources(flags, os.environ, args.config)
+    path_text = args.config or os.environ.get(env_name("config"))
+    path = Path(path_text) if path_text else settings.data_dir() / CONFIG_FILE_NAME
+    print(f"# configuration file: {path}{'' if path.exists() else ' (none)'}")
+    for item in SETTING_FIELDS:
+        value = json.dumps(getattr(settings, item.name))
+        print(f"{item.name} = {value}  # {sources[item.name]}")
+    return 0
+
+
+def _web_hash(args: argparse.Namespace, settings: Settings) -> int:
+    root = settings.client_path()
+    if not (root / "index.html").is_file():
+        raise NoWebClientError(
+            f"There is no web client at {root}; set client_dir (--client-dir) to it."
+        )
+    text = web_hash.listing(root)
+    sys.stdout.write(text)
+    print(f"{web_hash.combined(text)}  combined")
+    return 0
+
+
+def _web_hash_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--client-dir",
+        dest="client_dir",
+        default=None,
+        help=f"the web client's directory (env {env_name('client_dir')})",
+    )
+
+
 COMMANDS: list[AdminCommand] = [
     AdminCommand(
-        "invite-therapist", "print a one-time invite code for a therapist", _invite("therapist")
+        "invite-therapist",
+        "print a one-time invite code for a therapist",
+        _with_database(_invite("therapist")),
     ),
     AdminCommand(
         "invite-client",
         "print a one-time invite code for a client (needed when intake is invite-only)",
-        _invite("client"),
+        _with_database(_invite("client")),
     ),
     AdminCommand(
-        "intake", "let clients sign up freely (open) or by invite only", _intake, _intake_arguments
+        "intake",
+        "let clients sign up freely (open) or by invite only",
+        _with_database(_intake),
+        _intake_arguments,
+    ),
+    AdminCommand(
+        "list-therapists",
+        "list therapist accounts: id prefix, created, revoked, display name",
+        _with_database(_list_therapists),
+    ),
+    AdminCommand(
+        "revoke-therapist",
+        "end a therapist's access: sessions, directory entry and new messages",
+        _with_database(_revoke_therapist),
+        _revoke_arguments,
+    ),
+    AdminCommand("stats", "print counts (never content or identifiers)", _with_database(_stats)),
+    AdminCommand(
+        "backup",
+        "write a consistent copy of the database while the server runs",
+        _with_database(_backup),
+        _backup_arguments,
+    ),
+    AdminCommand(
+        "restore",
+        "put a backup in place in the data directory (the server must be stopped)",
+        _restore,
+        _restore_arguments,
+    ),
+    AdminCommand("purge", "apply the retention policy now", _with_database(_purge)),
+    AdminCommand("config", "print every setting, its value and where it came from", _config),
+    AdminCommand(
+        "web-hash",
+        "print SHA-256 of every web client file served, and a combined hash",
+        _web_hash,
+        _web_hash_arguments,
     ),
 ]
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     command = next(c for c in COMMANDS if c.name == args.admin_command)
-    prepare_database(settings)
-    conn = database.connect(settings.database_path())
     try:
-        return command.run(args, settings, conn)
-    finally:
-        conn.close()
+        return command.run(args, settings)
+    except AdminError as error:
+        print(f"quietline: {error.message} ({error.code})", file=sys.stderr)
+        return 1

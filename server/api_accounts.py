@@ -14,7 +14,7 @@ from crypto.constants import (
 )
 from crypto.encoding import b64u_encode
 from crypto.errors import MalformedError as ProtocolMalformed
-from server import accounts, handles, settings_store, tokens
+from server import accounts, handles, retention, revocation, settings_store, tokens
 from server.endpoint import authenticate, endpoint, json_response, read_json, services
 from server.errors import (
     BadRequestError,
@@ -22,6 +22,7 @@ from server.errors import (
     InvalidCredentialsError,
     MalformedError,
     RateLimitedError,
+    RevokedError,
     UnauthorizedError,
 )
 from server.validation import binary, string
@@ -127,7 +128,14 @@ async def login(request: Request) -> Response:
     if row is None or not verified:
         raise InvalidCredentialsError()
     account = row[0]
-    token, expires = await service.writer.run(lambda tx: tokens.issue(tx.conn, account))
+
+    def operation(tx: Tx) -> tuple[str, int]:
+        if revocation.is_revoked(tx.conn, account):
+            raise RevokedError()
+        retention.touch(tx.conn, account)
+        return tokens.issue(tx.conn, account)
+
+    token, expires = await service.writer.run(operation)
     return json_response({"account": b64u_encode(account), "token": token, "expires": expires})
 
 

@@ -6,7 +6,7 @@ from starlette.responses import Response
 from crypto.constants import ID_BYTES, OPK_LOW_WATER
 from server import accounts, prekeys
 from server.endpoint import authenticate, endpoint, json_response, read_json, services
-from server.errors import ForbiddenError, NotFoundError, UnauthorizedError
+from server.errors import ForbiddenError, NotFoundError, RecipientGoneError, UnauthorizedError
 from server.validation import decode_b64u
 from server.writer import Tx
 
@@ -44,10 +44,12 @@ async def bundle(request: Request) -> Response:
 
     def operation(tx: Tx) -> dict[str, object]:
         row = tx.conn.execute(
-            "SELECT role, identity_key FROM accounts WHERE id = ?", (target,)
+            "SELECT role, identity_key, revoked FROM accounts WHERE id = ?", (target,)
         ).fetchone()
         if row is None:
             raise NotFoundError("There is no account with that id.")
+        if row[2] is not None:
+            raise RecipientGoneError()
         if caller.role == "client" and row[0] != "therapist":
             raise ForbiddenError("A client account can start sessions only with therapists.")
         taken = prekeys.take_bundle(tx.conn, target, bytes(row[1]))

@@ -12,10 +12,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route, WebSocketRoute
 
-from server import api_accounts, api_prekeys, api_profiles, api_vault, database, retention, static
+from server import (
+    api_accounts,
+    api_prekeys,
+    api_profiles,
+    api_vault,
+    database,
+    retention,
+    revocation,
+    static,
+)
 from server.config import Settings
 from server.endpoint import error_response
-from server.errors import BadRequestError, MethodNotAllowedError, NotFoundError
+from server.errors import BadRequestError, MethodNotAllowedError, NotFoundError, RevokedError
 from server.guard import Guard
 from server.headers import SecurityHeaders
 from server.hub import Hub
@@ -24,7 +33,7 @@ from server.passwords import Passwords
 from server.readers import Readers
 from server.relay import relay
 from server.services import RateLimits, Services, installation_keys
-from server.writer import Writer
+from server.writer import Tx, Writer
 
 logger = logging.getLogger("quietline")
 
@@ -59,18 +68,42 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def _purge_periodically(service: Services) -> None:
     ttl = service.settings.envelope_ttl_days
+    inactive_days = service.settings.client_inactive_days
+
+    def operation(tx: Tx) -> retention.Purged:
+        # A connection open for days is activity too, though it logged in long ago.
+        for account in live:
+            retention.touch(tx.conn, account)
+        return retention.purge(tx.conn, ttl, inactive_days)
+
     while True:
+        live = service.hub.accounts()
         try:
-            purged = await service.writer.run(lambda tx: retention.purge(tx.conn, ttl))
-            if purged.envelopes or purged.tokens:
+            purged = await service.writer.run(operation)
+            if purged.envelopes or purged.tokens or purged.clients:
                 logger.info(
-                    "retention purge removed %d envelopes and %d tokens",
+                    "retention purge removed %d envelopes, %d tokens and %d inactive clients",
                     purged.envelopes,
                     purged.tokens,
+                    purged.clients,
                 )
         except Exception as error:
             log_unexpected(error, "retention purge")
         await asyncio.sleep(service.settings.purge_interval)
+
+
+async def _close_revoked_sessions(service: Services) -> None:
+    """Revocation happens in another process (the admin command): poll for it."""
+    while True:
+        try:
+            live = service.hub.accounts()
+            if live:
+                revoked = await service.readers.run(revocation.revoked_accounts)
+                for account in revoked.intersection(live):
+                    service.hub.close_account(account, RevokedError())
+        except Exception as error:
+            log_unexpected(error, "revocation check")
+        await asyncio.sleep(revocation.POLL_SECONDS)
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -98,13 +131,17 @@ def create_app(settings: Settings) -> Starlette:
         )
         app.state.services = service
         await writer.start()
-        purge = asyncio.create_task(_purge_periodically(service), name="quietline-purge")
+        background = [
+            asyncio.create_task(_purge_periodically(service), name="quietline-purge"),
+            asyncio.create_task(_close_revoked_sessions(service), name="quietline-revocations"),
+        ]
         try:
             yield
         finally:
-            purge.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await purge
+            for task in background:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await writer.stop()
             readers.close()
 

@@ -50,7 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
         dest="admin_command", required=True, metavar="command"
     )
     for command in admin.COMMANDS:
-        command.add_arguments(admin_commands.add_parser(command.name, help=command.help))
+        command_parser = admin_commands.add_parser(command.name, help=command.help)
+        # `--data` may come after the command too; given in neither place it is left unset.
+        command_parser.add_argument(
+            flag_name("data"), dest="data", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+        )
+        command.add_arguments(command_parser)
     return parser
 
 

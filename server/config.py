@@ -69,6 +69,9 @@ class Settings:
     )
     auth_timeout: float = _setting(30.0, "seconds an unauthenticated websocket may stay open", 0.1)
     envelope_ttl_days: float = _setting(30.0, "days an undelivered envelope is kept", 0.01)
+    client_inactive_days: int = _setting(
+        0, "days without a login or connection before a client account is deleted (0: never)", 0
+    )
     purge_interval: float = _setting(3600.0, "seconds between retention purges", 1.0)
     register_rate: float = _setting(
         1.0, "account registrations per second, all clients together", 0.01
@@ -164,17 +167,23 @@ def _validate(settings: Settings) -> Settings:
     return settings
 
 
-def load_settings(
+SOURCES = ("default", "file", "env", "flag")
+
+
+def load_settings_and_sources(
     flags: Mapping[str, Any], environ: Mapping[str, str], config_path: str | None = None
-) -> Settings:
-    """Merge flag values (None when not given), the environment and the configuration file."""
+) -> tuple[Settings, dict[str, str]]:
+    """The merged settings, and for each one where its value came from (one of `SOURCES`)."""
     values: dict[str, Any] = {}
+    sources = {item.name: "default" for item in SETTING_FIELDS}
     for item in SETTING_FIELDS:
         if flags.get(item.name) is not None:
             values[item.name] = _convert(item.name, item.type, flags[item.name], "the command line")
+            sources[item.name] = "flag"
         elif env_name(item.name) in environ:
             raw = environ[env_name(item.name)]
             values[item.name] = _convert(item.name, item.type, raw, env_name(item.name))
+            sources[item.name] = "env"
     data = Path(values.get("data", Settings.data))
     path_text = config_path or environ.get(env_name("config"))
     path = Path(path_text) if path_text else data / CONFIG_FILE_NAME
@@ -183,4 +192,12 @@ def load_settings(
         for name, raw in _read_config_file(path).items():
             if name not in values:
                 values[name] = _convert(name, types[name], raw, str(path))
-    return _validate(Settings(**values))
+                sources[name] = "file"
+    return _validate(Settings(**values)), sources
+
+
+def load_settings(
+    flags: Mapping[str, Any], environ: Mapping[str, str], config_path: str | None = None
+) -> Settings:
+    """Merge flag values (None when not given), the environment and the configuration file."""
+    return load_settings_and_sources(flags, environ, config_path)[0]

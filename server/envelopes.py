@@ -24,6 +24,7 @@ from server.errors import (
     ForbiddenError,
     InboxFullError,
     NotFoundError,
+    RecipientGoneError,
     UnauthorizedError,
     from_protocol_error,
 )
@@ -74,11 +75,13 @@ def store(conn: sqlite3.Connection, send: Send, limits: Limits) -> Stored:
     if send.recipient == send.sender:
         raise ForbiddenError("An account cannot send a message to itself.")
     row = conn.execute(
-        "SELECT role, inbox FROM accounts WHERE id = ?", (send.recipient,)
+        "SELECT role, inbox, revoked FROM accounts WHERE id = ?", (send.recipient,)
     ).fetchone()
     if row is None:
         raise NotFoundError("There is no account with that id; it may have been deleted.")
-    recipient_role, waiting = row
+    recipient_role, waiting, revoked = row
+    if revoked is not None:
+        raise RecipientGoneError()
     if send.sender_role == "client":
         if recipient_role != "therapist":
             raise ForbiddenError("A client account can write only to therapists.")

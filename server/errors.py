@@ -110,6 +110,23 @@ class InvalidInviteError(ApiError):
     default_message = "The invite code is unknown or already used; ask the practice for a new one."
 
 
+class RevokedError(ApiError):
+    code = "revoked"
+    status = 403
+    default_message = (
+        "The practice has closed this therapist account; ask the practice administrator."
+    )
+
+
+class RecipientGoneError(ApiError):
+    code = "recipient_gone"
+    status = 410
+    default_message = (
+        "This therapist no longer works with the practice; the message was not stored. "
+        "Choose another therapist from the directory."
+    )
+
+
 class VaultConflictError(ApiError):
     code = "vault_conflict"
     status = 409
@@ -187,6 +204,8 @@ ALL_ERRORS: tuple[type[ApiError], ...] = (
     HandleTakenError,
     InviteRequiredError,
     InvalidInviteError,
+    RevokedError,
+    RecipientGoneError,
     VaultConflictError,
     BlockedError,
     InboxFullError,

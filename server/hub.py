@@ -43,6 +43,10 @@ class Hub:
         for conn in list(self._by_account.get(account, ())):
             conn.send(text)
 
+    def accounts(self) -> list[bytes]:
+        """The accounts with at least one live connection."""
+        return list(self._by_account)
+
     def close_account(self, account: bytes, error: ApiError) -> None:
         for conn in self._by_account.pop(account, []):
             conn.close_with(error)

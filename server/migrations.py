@@ -16,7 +16,7 @@ from collections.abc import Callable
 from sqlite_utils import Database
 from sqlite_utils.db import ForeignKey
 
-from server import settings_store
+from server import clock, settings_store
 
 
 def _owned_by_account(table: str, column: str = "account") -> ForeignKey:
@@ -140,9 +140,23 @@ def _initial_schema(db: Database) -> None:
     settings_store.initialise(db.conn)
 
 
+def _activity_and_revocation(db: Database) -> None:
+    # `active` is a day, kept only so that retention can delete client accounts
+    # unused for `client_inactive_days`; existing accounts start counting from
+    # the upgrade, so that an upgrade never deletes anyone.
+    db.execute("ALTER TABLE accounts ADD COLUMN active INTEGER NOT NULL DEFAULT 0")
+    db.execute("UPDATE accounts SET active = ?", (clock.today(),))
+    # The day a therapist was revoked; NULL while the account may be used.
+    db.execute("ALTER TABLE accounts ADD COLUMN revoked INTEGER")
+    db["accounts"].create_index(["role", "active"])
+
+
 Migration = Callable[[Database], None]
 
-MIGRATIONS: tuple[tuple[int, str, Migration], ...] = ((1, "initial schema", _initial_schema),)
+MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
+    (1, "initial schema", _initial_schema),
+    (2, "account activity day and therapist revocation", _activity_and_revocation),
+)
 
 
 def applied_versions(conn: sqlite3.Connection) -> set[int]:

@@ -21,7 +21,7 @@ from crypto import signatures
 from crypto.constants import OPK_LOW_WATER, SIGNATURE_BYTES, WS_NONCE_BYTES
 from crypto.encoding import b64u_encode
 from crypto.errors import MalformedError as ProtocolMalformed
-from server import accounts, envelopes, prekeys, vault
+from server import accounts, envelopes, prekeys, retention, vault
 from server.connection import (
     CLIENT_GONE,
     CLOSE_POLICY,
@@ -260,6 +260,11 @@ class Session:
         )
 
 
+def _ignore_outcome(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 async def relay(ws: WebSocket) -> None:
     service = _services(ws)
     service.hub.sockets += 1
@@ -270,6 +275,10 @@ async def relay(ws: WebSocket) -> None:
             return
         authenticated = await _authenticate(ws, service)
         if authenticated is not None:
+            account = authenticated[0]
+            # Not awaited: a database that cannot be written must not stop delivery.
+            touched = service.writer.submit(lambda tx: retention.touch(tx.conn, account))
+            touched.add_done_callback(_ignore_outcome)
             await Session(ws, service, *authenticated).run()
     except CLIENT_GONE:
         # The client left during the handshake or the challenge.

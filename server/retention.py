@@ -1,9 +1,12 @@
 """Retention: what is kept only for a while is deleted on schedule.
 
-Undelivered envelopes older than the retention period, the (sender, cmid)
-pairs remembered for de-duplication, and expired tokens. The server runs
-`purge` through its writer every `purge_interval` seconds; the admin command
-can call it on the database directly.
+Undelivered envelopes older than `envelope_ttl_days`, the (sender, cmid)
+pairs remembered for de-duplication over the same period, expired tokens,
+and, when `client_inactive_days` is set, client accounts that have neither
+logged in nor connected for that many days (with everything they own,
+through the accounts table's cascading deletes). The server runs `purge`
+through its writer every `purge_interval` seconds; `quietline admin purge`
+calls it on the database directly.
 """
 
 import sqlite3
@@ -17,12 +20,31 @@ class Purged:
     envelopes: int
     cmids: int
     tokens: int
+    clients: int = 0
 
 
-def purge(conn: sqlite3.Connection, envelope_ttl_days: float) -> Purged:
+def touch(conn: sqlite3.Connection, account: bytes) -> None:
+    """Record that `account` was used today: one write per account per day at most."""
+    today = clock.today()
+    conn.execute(
+        "UPDATE accounts SET active = ? WHERE id = ? AND active < ?", (today, account, today)
+    )
+
+
+def purge(
+    conn: sqlite3.Connection, envelope_ttl_days: float, client_inactive_days: int = 0
+) -> Purged:
     """Delete expired rows in the caller's transaction."""
     cutoff = clock.now() - int(envelope_ttl_days * clock.DAY)
+    clients = 0
+    if client_inactive_days > 0:
+        # An account counts as used on the day it was made, before its first login.
+        idle_since = clock.today() - client_inactive_days * clock.DAY
+        clients = conn.execute(
+            "DELETE FROM accounts WHERE role = 'client' AND MAX(created, active) < ?",
+            (idle_since,),
+        ).rowcount
     envelopes = conn.execute("DELETE FROM envelopes WHERE ts < ?", (cutoff,)).rowcount
     cmids = conn.execute("DELETE FROM sent_cmids WHERE ts < ?", (cutoff,)).rowcount
     tokens = conn.execute("DELETE FROM tokens WHERE expires <= ?", (clock.now(),)).rowcount
-    return Purged(envelopes, cmids, tokens)
+    return Purged(envelopes, cmids, tokens, clients)

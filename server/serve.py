@@ -8,13 +8,15 @@ server never looks at client addresses) and our own logging configuration.
 
 import asyncio
 import sys
+from pathlib import Path
 
 import uvicorn
 
-from server import database, migrations
+from server import database, datalock, migrations
 from server.app import create_app
 from server.config import Settings
 from server.logs import log_config
+from server.static import VENDOR
 
 GRACEFUL_SHUTDOWN_SECONDS = 5
 
@@ -62,11 +64,59 @@ async def _serve(server: uvicorn.Server) -> None:
     await task
 
 
+def _admin_command() -> str:
+    """How the administrator ran us, so the hints below can be pasted as they are."""
+    program = Path(sys.argv[0])
+    if program.name != "quietline":
+        return f"{Path(sys.executable).name} -m server"
+    if program.is_absolute() and program.is_relative_to(Path.cwd()):
+        return str(program.relative_to(Path.cwd()))
+    return str(program)
+
+
+def _first_steps(settings: Settings) -> None:
+    """Tell a new practice what to do next, and warn when the web client cannot be served."""
+    conn = database.connect(settings.database_path(), readonly=True)
+    try:
+        therapists = conn.execute(
+            "SELECT COUNT(*) FROM accounts WHERE role = 'therapist' AND revoked IS NULL"
+        ).fetchone()[0]
+    finally:
+        conn.close()
+    if therapists == 0:
+        print(
+            f"No therapist yet: run `{_admin_command()} admin --data {settings.data} "
+            "invite-therapist` to create an invite code.",
+            flush=True,
+        )
+    client = settings.client_path()
+    if not (client / "index.html").is_file():
+        print(
+            f"The web client is not at {client}: set client_dir (--client-dir or "
+            "QUIETLINE_CLIENT_DIR) to the client_web directory of this release.",
+            file=sys.stderr,
+            flush=True,
+        )
+    elif not (client / VENDOR["libsodium-sumo.js"]).is_file():
+        print(
+            f"The web client's libraries are missing: run `npm ci` in {client}.",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
 def run(settings: Settings) -> int:
+    settings.data_dir().mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        lock = datalock.acquire(settings.data_dir())
+    except datalock.DataDirInUseError as error:
+        print(f"quietline: {error}", file=sys.stderr)
+        return 1
     applied = prepare_database(settings)
     if applied:
         versions = ", ".join(str(v) for v in applied)
         print(f"Database {settings.database_path()}: applied migration {versions}.", flush=True)
+    _first_steps(settings)
     server = uvicorn.Server(uvicorn_config(settings))
     try:
         asyncio.run(_serve(server))
@@ -74,6 +124,8 @@ def run(settings: Settings) -> int:
         return 0
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else 1
+    finally:
+        lock.close()
     if not server.started:
         print("The server did not start; see the messages above.", file=sys.stderr)
         return 1

@@ -59,7 +59,7 @@ def lookup(conn: sqlite3.Connection, token: bytes) -> Caller | None:
     wanted = token_hash(token)
     row = conn.execute(
         "SELECT t.hash, t.expires, a.id, a.role FROM tokens t "
-        "JOIN accounts a ON a.id = t.account WHERE t.hash = ?",
+        "JOIN accounts a ON a.id = t.account WHERE t.hash = ? AND a.revoked IS NULL",
         (wanted,),
     ).fetchone()
     if row is None or not hmac.compare_digest(bytes(row[0]), wanted) or row[1] <= clock.now():

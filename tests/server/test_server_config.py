@@ -139,12 +139,13 @@ def test_a_configuration_file_in_the_data_directory_is_read(tmp_path: Path) -> N
 
 def test_migrations_are_numbered_applied_once_and_keep_the_installation_id(tmp_path: Path) -> None:
     settings = Settings(data=str(tmp_path / "data"))
-    assert prepare_database(settings) == [1]
+    assert prepare_database(settings) == [1, 2]
     assert prepare_database(settings) == []
     conn = sqlite3.connect(settings.database_path())
     try:
         assert conn.execute("SELECT version, name FROM schema_migrations").fetchall() == [
-            (1, "initial schema")
+            (1, "initial schema"),
+            (2, "account activity day and therapist revocation"),
         ]
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         server_id = conn.execute("SELECT value FROM settings WHERE key = 'server_id'").fetchone()
@@ -185,4 +186,5 @@ async def test_logs_hold_no_addresses_identifiers_or_content(server_factory: Any
     ):
         assert forbidden not in log
     lines = [line for line in log.splitlines() if line.strip()]
-    assert lines[0].startswith("Database ") and lines[1].startswith("Quietline is serving on")
+    assert lines[0].startswith("Database ") and lines[1].startswith("No therapist yet")
+    assert lines[2].startswith("Quietline is serving on")

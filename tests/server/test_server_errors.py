@@ -53,7 +53,8 @@ def test_every_server_error_is_documented_with_its_status() -> None:
 
 
 def test_every_error_code_is_provoked_by_a_test() -> None:
-    sources = "".join(path.read_text() for path in HERE.glob("test_server_*.py"))
+    tests = [*HERE.glob("test_server_*.py"), *(HERE.parent / "admin").glob("test_admin_*.py")]
+    sources = "".join(path.read_text() for path in tests)
     for cls in ALL_ERRORS:
         assert f'"{cls.code}"' in sources, f"no test provokes {cls.code}"
 
