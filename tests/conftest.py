@@ -47,3 +47,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     running.start()
     yield running
     running.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run every browser-marked test after all the others.
+
+    Playwright's sync API keeps an event loop running in the main thread from
+    the first browser test to the end of the session, and pytest-asyncio
+    cannot start its own loop after that: any async test collected after a
+    browser test would fail. Moving the browser tests last (in their order)
+    keeps the whole suite runnable in one session.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

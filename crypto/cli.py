@@ -1,0 +1,643 @@
+"""`quietline client ...`: the Python client as a command for people and scripts.
+
+Every command logs in with the account secret (from `--secret-file`, the
+QUIETLINE_SECRET environment variable, or a prompt; never from an argument,
+which other local users could read in the process list), does its work and
+exits. Plain text goes to stdout for people, `--json` gives one JSON document
+for scripts; errors go to stderr with exit code 1 and say what to do.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import json
+import os
+import signal
+import sys
+import time
+import unicodedata
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+from crypto.client import Client, Conversation, Incoming, Message, Therapist
+from crypto.client_errors import (
+    AnswerTimeoutError,
+    BadInputError,
+    ClientError,
+    DisconnectedError,
+    UnreachableError,
+)
+from crypto.client_profile import Profile, default_profile_dir
+from crypto.client_transport import normalize_server_url
+from crypto.errors import ProtocolError
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+# `watch` reconnects after a lost connection, waiting longer each time.
+RECONNECT_FIRST = 1
+RECONNECT_MAX = 60
+
+PROFILE_TEXT_FIELDS = ("display_name", "pronouns", "response_time", "away_message", "office_hours")
+DIRECTORY_FIELDS = (
+    ("specialties", "specialties"),
+    ("languages", "languages"),
+    ("response_time", "replies"),
+    ("office_hours", "office hours"),
+    ("away_message", "away"),
+)
+
+
+# Bidirectional overrides and isolates: they can make a line read in another
+# order than it is written.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def printable(text: str) -> str:
+    """Text from peers or the server, made safe to print to a terminal.
+
+    Control characters other than newline and tab (escape sequences could
+    recolour, move the cursor, retitle the window or fake other lines) and bidi
+    overrides are replaced by U+FFFD. `--json` output needs none of this: JSON
+    escapes every control character.
+    """
+    return "".join(
+        "\ufffd"
+        if (unicodedata.category(char) == "Cc" and char not in "\n\t") or char in _BIDI_CONTROLS
+        else char
+        for char in text
+    )
+
+
+def warn(text: str) -> None:
+    print(printable(text), file=sys.stderr, flush=True)
+
+
+class Output:
+    """Where a command's results go: lines for people, or one JSON document."""
+
+    def __init__(self, as_json: bool, stream: TextIO) -> None:
+        self.as_json = as_json
+        self.stream = stream
+
+    def line(self, text: str = "") -> None:
+        if not self.as_json:
+            print(printable(text), file=self.stream, flush=True)
+
+    def data(self, value: Any) -> None:
+        if self.as_json:
+            print(json.dumps(value, ensure_ascii=False), file=self.stream, flush=True)
+
+
+def _when(timestamp: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
+
+
+def _message_json(message: Message) -> dict[str, Any]:
+    return {
+        "peer": message.peer,
+        "id": message.id,
+        "dir": message.dir,
+        "sent": message.sent,
+        "body": message.body,
+        "state": message.state,
+    }
+
+
+def _print_message(out: Output, message: Message, label: str) -> None:
+    who = "you" if message.dir == "out" else label
+    state = f" ({message.state})" if message.dir == "out" else ""
+    # Continuation lines are indented so that a line of a message can never
+    # pass for the start of another one.
+    body = message.body.replace("\n", "\n    ")
+    out.line(f"[{_when(message.sent)}] {who}: {body}{state}")
+
+
+def _read_text_argument(text: str) -> str:
+    if text == "-":
+        return sys.stdin.read().rstrip("\n")
+    return text
+
+
+def read_secret(args: argparse.Namespace) -> str:
+    if args.secret_file:
+        try:
+            return Path(args.secret_file).read_text("utf-8").strip()
+        except OSError as exc:
+            raise BadInputError(f"The secret file cannot be read ({exc}).") from None
+    from_env = os.environ.get("QUIETLINE_SECRET")
+    if from_env:
+        return from_env
+    try:
+        with open("/dev/tty"):
+            pass
+    except OSError:
+        raise BadInputError(
+            "No account secret: give --secret-file FILE or set QUIETLINE_SECRET "
+            "(there is no terminal to ask on)."
+        ) from None
+    return getpass.getpass("Account secret: ")
+
+
+def _server(args: argparse.Namespace, profile: Profile) -> str:
+    server = args.server or os.environ.get("QUIETLINE_SERVER") or profile.settings().get("server")
+    if not server:
+        raise BadInputError(
+            "No server address: give --server URL or set QUIETLINE_SERVER "
+            "(for example https://practice.example)."
+        )
+    return normalize_server_url(server)
+
+
+async def _login(args: argparse.Namespace, profile: Profile) -> Client:
+    server = _server(args, profile)
+    client = await Client.login(server, read_secret(args), profile=profile)
+    profile.save_settings(server, client.handle)
+    return client
+
+
+async def cmd_register(args: argparse.Namespace, profile: Profile, out: Output) -> int:
+    server = _server(args, profile)
+    invite = None
+    if args.invite_file:
+        try:
+            invite = Path(args.invite_file).read_text("utf-8").strip()
+        except OSError as exc:
+            raise BadInputError(f"The invite file cannot be read ({exc}).") from None
+    role = "therapist" if args.therapist else "client"
+    client, secret = await Client.register(server, role, invite=invite, profile=profile)
+    try:
+        profile.save_settings(server, client.handle)
+        out.data(
+            {"account": client.account, "role": role, "handle": client.handle, "secret": secret}
+        )
+        out.line(f"Account created ({role}). Account id: {client.account}")
+        out.line()
+        out.line("Your account secret is shown only this once. Write it down and keep it safe:")
+        out.line("it is the only way into this account, and nobody can recover it for you.")
+        out.line()
+        out.line(f"    {secret}")
+        out.line()
+    finally:
+        await client.close()
+    return EXIT_OK
+
+
+async def cmd_login(args: argparse.Namespace, profile: Profile, out: Output) -> int:
+    client = await _login(args, profile)
+    try:
+        conversations = client.conversations()
+        out.data({"account": client.account, "role": client.role, "handle": client.handle})
+        out.line(f"Logged in as {client.account} ({client.role}).")
+        out.line(f"{len(conversations)} conversation(s) in the vault.")
+    finally:
+        await client.close()
+    return EXIT_OK
+
+
+async def cmd_logout(args: argparse.Namespace, profile: Profile, out: Output) -> int:
+    client = await _login(args, profile)
+    await client.logout()
+    out.data({"logged_out": client.account})
+    out.line("Logged out; the saved login in the profile is gone.")
+    return EXIT_OK
+
+
+def _therapist_json(therapist: Therapist) -> dict[str, Any]:
+    return {"account": therapist.account, "profile": therapist.profile}
+
+
+async def cmd_directory(args: argparse.Namespace, profile: Profile, out: Output) -> int:
+    client = Client(_server(args, profile))
+    therapists = await client.directory()
+    out.data({"therapists": [_therapist_json(t) for t in therapists]})
+    if not therapists:
+        out.line("No therapists in the directory yet.")
+    for therapist in therapists:
+        p = therapist.profile
+        accepting = "accepting new clients" if p.get("accepting") else "not accepting new clients"
+        pronouns = f" ({_text(p['pronouns'])})" if p.get("pronouns") else ""
+        out.line(f"{_text(p.get('display_name', '?'))}{pronouns}: {accepting}")
+        out.line(f"  account:       {therapist.account}")
+        for key, label in DIRECTORY_FIELDS:
+            if p.get(key):
+                out.line(f"  {label + ':':<14} {_text(p[key])}")
+    return EXIT_OK
+
+
+def _text(value: Any) -> str:
+    """A profile field as text, whatever JSON type the therapist gave it."""
+    return ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
+
+
+async def cmd_profile(args: argparse.Namespace, profile: Profile, out: Output) -> int:
+    client = await _login(args, profile)
+    try:
+        current = await client.own_profile() or {}
+        if args.profile_command == "show":
+            out.data({"profile": current or None})
+            if not current:
+                out.line("No profile published yet (quietline client profile set --help).")
+            for key, value in current.items():
+                out.line(f"{key}: {_text(value)}")
+            return EXIT_OK
+        updated = dict(current)
+        for key in PROFILE_TEXT_FIELDS:
+            value = getattr(args, key)
+            if value is not None:
+                updated[key] = value
+        if args.specialty is not None:
+            updated["specialties"] = [s for s in args.specialty if s]
+        if args.language is not None:
+            updated["languages"] = [s for s in args.language if s]
+        if args.accepting is not None:
+            updated["accepting"] = args.accepting
+        updated.setdefault("accepting", True)
+        await client.publish_profile(updated)
+        out.data({"profile": updated})
+        out.line(f"Profile published for {updated.get('display_name')}.")
+    finally:
+        await client.close()
+    return EXIT_OK
+
+
+async def cmd_send(args: argparse.Namespace, profile: Profile, out: Output) -> int:
+    text = _read_text_argument(args.text)
+    client = await _login(args, profile)
+    try:
+        peer = await client.resolve_peer(args.peer)
+        await client.connect()
+        message = await client.send(peer, text)
+        out.data(_message_json(message))
+        out.line(f"Sent to {await client.label(peer)} ({message.state}).")
+    finally:
+        await client.close()
+    return EXIT_OK
+
+
+def _warn_unreadable(label: str, error: ProtocolError) -> None:
+    if error.code == "unsupported_version":
+        warn(
+            f"warning: a message from {label} needs a newer client; it stays on the "
+            "server until this one is updated."
+        )
+    else:
+        warn(f"warning: a message from {label} was dropped: {error.message}")
+
+
+async def _fetch_pending(client: Client) -> None:
+    """Open and acknowledge what waited for this account; unreadable envelopes are reported."""
+    await client.connect()
+    for item in await client.receive_pending():
+        if item.error is not None:
+            _warn_unreadable(await client.label(item.peer), item.error)
+
+
+async def cmd_inbox(args: argparse.Namespace, profile: Profile, out: Output) -> int:
+    client = await _login(args, profile)
+    try:
+        await _fetch_pending(client)
+        conversations = client.conversations()
+        labels = {c.peer: await client.label(c.peer) for c in conversations}
+        out.data({"conversations": [_conversation_json(c, labels[c.peer]) for c in conversations]})
+        if not conversations:
+            out.line("No conversations yet.")
+        for c in conversations:
+            unread = f"{c.unread} unread" if c.unread else "no unread"
+            name = c.peer if labels[c.peer] == c.peer else f"{labels[c.peer]} [{c.peer}]"
+            out.line(f"{name}: {unread}, last message {_when(c.last_activity)}")
+    finally:
+        await client.close()
+    return EXIT_OK
+
+
+def _conversation_json(conversation: Conversation, label: str) -> dict[str, Any]:
+    return {
+        "peer": conversation.peer,
+        "label": label,
+        "unread": conversation.unread,
+        "last_activity": conversation.last_activity,
+        "messages": conversation.messages,
+    }
+
+
+async def cmd_read(args: argparse.Namespace, profile: Profile, out: Output) -> int:
+    client = await _login(args, profile)
+    try:
+        peer = await client.resolve_peer(args.peer)
+        await _fetch_pending(client)
+        await client.mark_read(peer)
+        history = client.history(peer)
+        label = await client.label(peer)
+        out.data({"peer": peer, "label": label, "messages": [_message_json(m) for m in history]})
+        if not history:
+            out.line(f"No messages with {label} yet.")
+        for message in history:
+            _print_message(out, message, label)
+    finally:
+        await client.close()
+    return EXIT_OK
+
+
+async def _next_or_stop(client: Client, stop: asyncio.Event) -> dict[str, Any] | None:
+    """The next envelope frame, or None once `stop` is set; only the waiting is cancelled."""
+    getting = asyncio.ensure_future(client.next_envelope())
+    stopping = asyncio.ensure_future(stop.wait())
+    done, _ = await asyncio.wait({getting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if getting in done:
+        stopping.cancel()
+        return getting.result()
+    getting.cancel()
+    with contextlib.suppress(asyncio.CancelledError, ClientError):
+        await getting
+    return None
+
+
+async def _pause_or_stop(stop: asyncio.Event, seconds: float) -> bool:
+    """Wait `seconds`; True if `stop` was set meanwhile."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+    return stop.is_set()
+
+
+async def cmd_watch(args: argparse.Namespace, profile: Profile, out: Output) -> int:
+    client = await _login(args, profile)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    shown = 0
+    delay = RECONNECT_FIRST
+    try:
+        await client.connect()
+        # To stderr, so that a script reading --json from stdout can still see
+        # when the connection is up.
+        warn(f"Watching for messages to {client.account}; Ctrl-C stops.")
+        while not stop.is_set() and (args.count is None or shown < args.count):
+            try:
+                frame = await _next_or_stop(client, stop)
+                if frame is None:
+                    break
+                # Opening and acknowledging is never interrupted half-way.
+                item = await client.open_envelope(frame)
+                await client.flush_receipts()
+                shown += _show_received(out, item, await client.label(item.peer))
+                delay = RECONNECT_FIRST
+            except (DisconnectedError, UnreachableError, AnswerTimeoutError) as exc:
+                warn(f"warning: {exc.message} Reconnecting in {delay} s.")
+                if await _pause_or_stop(stop, delay):
+                    break
+                delay = min(2 * delay, RECONNECT_MAX)
+                with contextlib.suppress(DisconnectedError, UnreachableError, AnswerTimeoutError):
+                    await client.connect()
+                    warn("Connected again.")
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+        await client.close()
+    return EXIT_OK
+
+
+def _show_received(out: Output, item: Incoming, label: str) -> int:
+    if item.error is not None:
+        _warn_unreadable(label, item.error)
+        return 0
+    if item.message is not None:
+        out.data({"event": "message", **_message_json(item.message)})
+        _print_message(out, item.message, label)
+        return 1
+    if item.receipt is not None:
+        state, ids = item.receipt
+        out.data({"event": "receipt", "peer": item.peer, "state": state, "ids": ids})
+        verb = "received" if state == "delivered" else "read"
+        out.line(f"{label} {verb} {len(ids)} of your messages.")
+    return 0
+
+
+async def cmd_safety_number(args: argparse.Namespace, profile: Profile, out: Output) -> int:
+    client = await _login(args, profile)
+    try:
+        peer = await client.resolve_peer(args.peer)
+        number = await client.safety_number(peer)
+        if args.verify is not None:
+            await client.set_verified(peer, args.verify)
+        verified = client.is_verified(peer)
+        grouped = " ".join(number[i : i + 5] for i in range(0, len(number), 5))
+        out.data({"peer": peer, "safety_number": number, "verified": verified})
+        label = await client.label(peer)
+        out.line(f"Safety number with {label}:")
+        out.line(f"  {grouped[:35]}")
+        out.line(f"  {grouped[36:]}")
+        out.line(
+            "Compare it with the number your contact sees; if it matches, mark it with --verify."
+            if not verified
+            else "Marked as verified."
+        )
+    finally:
+        await client.close()
+    return EXIT_OK
+
+
+async def cmd_note(args: argparse.Namespace, profile: Profile, out: Output) -> int:
+    client = await _login(args, profile)
+    try:
+        peer = await client.resolve_peer(args.peer)
+        if args.text is not None:
+            await client.set_note(peer, _read_text_argument(args.text))
+        note = client.note(peer)
+        out.data({"peer": peer, "note": note})
+        if args.text is not None:
+            out.line("Note saved.")
+        else:
+            out.line(note if note is not None else "No note for this client yet.")
+    finally:
+        await client.close()
+    return EXIT_OK
+
+
+async def cmd_block(args: argparse.Namespace, profile: Profile, out: Output) -> int:
+    client = await _login(args, profile)
+    try:
+        if args.command == "blocks":
+            blocked = await client.blocked()
+            out.data({"blocked": blocked})
+            out.line("\n".join(blocked) if blocked else "Nobody is blocked.")
+            return EXIT_OK
+        peer = await client.resolve_peer(args.peer)
+        if args.command == "block":
+            await client.block(peer)
+            out.line(f"Blocked {peer}: their messages are refused.")
+        else:
+            await client.unblock(peer)
+            out.line(f"Unblocked {peer}.")
+        out.data({"peer": peer, "blocked": args.command == "block"})
+    finally:
+        await client.close()
+    return EXIT_OK
+
+
+async def cmd_delete_account(args: argparse.Namespace, profile: Profile, out: Output) -> int:
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise BadInputError("Deleting an account cannot be undone; add --yes to confirm.")
+        answer = input(
+            "Delete this account and everything the server holds for it? Type 'delete': "
+        )
+        if answer.strip() != "delete":
+            out.line("Nothing was deleted.")
+            return EXIT_ERROR
+    client = await _login(args, profile)
+    try:
+        account = client.account
+        await client.delete_account()
+    finally:
+        await client.close()
+    profile.clear()
+    out.data({"deleted": account})
+    out.line(f"Account {account} and everything the server held for it are deleted.")
+    return EXIT_OK
+
+
+Command = Callable[[argparse.Namespace, Profile, Output], Awaitable[int]]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a hint for the one surprise its users meet here."""
+
+    def error(self, message: str) -> NoReturn:
+        # Account ids are base64url and one in 32 starts with "-", which
+        # argparse takes for an option unless "--" comes first.
+        if "required" in message or "unrecognized arguments" in message:
+            message += (
+                " (an account id or a text that starts with '-' goes after '--', "
+                "as in: send -- -AbC... 'text')"
+            )
+        super().error(message)
+
+
+def _common_options() -> argparse.ArgumentParser:
+    # Defaults are suppressed so that an option given before the command is not
+    # overwritten by the subcommand parser's own default.
+    common = _Parser(add_help=False, allow_abbrev=False)
+    common.add_argument(
+        "--server", default=argparse.SUPPRESS, help="server address (env QUIETLINE_SERVER)"
+    )
+    common.add_argument(
+        "--profile",
+        default=argparse.SUPPRESS,
+        help="profile directory (env QUIETLINE_PROFILE; default ~/.config/quietline)",
+    )
+    common.add_argument(
+        "--secret-file",
+        default=argparse.SUPPRESS,
+        help="read the account secret from this file (or set QUIETLINE_SECRET)",
+    )
+    common.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output"
+    )
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common_options()
+    parser = _Parser(
+        prog="quietline client",
+        parents=[common],
+        allow_abbrev=False,
+        description="The Quietline client for the terminal. The account secret is read "
+        "from --secret-file, QUIETLINE_SECRET or a prompt, never from the command line.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Command, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(
+            name, parents=[common], help=help_text, description=help_text, allow_abbrev=False
+        )
+        sub.set_defaults(handler=handler)
+        return sub
+
+    register = add("register", cmd_register, "create an account and print its secret once")
+    register.add_argument("--therapist", action="store_true", help="a therapist account")
+    register.add_argument("--invite-file", help="file holding the invite code")
+
+    add("login", cmd_login, "check the secret and sync the vault")
+    add("logout", cmd_logout, "end the saved login (the next command logs in again)")
+    add("directory", cmd_directory, "list the practice's therapists (signatures verified)")
+
+    profile = add("profile", cmd_profile, "show or publish your therapist profile")
+    profile_commands = profile.add_subparsers(dest="profile_command", required=True)
+    profile_commands.add_parser(
+        "show", parents=[common], help="show the published profile", allow_abbrev=False
+    )
+    profile_set = profile_commands.add_parser(
+        "set",
+        parents=[common],
+        help="publish the profile; unchanged fields are kept",
+        allow_abbrev=False,
+    )
+    for key in PROFILE_TEXT_FIELDS:
+        profile_set.add_argument("--" + key.replace("_", "-"), dest=key)
+    profile_set.add_argument(
+        "--specialty", action="append", help="repeat for several; replaces the list"
+    )
+    profile_set.add_argument(
+        "--language", action="append", help="repeat for several; replaces the list"
+    )
+    accepting = profile_set.add_mutually_exclusive_group()
+    accepting.add_argument("--accepting", dest="accepting", action="store_true", default=None)
+    accepting.add_argument("--not-accepting", dest="accepting", action="store_false")
+
+    send = add("send", cmd_send, "send a message (TEXT, or - to read it from stdin)")
+    send.add_argument("peer", metavar="PEER", help="account id, id prefix or therapist name")
+    send.add_argument("text", metavar="TEXT")
+
+    add("inbox", cmd_inbox, "fetch new messages and list conversations")
+    read = add("read", cmd_read, "show a conversation and mark it read")
+    read.add_argument("peer", metavar="PEER")
+
+    watch = add("watch", cmd_watch, "print messages as they arrive until interrupted")
+    watch.add_argument("--count", type=int, help="stop after this many messages")
+
+    safety = add("safety-number", cmd_safety_number, "show the safety number with a peer")
+    safety.add_argument("peer", metavar="PEER")
+    verified = safety.add_mutually_exclusive_group()
+    verified.add_argument("--verify", dest="verify", action="store_true", default=None)
+    verified.add_argument("--unverify", dest="verify", action="store_false")
+
+    note = add("note", cmd_note, "show, or with TEXT (- for stdin) set, your note on a client")
+    note.add_argument("peer", metavar="PEER")
+    note.add_argument("text", metavar="TEXT", nargs="?")
+
+    block = add("block", cmd_block, "refuse a client's messages (therapists)")
+    block.add_argument("peer", metavar="PEER")
+    unblock = add("unblock", cmd_block, "accept a client's messages again")
+    unblock.add_argument("peer", metavar="PEER")
+    add("blocks", cmd_block, "list blocked clients")
+
+    delete = add("delete-account", cmd_delete_account, "delete the account and all its data")
+    delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return EXIT_OK if exc.code == 0 else EXIT_USAGE
+    for name, default in (("server", None), ("profile", None), ("secret_file", None)):
+        if not hasattr(args, name):
+            setattr(args, name, default)
+    if not hasattr(args, "json"):
+        args.json = False
+    profile = Profile(Path(args.profile) if args.profile else default_profile_dir())
+    out = Output(args.json, sys.stdout)
+    try:
+        return asyncio.run(args.handler(args, profile, out))
+    except (ClientError, ProtocolError) as exc:
+        warn(f"error: {exc.message} [{exc.code}]")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return EXIT_ERROR

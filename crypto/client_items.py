@@ -1,0 +1,163 @@
+"""The vault item kinds a client reads and writes, and the views built from them.
+
+The formats are those of docs/PROTOCOL.md section 10, shared with the browser
+client so that one account works in both: `identity`, `session`, `message`,
+`note`, `contact` (and `prekeys`, kept by `crypto.prekeys`). Fields this
+client does not know are carried over unchanged when it rewrites an item.
+"""
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from crypto.client_vault import Item, Vault
+from crypto.encoding import b64u_decode, b64u_encode
+from crypto.errors import ProtocolError
+from crypto.ratchet import RatchetState
+from crypto.session_state import decode_state, encode_state
+
+MESSAGE_STATES = ("sending", "sent", "delivered", "read")
+
+
+@dataclass(frozen=True)
+class Message:
+    peer: str
+    id: str
+    dir: str
+    sent: int
+    body: str
+    state: str
+
+
+@dataclass(frozen=True)
+class Conversation:
+    peer: str
+    last_activity: int
+    unread: int
+    messages: int
+
+
+def identity_item(role: str, account: str, handle: str, seed: bytes) -> dict[str, Any]:
+    return {
+        "kind": "identity",
+        "role": role,
+        "account": account,
+        "handle": handle,
+        "seed": b64u_encode(seed),
+    }
+
+
+def session_item(
+    previous: dict[str, Any] | None, peer: str, peer_identity: bytes, state: RatchetState
+) -> dict[str, Any]:
+    return {
+        **(previous or {}),
+        "kind": "session",
+        "peer": peer,
+        "peer_identity": b64u_encode(peer_identity),
+        "state": b64u_encode(encode_state(state)),
+    }
+
+
+def session_state(value: dict[str, Any]) -> RatchetState:
+    return decode_state(b64u_decode(value["state"]))
+
+
+def message_item(
+    peer: str, message_id: str, direction: str, sent: int, body: str, state: str
+) -> dict[str, Any]:
+    return {
+        "kind": "message",
+        "peer": peer,
+        "id": message_id,
+        "dir": direction,
+        "sent": sent,
+        "body": body,
+        "state": state,
+    }
+
+
+def message_from(value: dict[str, Any]) -> Message:
+    return Message(
+        peer=str(value.get("peer", "")),
+        id=str(value.get("id", "")),
+        dir=str(value.get("dir", "")),
+        sent=value["sent"] if isinstance(value.get("sent"), int) else 0,
+        body=str(value.get("body", "")),
+        state=str(value.get("state", "")),
+    )
+
+
+def advance_state(current: str, new: str) -> str:
+    """Receipts only move a message forward: sent, then delivered, then read."""
+    if current not in MESSAGE_STATES:
+        return new
+    return new if MESSAGE_STATES.index(new) > MESSAGE_STATES.index(current) else current
+
+
+def contact_item(
+    previous: dict[str, Any] | None, peer: str, label: str, verified: bool
+) -> dict[str, Any]:
+    return {
+        **(previous or {}),
+        "kind": "contact",
+        "peer": peer,
+        "label": label,
+        "verified": verified,
+    }
+
+
+def note_item(previous: dict[str, Any] | None, peer: str, body: str) -> dict[str, Any]:
+    return {
+        **(previous or {}),
+        "kind": "note",
+        "peer": peer,
+        "body": body,
+        "updated": int(time.time()),
+    }
+
+
+def history(vault: Vault, peer: str) -> list[Message]:
+    """A conversation oldest first; the sender's clock orders it, arrival order breaks ties."""
+    messages = [message_from(item.value) for item in vault.find("message", peer=peer)]
+    return sorted(messages, key=lambda message: message.sent)
+
+
+def conversations(vault: Vault) -> list[Conversation]:
+    """Every peer with messages, most recent activity first, with unread counts."""
+    by_peer: dict[str, list[Message]] = {}
+    for item in vault.find("message"):
+        message = message_from(item.value)
+        by_peer.setdefault(message.peer, []).append(message)
+    found = [
+        Conversation(
+            peer=peer,
+            last_activity=max(m.sent for m in messages),
+            unread=sum(1 for m in messages if m.dir == "in" and m.state != "read"),
+            messages=len(messages),
+        )
+        for peer, messages in by_peer.items()
+    ]
+    return sorted(found, key=lambda c: c.last_activity, reverse=True)
+
+
+def client_label(peer: str) -> str:
+    """A short label from a random account id, as the browser client shows it: "Client 1A2B".
+
+    It tells threads apart without saying anything about the person.
+    """
+    try:
+        return "Client " + b64u_decode(peer)[:2].hex().upper()
+    except ProtocolError:
+        return peer
+
+
+def known_peers(vault: Vault) -> set[str]:
+    peers: set[str] = set()
+    for kind in ("session", "contact", "message", "note"):
+        peers.update(str(item.value.get("peer")) for item in vault.find(kind))
+    return peers
+
+
+def find_message(vault: Vault, peer: str, message_id: str) -> Item | None:
+    return vault.one("message", peer=peer, id=message_id)

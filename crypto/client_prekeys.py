@@ -1,0 +1,121 @@
+"""Keeping an account's prekeys published and its `prekeys` vault item in step (PROTOCOL.md 3).
+
+The `prekeys` item holds the private halves: `spk` and `pq` oldest first, the
+last entry being the one currently published, at most two generations (the
+current and the previous, so that messages in flight across a rotation still
+open); `opk` every one-time prekey not yet used; `seen_ek` the initiators'
+ephemeral keys already accepted; `rotated` when the signed prekeys last changed.
+
+Each function returns the new item value and the `PUT /api/prekeys` body that
+publishes its public halves. The caller commits the item first and uploads
+second: a crash in between leaves private keys nobody was given, never a
+published key whose private half is lost.
+"""
+
+import time
+from typing import Any
+
+from crypto.constants import OPK_BATCH, SPK_ROTATE_DAYS
+from crypto.encoding import b64u_decode, b64u_encode
+from crypto.keys import (
+    SignedKemPrekey,
+    SignedX25519Prekey,
+    make_one_time_prekey,
+    make_pq_prekey,
+    make_signed_prekey,
+    new_prekey_id,
+)
+
+GENERATIONS_KEPT = 2
+# One-time prekeys the server handed out but nobody used stay in the item;
+# beyond this many the oldest are dropped, so the item cannot grow forever.
+MAX_OPK_KEPT = 4 * OPK_BATCH
+ROTATE_SECONDS = SPK_ROTATE_DAYS * 24 * 60 * 60
+
+
+def _public(prekey: SignedX25519Prekey | SignedKemPrekey) -> dict[str, Any]:
+    return {"id": prekey.id, "key": b64u_encode(prekey.public), "sig": b64u_encode(prekey.sig)}
+
+
+def _taken_ids(value: dict[str, Any]) -> set[int]:
+    return {entry["id"] for name in ("spk", "pq", "opk") for entry in value.get(name, [])}
+
+
+def _new_one_time(
+    identity_seed: bytes, value: dict[str, Any], count: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    taken = _taken_ids(value)
+    private, public = [], []
+    for _ in range(count):
+        prekey = make_one_time_prekey(identity_seed, new_prekey_id(taken))
+        taken.add(prekey.id)
+        private.append({"id": prekey.id, "priv": b64u_encode(prekey.private)})
+        public.append(_public(prekey))
+    return private, public
+
+
+def _new_signed(
+    identity_seed: bytes, value: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
+    taken = _taken_ids(value)
+    spk = make_signed_prekey(identity_seed, new_prekey_id(taken))
+    taken.add(spk.id)
+    pq = make_pq_prekey(identity_seed, new_prekey_id(taken))
+    return (
+        {"id": spk.id, "priv": b64u_encode(spk.private)},
+        _public(spk),
+        {"id": pq.id, "seed": b64u_encode(pq.seed)},
+        _public(pq),
+    )
+
+
+def initial(identity_seed: bytes, now: int | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A new account's `prekeys` item and the upload that publishes it."""
+    value: dict[str, Any] = {"kind": "prekeys", "spk": [], "pq": [], "opk": [], "seen_ek": []}
+    spk_private, spk_public, pq_private, pq_public = _new_signed(identity_seed, value)
+    value["spk"], value["pq"] = [spk_private], [pq_private]
+    opk_private, opk_public = _new_one_time(identity_seed, value, OPK_BATCH)
+    value["opk"] = opk_private
+    value["rotated"] = int(time.time()) if now is None else now
+    upload = {"signed_prekey": spk_public, "pq_prekey": pq_public, "one_time_prekeys": opk_public}
+    return value, upload
+
+
+def top_up(
+    identity_seed: bytes, value: dict[str, Any], count: int = OPK_BATCH
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Add `count` one-time prekeys."""
+    opk_private, opk_public = _new_one_time(identity_seed, value, count)
+    updated = dict(value)
+    updated["opk"] = (list(value.get("opk", [])) + opk_private)[-MAX_OPK_KEPT:]
+    return updated, {"one_time_prekeys": opk_public}
+
+
+def needs_rotation(value: dict[str, Any], now: int | None = None) -> bool:
+    now = int(time.time()) if now is None else now
+    rotated = value.get("rotated")
+    return not isinstance(rotated, int) or now - rotated >= ROTATE_SECONDS
+
+
+def rotate(
+    identity_seed: bytes, value: dict[str, Any], now: int | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A new signed prekey and PQ prekey; the previous generation stays, older ones go."""
+    spk_private, spk_public, pq_private, pq_public = _new_signed(identity_seed, value)
+    updated = dict(value)
+    updated["spk"] = [*value.get("spk", []), spk_private][-GENERATIONS_KEPT:]
+    updated["pq"] = [*value.get("pq", []), pq_private][-GENERATIONS_KEPT:]
+    updated["rotated"] = int(time.time()) if now is None else now
+    return updated, {"signed_prekey": spk_public, "pq_prekey": pq_public}
+
+
+def current_public(identity_seed: bytes, value: dict[str, Any]) -> dict[str, Any]:
+    """The upload that republishes the current signed prekeys (after a failed upload)."""
+    spk = value["spk"][-1]
+    pq = value["pq"][-1]
+    return {
+        "signed_prekey": _public(
+            make_signed_prekey(identity_seed, spk["id"], b64u_decode(spk["priv"]))
+        ),
+        "pq_prekey": _public(make_pq_prekey(identity_seed, pq["id"], b64u_decode(pq["seed"]))),
+    }

@@ -1,0 +1,373 @@
+"""The client's two pipes to the server: JSON over HTTP, JSON frames over a websocket.
+
+HTTP uses the standard library (urllib in a worker thread) so that the client
+adds no dependency beyond `websockets`. Every server error becomes a
+`ServerError` carrying the documented code (docs/API.md); anything that is not
+the documented shape becomes `BadResponseError`, and a network failure
+`UnreachableError`.
+
+`Channel` is one authenticated websocket (docs/API.md "Websocket frames"). A
+reader task matches `sent` and `acked` answers (and `error` frames with a
+`ref`) to the request waiting for them, and queues `envelope` frames for the
+caller, who decides when to open and acknowledge each one.
+"""
+
+import asyncio
+import contextlib
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+
+from crypto.client_errors import (
+    AnswerTimeoutError,
+    BadInputError,
+    BadResponseError,
+    ClientError,
+    DisconnectedError,
+    ServerError,
+    UnreachableError,
+)
+from crypto.encoding import b64u_decode, b64u_encode
+from crypto.errors import MalformedError
+
+DEFAULT_TIMEOUT = 30.0
+# An envelope frame is under 90 KB; a frame of vault items may approach the
+# server's own limit, which /api/info publishes and the server enforces.
+MAX_FRAME_BYTES = 8 * 1024 * 1024
+FATAL_CODES = frozenset({"session_moved", "unauthorized", "too_many_connections"})
+
+
+def normalize_server_url(url: str) -> str:
+    parsed = urllib.parse.urlsplit(url.strip())
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise BadInputError(
+            f"The server address {url!r} must start with http:// or https:// "
+            "(for example https://practice.example)."
+        )
+    return urllib.parse.urlunsplit((parsed.scheme, parsed.netloc, parsed.path.rstrip("/"), "", ""))
+
+
+def websocket_url(server_url: str) -> str:
+    parsed = urllib.parse.urlsplit(server_url)
+    scheme = "wss" if parsed.scheme == "https" else "ws"
+    return urllib.parse.urlunsplit((scheme, parsed.netloc, parsed.path + "/ws", "", ""))
+
+
+def _error_from_body(status: int, raw: bytes) -> ClientError:
+    try:
+        error = json.loads(raw)["error"]
+        code, message = error["code"], error["message"]
+    except (ValueError, KeyError, TypeError):
+        return BadResponseError(
+            f"The server answered HTTP {status} without a Quietline error; check --server."
+        )
+    if not isinstance(code, str) or not isinstance(message, str):
+        return BadResponseError()
+    return ServerError(code, message, status, error)
+
+
+class Http:
+    """Authenticated JSON requests; `token` is set after login and kept in memory only."""
+
+    def __init__(self, server_url: str, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.server_url = normalize_server_url(server_url)
+        self.timeout = timeout
+        self.token: str | None = None
+        # Called once when the server refuses the token (it expired): logs in
+        # again so that a long-running client keeps working.
+        self.on_unauthorized: Callable[[], Awaitable[None]] | None = None
+
+    def _request_sync(self, method: str, path: str, body: Any) -> Any:
+        data = None if body is None else json.dumps(body).encode("utf-8")
+        headers = {"Accept": "application/json"}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        if self.token is not None:
+            headers["Authorization"] = f"Bearer {self.token}"
+        request = urllib.request.Request(  # noqa: S310 (the scheme is checked above)
+            self.server_url + path, data=data, headers=headers, method=method
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                raw = response.read()
+        except urllib.error.HTTPError as exc:
+            with exc:
+                raise _error_from_body(exc.code, exc.read()) from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise UnreachableError(
+                f"The server at {self.server_url} could not be reached ({exc}); "
+                "check the --server address and the network."
+            ) from None
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise BadResponseError() from None
+
+    async def request(self, method: str, path: str, body: Any = None) -> Any:
+        try:
+            return await asyncio.to_thread(self._request_sync, method, path, body)
+        except ServerError as exc:
+            if exc.code != "unauthorized" or self.token is None or self.on_unauthorized is None:
+                raise
+        await self.on_unauthorized()
+        return await asyncio.to_thread(self._request_sync, method, path, body)
+
+    async def get(self, path: str) -> Any:
+        return await self.request("GET", path)
+
+    async def post(self, path: str, body: Any = None) -> Any:
+        return await self.request("POST", path, {} if body is None else body)
+
+    async def put(self, path: str, body: Any = None) -> Any:
+        return await self.request("PUT", path, {} if body is None else body)
+
+    async def delete(self, path: str) -> Any:
+        return await self.request("DELETE", path)
+
+
+def field(frame: Any, name: str, kind: type) -> Any:
+    """A field of a server answer, of the documented type, or BadResponseError."""
+    if not isinstance(frame, dict) or not isinstance(frame.get(name), kind):
+        raise BadResponseError(f"The server's answer lacks a valid {name!r}; check --server.")
+    return frame[name]
+
+
+def b64u_field(frame: Any, name: str, length: int | None = None) -> bytes:
+    try:
+        return b64u_decode(field(frame, name, str), length)
+    except MalformedError:
+        raise BadResponseError(f"The server's {name!r} is not valid base64url.") from None
+
+
+_CLOSED = object()
+
+
+class Channel:
+    """One authenticated websocket; create it with `Channel.open`."""
+
+    def __init__(
+        self,
+        ws: ClientConnection,
+        timeout: float,
+        on_prekeys_low: Callable[[int], Awaitable[None]] | None,
+    ) -> None:
+        self._ws = ws
+        self._timeout = timeout
+        self._on_prekeys_low = on_prekeys_low
+        self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._envelopes: asyncio.Queue[Any] = asyncio.Queue()
+        self._failure: ClientError | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._reader: asyncio.Task[None] | None = None
+        self.pending_at_start = 0
+
+    @classmethod
+    async def open(
+        cls,
+        server_url: str,
+        server_id: bytes,
+        account_id: bytes,
+        sign_challenge: Callable[[bytes], bytes],
+        timeout: float = DEFAULT_TIMEOUT,
+        on_prekeys_low: Callable[[int], Awaitable[None]] | None = None,
+    ) -> "Channel":
+        """Connect and answer the challenge (PROTOCOL.md section 11).
+
+        `sign_challenge(nonce)` returns the signature over the challenge; it is
+        a callable so that the identity seed never reaches this module.
+        """
+        try:
+            ws = await connect(
+                websocket_url(server_url),
+                max_size=MAX_FRAME_BYTES,
+                open_timeout=timeout,
+                compression=None,
+            )
+        except (TimeoutError, OSError, websockets.exceptions.WebSocketException) as exc:
+            raise UnreachableError(
+                f"The websocket at {server_url} could not be opened ({exc}); "
+                "check the --server address and the network."
+            ) from None
+        channel = cls(ws, timeout, on_prekeys_low)
+        try:
+            await channel._authenticate(server_id, account_id, sign_challenge)
+        except BaseException:
+            await ws.close()
+            raise
+        channel._reader = asyncio.create_task(channel._read())
+        return channel
+
+    async def _receive_json(self) -> dict[str, Any]:
+        try:
+            raw = await asyncio.wait_for(self._ws.recv(), self._timeout)
+        except TimeoutError:
+            raise AnswerTimeoutError() from None
+        except websockets.exceptions.ConnectionClosed:
+            raise DisconnectedError() from None
+        frame = _parse_frame(raw)
+        if frame.get("type") == "error":
+            raise _frame_error(frame)
+        return frame
+
+    async def _authenticate(
+        self, server_id: bytes, account_id: bytes, sign_challenge: Callable[[bytes], bytes]
+    ) -> None:
+        challenge = await self._receive_json()
+        if challenge.get("type") != "challenge":
+            raise BadResponseError("The server did not start the websocket with a challenge.")
+        if b64u_field(challenge, "server", len(server_id)) != server_id:
+            raise BadResponseError(
+                "The websocket belongs to a different server installation than the "
+                "HTTP API; check --server."
+            )
+        nonce = b64u_field(challenge, "nonce")
+        await self._ws.send(
+            json.dumps(
+                {
+                    "type": "auth",
+                    "account": b64u_encode(account_id),
+                    "sig": b64u_encode(sign_challenge(nonce)),
+                }
+            )
+        )
+        ready = await self._receive_json()
+        if ready.get("type") != "ready":
+            raise BadResponseError("The server did not confirm the websocket authentication.")
+        pending = ready.get("pending", 0)
+        self.pending_at_start = pending if isinstance(pending, int) else 0
+
+    async def _read(self) -> None:
+        try:
+            async for raw in self._ws:
+                self._dispatch(_parse_frame(raw))
+        except websockets.exceptions.ConnectionClosed:
+            pass
+        except ClientError as exc:
+            self._fail(exc)
+        self._fail(DisconnectedError())
+
+    def _dispatch(self, frame: dict[str, Any]) -> None:
+        kind = frame.get("type")
+        if kind == "envelope":
+            self._envelopes.put_nowait(frame)
+        elif kind in ("sent", "acked"):
+            ref = frame.get("cmid") if kind == "sent" else frame.get("id")
+            future = self._pending.pop(ref, None) if isinstance(ref, str) else None
+            if future is not None and not future.done():
+                future.set_result(frame)
+        elif kind == "error":
+            self._dispatch_error(frame)
+        elif kind == "prekeys_low" and self._on_prekeys_low is not None:
+            count = frame.get("one_time", 0)
+            task = asyncio.create_task(self._on_prekeys_low(count if isinstance(count, int) else 0))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def _dispatch_error(self, frame: dict[str, Any]) -> None:
+        error = _frame_error(frame)
+        ref = frame.get("ref")
+        if isinstance(ref, str) and ref in self._pending:
+            future = self._pending.pop(ref)
+            if not future.done():
+                future.set_exception(error)
+        elif error.code in FATAL_CODES:
+            self._fail(error)
+        else:
+            # An error that names no request cannot be matched; every waiting
+            # request learns of it rather than waiting for a timeout.
+            for future in self._pending.values():
+                if not future.done():
+                    future.set_exception(error)
+            self._pending.clear()
+
+    def _fail(self, error: ClientError) -> None:
+        if self._failure is None:
+            self._failure = error
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(self._failure)
+        self._pending.clear()
+        self._envelopes.put_nowait(_CLOSED)
+
+    async def _request(self, ref: str, frame: dict[str, Any]) -> dict[str, Any]:
+        if self._failure is not None:
+            raise self._failure
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[ref] = future
+        try:
+            await self._ws.send(json.dumps(frame))
+        except websockets.exceptions.ConnectionClosed:
+            self._pending.pop(ref, None)
+            raise self._failure or DisconnectedError() from None
+        try:
+            return await asyncio.wait_for(future, self._timeout)
+        except TimeoutError:
+            self._pending.pop(ref, None)
+            raise AnswerTimeoutError() from None
+
+    async def send(self, cmid: str, to: str, envelope: bytes, vault: list[dict[str, Any]]) -> str:
+        """Submit an envelope; returns its id once the server has committed it."""
+        frame: dict[str, Any] = {
+            "type": "send",
+            "cmid": cmid,
+            "to": to,
+            "env": b64u_encode(envelope),
+        }
+        if vault:
+            frame["vault"] = vault
+        answer = await self._request(cmid, frame)
+        return field(answer, "id", str)
+
+    async def ack(self, envelope_id: str, vault: list[dict[str, Any]]) -> None:
+        """Delete a received envelope and commit `vault` in the same transaction."""
+        frame: dict[str, Any] = {"type": "ack", "id": envelope_id}
+        if vault:
+            frame["vault"] = vault
+        await self._request(envelope_id, frame)
+
+    async def next_envelope(self, timeout: float | None = None) -> dict[str, Any]:
+        """The next `envelope` frame, in the server's order; `timeout` None waits forever."""
+        try:
+            item = await asyncio.wait_for(self._envelopes.get(), timeout)
+        except TimeoutError:
+            raise AnswerTimeoutError("No message arrived in time.") from None
+        if item is _CLOSED:
+            self._envelopes.put_nowait(_CLOSED)
+            raise self._failure or DisconnectedError()
+        return item
+
+    @property
+    def closed(self) -> bool:
+        return self._failure is not None
+
+    async def close(self) -> None:
+        await self._ws.close()
+        if self._reader is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        for task in list(self._tasks):
+            task.cancel()
+
+
+def _parse_frame(raw: str | bytes) -> dict[str, Any]:
+    try:
+        frame = json.loads(raw)
+    except ValueError:
+        raise BadResponseError("The server sent a websocket frame that is not JSON.") from None
+    if not isinstance(frame, dict):
+        raise BadResponseError("The server sent a websocket frame that is not a JSON object.")
+    return frame
+
+
+def _frame_error(frame: dict[str, Any]) -> ServerError:
+    code = frame.get("code")
+    message = frame.get("message")
+    if not isinstance(code, str) or not isinstance(message, str):
+        return ServerError("bad_response", "The server sent an error frame without a code.")
+    return ServerError(code, message, None, frame)
