@@ -1,0 +1,399 @@
+"""The load generator: `python -m bench.loadgen` reads one JSON job on stdin, prints one result.
+
+It runs in its own process so that its CPU time is its own and the server's
+is the server's. Every job is bounded: a fixed number of devices, fixed
+durations, a deadline for draining, and it talks only to the address it was
+given (always 127.0.0.1). Progress goes to stderr.
+
+Jobs (`kind`):
+
+- `throughput`: every device keeps `window` sends in flight to its partner
+  and acknowledges what it receives; counts over a measured interval after
+  a warm-up.
+- `latency`: open-loop sends at fixed offered rates, spread round-robin over
+  all devices; send-to-receipt times per rate; then, if asked, the highest
+  offered rate that is still sustained.
+- `connections`: idle authenticated websockets held open in steps, the
+  server's RSS at each step, and probe round trips while they are held.
+- `soak`: a steady rate with reconnecting devices for a long time, sampling
+  the server's RSS.
+"""
+
+import asyncio
+import http.client
+import json
+import random
+import sys
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from bench import processes
+from bench.envelope_pool import encoded_pool
+from bench.seed import Device, read_devices
+from bench.stats import latency_summary, median
+from bench.wsclient import Peer, open_device, pair_up
+
+T = TypeVar("T")
+CONNECT_CONCURRENCY = 64
+DRAIN_TIMEOUT = 20.0
+MAX_BACKLOG_DRAIN = 150.0
+BACKLOG_DRAIN_RATE = 500.0  # messages per second a backlog is assumed to clear at, at worst
+RSS_SAMPLES = 5
+
+
+def log(message: str) -> None:
+    print(f"loadgen: {message}", file=sys.stderr, flush=True)
+
+
+async def bounded_gather(
+    items: list[T], limit: int, work: Callable[[T], Awaitable[Any]]
+) -> list[Any]:
+    slots = asyncio.Semaphore(limit)
+
+    async def one(item: T) -> Any:
+        async with slots:
+            return await work(item)
+
+    return await asyncio.gather(*(one(item) for item in items))
+
+
+async def connect_peers(ws_url: str, devices: list[Device], pool_size: int) -> list[Peer]:
+    log(f"encrypting {pool_size} envelopes for each of {len(devices)} devices")
+    pools = [encoded_pool(pool_size) for _ in devices]
+    log(f"connecting {len(devices)} devices")
+
+    async def one(index: int) -> Peer:
+        ws, _ready = await open_device(ws_url, devices[index])
+        return Peer(devices[index], ws, pools[index])
+
+    peers = await bounded_gather(list(range(len(devices))), CONNECT_CONCURRENCY, one)
+    pair_up(peers)
+    return peers
+
+
+async def close_all(peers: list[Any]) -> None:
+    async def one(peer: Any) -> None:
+        ws = peer.ws if isinstance(peer, Peer) else peer
+        await ws.close()
+
+    try:
+        await asyncio.wait_for(bounded_gather(peers, 256, one), DRAIN_TIMEOUT)
+    except TimeoutError:
+        log("some connections did not close in time")
+
+
+def totals(peers: list[Peer]) -> dict[str, Any]:
+    errors: Counter[str] = Counter()
+    for peer in peers:
+        errors.update(peer.errors)
+    return {
+        "sends": sum(p.sends for p in peers),
+        "sent": sum(p.sent for p in peers),
+        "delivered": sum(p.delivered for p in peers),
+        "acked": sum(p.acked for p in peers),
+        "errors": dict(errors),
+        "closed_connections": sum(p.closed for p in peers),
+    }
+
+
+class CpuClock:
+    """CPU seconds of the server and of this process over an interval."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+        self.start()
+
+    def start(self) -> None:
+        self.wall = time.monotonic()
+        self.server = processes.cpu_seconds(self.server_pid)
+        self.loop = processes.event_loop_cpu_seconds(self.server_pid)
+        self.own = time.process_time()
+
+    def read(self) -> dict[str, float]:
+        wall = time.monotonic() - self.wall
+        return {
+            "wall_s": wall,
+            "server_cpu_s": processes.cpu_seconds(self.server_pid) - self.server,
+            "server_loop_cpu_s": processes.event_loop_cpu_seconds(self.server_pid) - self.loop,
+            "loadgen_cpu_s": time.process_time() - self.own,
+        }
+
+
+async def drain(peers: list[Peer], timeout: float = DRAIN_TIMEOUT) -> None:
+    """Wait until every send is answered and every delivery acknowledged, or the deadline."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        t = totals(peers)
+        failed = sum(t["errors"].values())
+        if t["sent"] + failed >= t["sends"] and t["acked"] >= t["delivered"] >= t["sent"]:
+            return
+        await asyncio.sleep(0.05)
+    log("drain deadline passed")
+
+
+async def throughput(job: dict[str, Any]) -> dict[str, Any]:
+    devices = read_devices(job["devices_file"])[: job["devices"]]
+    peers = await connect_peers(job["ws_url"], devices, job["pool"])
+    readers = [asyncio.create_task(p.read()) for p in peers]
+    running = True
+
+    async def keep_sending(peer: Peer) -> None:
+        peer.window = asyncio.Semaphore(job["window"])
+        while running:
+            await peer.window.acquire()
+            if not running or peer.closed:
+                return
+            await peer.send_next()
+
+    senders = [asyncio.create_task(keep_sending(p)) for p in peers]
+    await asyncio.sleep(job["warmup_s"])
+    before, clock = totals(peers), CpuClock(job["server_pid"])
+    await asyncio.sleep(job["duration_s"])
+    after, cpu = totals(peers), clock.read()
+    running = False
+    for peer in peers:
+        assert peer.window is not None
+        peer.window.release()
+    await asyncio.gather(*senders, return_exceptions=True)
+    await drain(peers)
+    final = totals(peers)
+    await close_all(peers)
+    await asyncio.gather(*readers, return_exceptions=True)
+    window = cpu["wall_s"]
+    delivered = after["delivered"] - before["delivered"]
+    return {
+        "devices": len(peers),
+        "window": job["window"],
+        **cpu,
+        "sent_per_s": (after["sent"] - before["sent"]) / window,
+        "delivered_per_s": delivered / window,
+        "acked_per_s": (after["acked"] - before["acked"]) / window,
+        "server_cpu_us_per_message": cpu["server_cpu_s"] / max(delivered, 1) * 1e6,
+        "server_loop_cpu_us_per_message": cpu["server_loop_cpu_s"] / max(delivered, 1) * 1e6,
+        "loadgen_cpu_us_per_message": cpu["loadgen_cpu_s"] / max(delivered, 1) * 1e6,
+        "totals": final,
+    }
+
+
+async def offer(
+    peers: list[Peer], rate: float, warmup_s: float, duration_s: float, server_pid: int
+) -> dict[str, Any]:
+    """Open loop: send at `rate` per second regardless of answers; time what is received."""
+    clock = CpuClock(server_pid)
+    start = time.monotonic()
+    record_after = start + warmup_s
+    for peer in peers:
+        peer.latencies = []
+        peer.record_after = record_after
+    before = totals(peers)
+    total = int(rate * (warmup_s + duration_s))
+    sent = 0
+    lag = 0.0
+    while sent < total:
+        now = time.monotonic()
+        due = min(total, int((now - start) * rate) + 1)
+        if due > sent:
+            lag = max(lag, now - (start + sent / rate))
+        while sent < due:
+            await peers[sent % len(peers)].send_next()
+            sent += 1
+        await asyncio.sleep(max(0.0, start + sent / rate - time.monotonic()))
+    elapsed = time.monotonic() - start
+    cpu = clock.read()
+    # An overloaded rate leaves a backlog; it must clear before the next rate.
+    await drain(peers, min(MAX_BACKLOG_DRAIN, DRAIN_TIMEOUT + total / BACKLOG_DRAIN_RATE))
+    after = totals(peers)
+    latencies = [x for p in peers for x in p.latencies]
+    measured_sends = int(rate * duration_s)
+    return {
+        "offered_per_s": rate,
+        "achieved_offer_per_s": sent / elapsed,
+        "max_schedule_lag_ms": lag * 1000,
+        "server_busy": cpu["server_cpu_s"] / cpu["wall_s"],
+        "server_loop_busy": cpu["server_loop_cpu_s"] / cpu["wall_s"],
+        "loadgen_busy": cpu["loadgen_cpu_s"] / cpu["wall_s"],
+        "measured_sends": measured_sends,
+        "delivered_fraction": len(latencies) / max(measured_sends, 1),
+        "latency": latency_summary(latencies),
+        "errors": {k: v - before["errors"].get(k, 0) for k, v in after["errors"].items()},
+    }
+
+
+def sustained(result: dict[str, Any], max_p99_ms: float) -> bool:
+    latency = result["latency"]
+    return (
+        result["delivered_fraction"] >= 0.98
+        and result["achieved_offer_per_s"] >= 0.97 * result["offered_per_s"]
+        and latency.get("p99_ms", float("inf")) <= max_p99_ms
+        and not result["errors"]
+    )
+
+
+async def latency(job: dict[str, Any]) -> dict[str, Any]:
+    devices = read_devices(job["devices_file"])[: job["devices"]]
+    peers = await connect_peers(job["ws_url"], devices, job["pool"])
+    readers = [asyncio.create_task(p.read()) for p in peers]
+    fixed = []
+    for rate in job["rates"]:
+        log(f"offering {rate} messages per second")
+        fixed.append(
+            await offer(peers, rate, job["warmup_s"], job["duration_s"], job["server_pid"])
+        )
+    search = []
+    highest = None
+    for rate in job.get("search_rates", []):
+        log(f"searching: offering {rate:.0f} messages per second")
+        result = await offer(peers, rate, job["warmup_s"], job["duration_s"], job["server_pid"])
+        search.append(result)
+        if sustained(result, job["sustainable_p99_ms"]):
+            highest = result
+            break
+    await close_all(peers)
+    await asyncio.gather(*readers, return_exceptions=True)
+    return {"devices": len(peers), "fixed": fixed, "search": search, "highest_sustained": highest}
+
+
+def server_rss(pid: int) -> float:
+    samples = []
+    for _ in range(RSS_SAMPLES):
+        samples.append(processes.rss_bytes(pid))
+        time.sleep(0.1)
+    return median(samples)
+
+
+def http_probe(url: str, count: int) -> list[float]:
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    times = []
+    try:
+        for _ in range(count):
+            start = time.monotonic()
+            conn.request("GET", "/api/health")
+            response = conn.getresponse()
+            response.read()
+            times.append(time.monotonic() - start)
+            if response.status != 200:
+                raise RuntimeError(f"/api/health answered {response.status}")
+    finally:
+        conn.close()
+    return times
+
+
+async def ws_probe(ws_url: str, device: Device, count: int) -> tuple[list[float], float]:
+    """Ping round trips on a fresh connection, and how long that connection took to open."""
+    start = time.monotonic()
+    ws, _ready = await open_device(ws_url, device)
+    opened = time.monotonic() - start
+    times = []
+    try:
+        for _ in range(count):
+            start = time.monotonic()
+            await ws.send('{"type":"ping"}')
+            while json.loads(await asyncio.wait_for(ws.recv(), 30))["type"] != "pong":
+                pass
+            times.append(time.monotonic() - start)
+    finally:
+        await ws.close()
+    return times, opened
+
+
+async def connections(job: dict[str, Any]) -> dict[str, Any]:
+    pid = job["server_pid"]
+    devices = read_devices(job["devices_file"])
+    probe_devices, devices = devices[:2], devices[2:]
+    held: list[Any] = []
+
+    async def one(device: Device) -> Any:
+        ws, _ready = await open_device(job["ws_url"], device)
+        return ws
+
+    # Warm up code paths and the allocator before the baseline is taken.
+    await close_all(await bounded_gather(devices[:50], CONNECT_CONCURRENCY, one))
+    await asyncio.sleep(job["settle_s"])
+    base = server_rss(pid)
+    steps = []
+    for target in job["steps"]:
+        log(f"holding {target} idle connections")
+        start = time.monotonic()
+        held += await bounded_gather(devices[len(held) : target], CONNECT_CONCURRENCY, one)
+        connect_s = time.monotonic() - start
+        await asyncio.sleep(job["settle_s"])
+        rss = server_rss(pid)
+        http_times = await asyncio.to_thread(http_probe, job["url"], job["probes"])
+        ws_times, ws_open = await ws_probe(job["ws_url"], probe_devices[0], job["probes"])
+        steps.append(
+            {
+                "connections": len(held),
+                "server_open_files": processes.open_files(pid),
+                "connect_s": connect_s,
+                "rss_bytes": rss,
+                "rss_growth_bytes": rss - base,
+                "bytes_per_connection": (rss - base) / len(held),
+                "http_health": latency_summary(http_times),
+                "ws_ping": latency_summary(ws_times),
+                "ws_open_ms": ws_open * 1000,
+            }
+        )
+    await close_all(held)
+    return {"baseline_rss_bytes": base, "steps": steps}
+
+
+async def soak(job: dict[str, Any]) -> dict[str, Any]:
+    pid = job["server_pid"]
+    devices = read_devices(job["devices_file"])[: job["devices"]]
+    peers = await connect_peers(job["ws_url"], devices, job["pool"])
+    readers = {id(p): asyncio.create_task(p.read()) for p in peers}
+    rng = random.Random(job.get("seed", 1))
+    samples: list[dict[str, float]] = []
+    reconnects = 0
+    start = time.monotonic()
+    next_sample = next_churn = start
+    rate, sent = job["rate"], 0
+    while (now := time.monotonic()) < start + job["duration_s"]:
+        if now >= next_sample:
+            samples.append({"t_s": now - start, "rss_bytes": processes.rss_bytes(pid)})
+            next_sample += job["sample_s"]
+        if now >= next_churn:
+            # Some devices leave and come back: the connection lifecycle is
+            # where per-connection state would leak.
+            for peer in rng.sample(peers, job["churn"]):
+                await peer.ws.close()
+                await readers.pop(id(peer))
+                peer.ws, _ready = await open_device(job["ws_url"], peer.device)
+                peer.closed = False
+                readers[id(peer)] = asyncio.create_task(peer.read())
+                reconnects += 1
+            await asyncio.to_thread(http_probe, job["url"], 5)
+            next_churn += job["churn_every_s"]
+        due = int((now - start) * rate)
+        while sent < due:
+            await peers[sent % len(peers)].send_next()
+            sent += 1
+        await asyncio.sleep(0.005)
+    await drain(peers)
+    result = totals(peers)
+    await close_all(peers)
+    await asyncio.gather(*readers.values(), return_exceptions=True)
+    return {"devices": len(peers), "reconnects": reconnects, "samples": samples, "totals": result}
+
+
+JOBS: dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]] = {
+    "throughput": throughput,
+    "latency": latency,
+    "connections": connections,
+    "soak": soak,
+}
+
+
+def main() -> None:
+    job = json.loads(sys.stdin.read())
+    processes.raise_open_files_limit()
+    result = asyncio.run(JOBS[job["kind"]](job))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,255 @@
+"""Results on disk: one JSON file per benchmark, plots, and bench/results/SUMMARY.md.
+
+The summary is rebuilt from every JSON file in the results directory, so a
+`--only` run or a soak run updates its own sections and leaves the others.
+Each section carries its own date and mode: numbers from different sections
+come from different runs and are not to be compared with each other; each
+benchmark's baseline ran beside it.
+"""
+
+import json
+from pathlib import Path
+from typing import Any
+
+from bench import plots
+
+ORDER = ("relay", "latency", "connections", "crypto", "startup", "soak")
+KIB = 1024
+MIB = 1024 * 1024
+
+
+def write(results_dir: Path, result: dict[str, Any]) -> None:
+    results_dir.mkdir(parents=True, exist_ok=True)
+    (results_dir / f"{result['name']}.json").write_text(json.dumps(result, indent=1) + "\n")
+    result["plot"] = plots.draw(results_dir, result)
+    (results_dir / f"{result['name']}.json").write_text(json.dumps(result, indent=1) + "\n")
+
+
+def _load(results_dir: Path) -> list[dict[str, Any]]:
+    found = {p.stem: json.loads(p.read_text()) for p in results_dir.glob("*.json")}
+    return [found[name] for name in ORDER if name in found]
+
+
+def _targets(result: dict[str, Any]) -> list[str]:
+    lines = []
+    for t in result.get("targets", []):
+        measured = "not measured" if t["measured"] is None else f"{t['measured']:.3g} {t['unit']}"
+        mark = "met" if t["met"] else "**not met**"
+        lines.append(f"| {t['name']} | {t['goal']} | {measured} | {mark}: {t['margin']} |")
+    if not lines:
+        return []
+    return ["| target | goal | measured | verdict |", "|---|---|---|---|", *lines, ""]
+
+
+def _relay(r: dict[str, Any]) -> list[str]:
+    lines = [
+        f"{r['devices']} devices in pairs, each keeping a window of sends in flight and "
+        f"acknowledging every delivery; {r['envelope_bytes']}-byte envelopes.",
+        "",
+        "| | messages/s (median) | CPU per message | of which on the event loop "
+        "| messages/s with one core to itself |",
+        "|---|---|---|---|---|",
+        f"| durable: the real server, SQLite WAL, synchronous=FULL "
+        f"| {r['durable_messages_per_s']:.0f} | {r['durable_server_cpu_us_per_message']:.0f} µs "
+        f"| {r['durable_loop_cpu_us_per_message']:.0f} µs | {r['durable_capacity_per_s']:.0f} |",
+        f"| bare relay, no storage | {r['bare_messages_per_s']:.0f} "
+        f"| {r['bare_server_cpu_us_per_message']:.0f} µs "
+        f"| {r['bare_loop_cpu_us_per_message']:.0f} µs | {r['bare_capacity_per_s']:.0f} |",
+        f"| durable / bare | **{r['ratio'] * 100:.0f}%** | | | **{r['cpu_ratio'] * 100:.0f}%** |",
+        "",
+        "Rounds, in the order they ran (busy: CPU seconds per wall second):",
+        "",
+        "| round | messages/s | server busy | its event loop busy | load generator busy | errors |",
+        "|---|---|---|---|---|---|",
+    ]
+    for run in r["runs"]:
+        wall = run["wall_s"]
+        lines.append(
+            f"| {run['kind']} | {run['delivered_per_s']:.0f} | {run['server_cpu_s'] / wall:.2f} "
+            f"| {run['server_loop_cpu_s'] / wall:.2f} | {run['loadgen_cpu_s'] / wall:.2f} "
+            f"| {run['totals']['errors'] or 'none'} |"
+        )
+    return lines
+
+
+def _latency_row(r: dict[str, Any]) -> str:
+    lat = r["latency"]
+    head = f"| {r['offered_per_s']:.0f} | {r['achieved_offer_per_s']:.0f} "
+    busy = f"| {r['server_busy']:.2f} / {r['server_loop_busy']:.2f} | {r['loadgen_busy']:.2f} "
+    errors = f"| {r['errors'] or 'none'} |"
+    if not lat.get("count"):
+        return head + "| - | - | - | 0% " + busy + errors
+    return (
+        head
+        + f"| {lat['p50_ms']:.1f} | {lat['p99_ms']:.1f} | {lat['max_ms']:.1f} "
+        + f"| {r['delivered_fraction'] * 100:.0f}% "
+        + busy
+        + errors
+    )
+
+
+def _latency(r: dict[str, Any]) -> list[str]:
+    head = [
+        "| offered msg/s | achieved | p50 ms | p99 ms | max ms | delivered in run "
+        "| server / event loop busy | load generator busy | errors |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    lines = ["Fixed loads:", "", *head, *(_latency_row(x) for x in r["fixed"]), ""]
+    lines += [
+        "Search for the highest sustained rate, downwards from "
+        f"{r['search_ceiling_per_s']:.0f}/s (sustained: >= 98% delivered, no errors, "
+        f"p99 <= {r['sustained_p99_ms']:.0f} ms):",
+        "",
+        *head,
+        *(_latency_row(x) for x in r["search"]),
+        "",
+        "Highest sustained: "
+        f"**{r['highest_sustained_per_s'] or 'none of the rates tried'}** messages/s.",
+    ]
+    return lines
+
+
+def _connections(r: dict[str, Any]) -> list[str]:
+    lines = [
+        f"Baseline RSS {r['baseline_rss_bytes'] / MIB:.1f} MiB; "
+        f"open-files limit (soft, hard) {r['open_files_limit']}.",
+        "",
+        "| idle connections | RSS MiB | per connection | /api/health p50 / p99 ms "
+        "| ws ping p50 / p99 ms | opening them took |",
+        "|---|---|---|---|---|---|",
+    ]
+    for s in r["steps"]:
+        h, w = s["http_health"], s["ws_ping"]
+        lines.append(
+            f"| {s['connections']} | {s['rss_bytes'] / MIB:.1f} "
+            f"| {s['bytes_per_connection'] / KIB:.1f} KiB "
+            f"| {h['p50_ms']:.1f} / {h['p99_ms']:.1f} | {w['p50_ms']:.1f} / {w['p99_ms']:.1f} "
+            f"| {s['connect_s']:.1f} s |"
+        )
+    return lines
+
+
+def _crypto(r: dict[str, Any]) -> list[str]:
+    lines = [
+        "Python (bench/crypto_bench.py), per message:",
+        "",
+        "| padded bytes | ratchet encrypt | ratchet decrypt | AEAD encrypt | AEAD decrypt "
+        "| ratio encrypt / decrypt |",
+        "|---|---|---|---|---|---|",
+    ]
+    for x in r["python"]["results"]:
+        lines.append(
+            f"| {x['padded_bytes']} | {x['ratchet_encrypt_s'] * 1e6:.1f} µs "
+            f"| {x['ratchet_decrypt_s'] * 1e6:.1f} µs | {x['aead_encrypt_s'] * 1e6:.1f} µs "
+            f"| {x['aead_decrypt_s'] * 1e6:.1f} µs "
+            f"| {x['encrypt_ratio']:.1f} / {x['decrypt_ratio']:.1f} |"
+        )
+    lines += ["", "Node (bench/crypto_bench.mjs), encrypt + decrypt per message:", ""]
+    node = r["node"]
+    if "error" in node:
+        return [*lines, f"Not measured: {node['error']}"]
+    lines += [
+        f"{node.get('runtime')}, libsodium {node.get('libsodium')}.",
+        "",
+        "| padded bytes | raw AEAD | ratchet, same chain | ratchet, DH step every message "
+        "| ratios |",
+        "|---|---|---|---|---|",
+    ]
+    for x in node["results"]:
+        lines.append(
+            f"| {x['padded_bytes']} | {x['raw_aead_us']} µs | {x['ratchet_same_chain_us']} µs "
+            f"| {x['ratchet_every_message_dh_step_us']} µs "
+            f"| {x['ratio_same_chain']} / {x['ratio_every_message_dh_step']} |"
+        )
+    return lines
+
+
+def _ms(summary: dict[str, Any]) -> str:
+    return f"{summary['p50_ms']:.1f} / {summary['p99_ms']:.1f}"
+
+
+def _startup(r: dict[str, Any]) -> list[str]:
+    empty, large = r["starts"]["empty"][-1], r["starts"]["large"][-1]
+    return [
+        f"Large database: {r['accounts']} accounts, {r['envelopes']} envelopes, "
+        f"{r['database_bytes'] / MIB:.0f} MiB, built in {r['build_s']:.0f} s with direct SQL.",
+        "",
+        "| | first answer (median) | RSS after it |",
+        "|---|---|---|",
+        f"| empty database (baseline) | {r['first_answer_empty_s'] * 1000:.0f} ms "
+        f"| {empty['rss_bytes'] / MIB:.0f} MiB |",
+        f"| large database | {r['first_answer_large_s'] * 1000:.0f} ms "
+        f"| {large['rss_bytes'] / MIB:.0f} MiB |",
+        "",
+        "| request | p50 / p99 ms |",
+        "|---|---|",
+        f"| `GET /api/info` (baseline) | {_ms(r['info_baseline'])} |",
+        f"| `POST /api/login`, known handle | {_ms(r['login_known_handle'])} |",
+        f"| `POST /api/login`, known handle, wrong key (refused) | {_ms(r['login_wrong_key'])} |",
+        f"| `POST /api/login`, unknown handle (refused) | {_ms(r['login_unknown_handle'])} |",
+        f"| Argon2id verification alone, in process | {_ms(r['argon2id_verify_in_process'])} |",
+        "",
+        "A refused login must not tell whether the handle exists (docs/PROTOCOL.md section 9): "
+        f"unknown handle / wrong key = {r['unknown_over_wrong_key']:.2f} (medians). "
+        f"A login costs {r['login_over_info']:.0f}x the baseline request. "
+        f"{r['concurrent_clients']} clients logging in at once complete "
+        f"{r['concurrent_logins_per_s']:.0f} logins/s.",
+    ]
+
+
+def _soak(r: dict[str, Any]) -> list[str]:
+    first = r["samples"][0]["rss_bytes"]
+    return [
+        f"{r['devices']} devices, {r['rate_per_s']} messages/s, {r['reconnects']} reconnects; "
+        f"RSS {first / MIB:.1f} MiB at the start, {r['final_rss_bytes'] / MIB:.1f} MiB at the "
+        f"end; slope after warm-up {r['slope_mib_per_min']:.3f} MiB/min, growth "
+        f"{r['growth_after_warmup'] * 100:.1f}%.",
+        f"Messages: {r['totals']['sends']} sent, {r['totals']['delivered']} delivered, "
+        f"answers and anomalies {r['totals']['errors'] or 'none'}. A device that reconnects "
+        "before its acknowledgement commits gets the envelope again (at-least-once delivery, "
+        "as documented), counted as unmatched, and its second acknowledgement is answered "
+        "not_found.",
+    ]
+
+
+SECTIONS = {
+    "relay": _relay,
+    "latency": _latency,
+    "connections": _connections,
+    "crypto": _crypto,
+    "startup": _startup,
+    "soak": _soak,
+}
+
+
+def summary(results_dir: Path) -> Path:
+    out = [
+        "# Benchmark results",
+        "",
+        "Written by `python -m bench` (`make bench`, `make soak`); bench/README.md says how each "
+        "number is made. The machine is shared and its load varies: each section compares only "
+        "with the baseline measured beside it in the same run, and sections from different runs "
+        "are not comparable with each other.",
+        "",
+    ]
+    for r in _load(results_dir):
+        meta = r.get("run", {})
+        machine = meta.get("machine", {})
+        out += [
+            f"## {r['title']}",
+            "",
+            f"Run {meta.get('started', '?')}, {'quick' if meta.get('quick') else 'full'} mode, "
+            f"{machine.get('cores', '?')} cores, load average before {machine.get('loadavg')} "
+            f"and after {meta.get('loadavg_after')}, niceness {machine.get('niceness')}.",
+            "",
+            *_targets(r),
+            *SECTIONS[r["name"]](r),
+            "",
+        ]
+        if r.get("why"):
+            out += ["**Why:** " + r["why"], ""]
+        if r.get("plot"):
+            out += [f"![{r['title']}]({r['plot']})", ""]
+    path = results_dir / "SUMMARY.md"
+    path.write_text("\n".join(out))
+    return path
