@@ -8,6 +8,8 @@ const TEXT = {
   bad_request: "Something in the request was not understood. Please reload the page.",
   malformed: "Something did not have the expected form, so it was not used.",
   unsupported_version: "This page is out of date. Please reload it.",
+  unknown_type: "This page sent something the service does not know. Please reload the page.",
+  method_not_allowed: "This page asked the service for something it does not offer. Please reload the page.",
   bad_signature: "A signature did not check out, so nothing was changed.",
   too_large: "That is too long to send. Please shorten it.",
   invalid_credentials: "That account secret was not recognised. Check each group and try again.",
@@ -24,6 +26,9 @@ const TEXT = {
     "The therapist has a lot of unread messages right now. Your message will be sent a little later.",
   rate_limited: "Too many tries in a short time. Please wait a moment.",
   too_many_connections: "This account is open in too many places. Close one and try again.",
+  recipient_gone:
+    "This therapist no longer works with the practice, so the message was not sent. Choose another therapist from the list.",
+  revoked: "This therapist account has been closed by the practice.",
   session_moved: "This account was opened in another window or device, so this one has paused.",
   read_only:
     "The service can't save anything right now. You can still read; please try again later.",
