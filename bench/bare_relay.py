@@ -6,7 +6,8 @@ compression, Starlette's websocket) and speaks the same frames: a challenge
 answered by `auth` and `ready`, then `send` answered by `sent` with the
 envelope pushed to the recipient as an `envelope` frame, `ack` answered by
 `acked`, `ping` by `pong`. It parses each frame's JSON and the envelope's
-framing as the server does, and encodes outgoing frames the same way.
+framing as the server does, and builds outgoing frames the same way (the
+envelope frame with the server's own `envelopes.frame`).
 
 What it leaves out is what the comparison measures: no database, no
 durability, no signature check, no queues or limits. An envelope for a
@@ -26,6 +27,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from crypto import envelope as framing
 from crypto.encoding import b64u_decode, b64u_encode
+from server import envelopes
 
 SERVER_ID = os.urandom(16)
 live: dict[str, WebSocket] = {}
@@ -62,14 +64,8 @@ async def relay(ws: WebSocket) -> None:
                 env = b64u_decode(frame["env"])
                 framing.parse(env)
                 envelope_id = os.urandom(16)
-                text = json.dumps(
-                    {
-                        "type": "envelope",
-                        "id": b64u_encode(envelope_id),
-                        "from": account,
-                        "env": b64u_encode(env),
-                        "ts": int(time.time()) // 3600 * 3600,
-                    }
+                text = envelopes.frame(
+                    envelope_id, b64u_decode(account), frame["env"], int(time.time()) // 3600 * 3600
                 )
                 await _deliver(frame["to"], text)
                 await ws.send_text(

@@ -32,8 +32,8 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA synchronous = FULL")
-    # Each writer operation runs in a savepoint; its small statement journal
-    # belongs in memory, not in a temporary file.
+    # When a batch is retried, each writer operation runs in a savepoint; its
+    # small statement journal belongs in memory, not in a temporary file.
     conn.execute("PRAGMA temp_store = MEMORY")
     # Deleted rows (acknowledged envelopes, deleted accounts) are zeroed in the
     # pages SQLite writes anyway, so their metadata does not linger in the file.

@@ -126,7 +126,10 @@ class Session:
         self.role = role
         self.conn = Connection(ws, account, settings.send_queue_frames, settings.send_queue_bytes)
         self.rate = TokenBucket(settings.ws_rate, settings.ws_burst)
-        self.in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
+        # A count and an event rather than asyncio.Semaphore: this runs for
+        # every frame, and the semaphore's bookkeeping showed in profiles.
+        self.in_flight = 0
+        self.room = asyncio.Event()
 
     async def run(self) -> None:
         service = self.service
@@ -204,12 +207,16 @@ class Session:
         return vault.parse_writes(frame["vault"], self.service.settings.max_vault_writes)
 
     async def _submit(self, operation: Any, answer: Any, ref: str) -> None:
-        await self.in_flight.acquire()
-        future = self.service.writer.submit(operation)
+        while self.in_flight >= MAX_IN_FLIGHT:
+            self.room.clear()
+            await self.room.wait()
+        self.in_flight += 1
+        future = self.service.writer.submit(operation, quick=True)
         future.add_done_callback(functools.partial(self._answered, answer, ref))
 
     def _answered(self, answer: Any, ref: str, future: asyncio.Future[Any]) -> None:
-        self.in_flight.release()
+        self.in_flight -= 1
+        self.room.set()
         if future.cancelled():
             return
         error = future.exception()
@@ -238,7 +245,9 @@ class Session:
             stored = envelopes.store(tx.conn, send, limits)
             if stored.seq is not None:
                 seq = stored.seq
-                text = envelopes.frame(stored.id, send.sender, send.env, stored.ts)
+                # The received text is the envelope's one canonical spelling
+                # (b64u_decode checked it), so it is relayed as it came.
+                text = envelopes.frame(stored.id, send.sender, frame["env"], stored.ts)
                 tx.after_commit(lambda: hub.deliver(send.recipient, seq, text))
             return stored
 
@@ -277,7 +286,9 @@ async def relay(ws: WebSocket) -> None:
         if authenticated is not None:
             account = authenticated[0]
             # Not awaited: a database that cannot be written must not stop delivery.
-            touched = service.writer.submit(lambda tx: retention.touch(tx.conn, account))
+            touched = service.writer.submit(
+                lambda tx: retention.touch(tx.conn, account), quick=True
+            )
             touched.add_done_callback(_ignore_outcome)
             await Session(ws, service, *authenticated).run()
     except CLIENT_GONE:

@@ -2,12 +2,24 @@
 
 Requests submit an operation, a plain function of an open transaction. The
 writer takes whatever operations have arrived, runs them in one transaction,
-each inside its own savepoint (so one refused operation does not undo the
-others), commits, and only then resolves each waiter. There is no fixed
-delay: while one commit is being made durable the next operations queue up,
-and they go into the next transaction as soon as this one returns. So the
-cost of an fsync is shared by everything that arrived during the previous
-one, and nobody is told "stored" before the data is on disk.
+commits, and only then resolves each waiter. There is no fixed delay: while
+one commit is being made durable the next operations queue up, and they go
+into the next transaction as soon as this one returns. So the cost of an
+fsync is shared by everything that arrived during the previous one, and
+nobody is told "stored" before the data is on disk.
+
+Most batches are refused nothing, so they run without savepoints. When an
+operation raises, the batch is rolled back and run again with each operation
+inside its own savepoint, so that one refused operation does not undo the
+others. (An operation is a function of the database alone, so running it
+twice is safe.)
+
+Where the statements run: a batch made only of quick operations (a message
+sent or acknowledged: a few indexed statements each) runs them on the event
+loop, and only waiting (for the write lock, and for the disk at commit) in
+the writer thread. The two threads share one interpreter lock, and handing
+it back and forth around every statement cost more than the statements
+(docs/SERVER.md, "The writer"). Any other batch runs wholly in the thread.
 
 An operation may register effects (pushing a frame to a live connection,
 closing connections) with `Tx.after_commit`; they run on the event loop after
@@ -16,6 +28,7 @@ the commit succeeded, in submission order, and never when it failed.
 
 import asyncio
 import contextlib
+import functools
 import logging
 import sqlite3
 from collections.abc import Callable
@@ -52,6 +65,7 @@ Operation = Callable[[Tx], Any]
 class _Job:
     operation: Operation
     future: asyncio.Future[Any]
+    quick: bool
     outcome: Any = None
     error: ApiError | None = None
     effects: list[Callable[[], None]] = field(default_factory=list)
@@ -82,13 +96,17 @@ class Writer:
         self._conn = await loop.run_in_executor(self._executor, database.connect, self._path)
         self._task = asyncio.create_task(self._run(), name="quietline-writer")
 
-    def submit(self, operation: Operation) -> asyncio.Future[Any]:
-        """Queue `operation`; the future resolves after the commit, or with an ApiError."""
+    def submit(self, operation: Operation, *, quick: bool = False) -> asyncio.Future[Any]:
+        """Queue `operation`; the future resolves after the commit, or with an ApiError.
+
+        `quick` marks an operation of a few indexed statements that may run on
+        the event loop; anything that can touch many rows must not set it.
+        """
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         if self._closing:
             future.set_exception(ReadOnlyError("The server is shutting down; try again shortly."))
             return future
-        self._queue.append(_Job(operation, future))
+        self._queue.append(_Job(operation, future, quick))
         self._wake.set()
         return future
 
@@ -105,7 +123,6 @@ class Writer:
         self._executor.shutdown(wait=True)
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             await self._wake.wait()
             self._wake.clear()
@@ -117,12 +134,26 @@ class Writer:
             if self._queue or self._closing:
                 self._wake.set()
             try:
-                await loop.run_in_executor(self._executor, self._commit, batch)
+                if all(job.quick for job in batch):
+                    await self._commit_quick(batch)
+                else:
+                    await self._in_thread(functools.partial(self._commit_all, batch))
             except BaseException as error:
                 failure = _failure_for(error, "writer")
                 for job in batch:
                     job.error = failure
             self._resolve(batch)
+
+    async def _in_thread(self, step: Callable[[], None]) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._guarded, step)
+
+    async def _commit_quick(self, batch: list[_Job]) -> None:
+        await self._in_thread(self._begin)
+        if self._guarded(lambda: self._apply_all(batch)):
+            await self._in_thread(lambda: self._finish(batch))
+        else:
+            await self._in_thread(lambda: self._commit_each(batch))
 
     def _resolve(self, batch: list[_Job]) -> None:
         for job in batch:
@@ -139,12 +170,10 @@ class Writer:
             else:
                 job.future.set_result(job.outcome)
 
-    def _commit(self, batch: list[_Job]) -> None:
-        """Runs in the writer thread: one transaction for the whole batch."""
-        conn = self._conn
-        assert conn is not None
+    def _guarded(self, step: Callable[[], T]) -> T:
+        conn = self._connection()
         try:
-            self._commit_on(conn, batch)
+            return step()
         except BaseException:
             # Never leave a transaction open: the next batch could not begin.
             if conn.in_transaction:
@@ -152,10 +181,41 @@ class Writer:
                     conn.execute("ROLLBACK")
             raise
 
-    def _commit_on(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
+    def _connection(self) -> sqlite3.Connection:
+        assert self._conn is not None
+        return self._conn
+
+    def _begin(self) -> None:
+        self._connection().execute("BEGIN IMMEDIATE")
+
+    def _commit_all(self, batch: list[_Job]) -> None:
+        self._begin()
+        if self._apply_all(batch):
+            self._finish(batch)
+        else:
+            self._commit_each(batch)
+
+    def _apply_all(self, batch: list[_Job]) -> bool:
+        """Every operation, no savepoints; False, rolled back, if any of them raised."""
+        conn = self._connection()
+        try:
+            for job in batch:
+                tx = Tx(conn)
+                job.outcome = job.operation(tx)
+                job.effects = tx.effects
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            return False
+        return True
+
+    def _commit_each(self, batch: list[_Job]) -> None:
+        """Each operation in its own savepoint, so a refused one is undone alone."""
+        conn = self._connection()
         conn.execute("BEGIN IMMEDIATE")
         done: list[_Job] = []
         for job in batch:
+            job.effects = []
             if not conn.in_transaction:
                 conn.execute("BEGIN IMMEDIATE")
             tx = Tx(conn)
@@ -178,6 +238,11 @@ class Writer:
                     for earlier in done:
                         earlier.error = job.error
                     done.clear()
+        self._finish(done)
+
+    def _finish(self, done: list[_Job]) -> None:
+        """Commit; on failure every operation in `done` gets the error."""
+        conn = self._connection()
         if not conn.in_transaction:
             return
         try:

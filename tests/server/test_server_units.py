@@ -1,12 +1,15 @@
 """The server's building blocks on their own: writer, rate limits, invite codes, file lookup."""
 
 import asyncio
+import json
+import os
 import sqlite3
 from pathlib import Path
 
 import pytest
 
-from server import invites, static
+from crypto.encoding import b64u_encode
+from server import envelopes, invites, static
 from server.config import Settings
 from server.errors import ForbiddenError, InternalError, ReadOnlyError
 from server.ratelimit import KeyedBuckets, TokenBucket
@@ -29,7 +32,12 @@ def outside_sees(database: Path, key: str) -> bool:
         conn.close()
 
 
-async def test_the_writer_groups_operations_into_one_transaction(database: Path) -> None:
+# Quick operations run on the event loop, the others in the writer's thread;
+# both paths keep the same promises.
+@pytest.mark.parametrize("quick", [False, True], ids=["in-thread", "on-loop"])
+async def test_the_writer_groups_operations_into_one_transaction(
+    database: Path, quick: bool
+) -> None:
     writer = Writer(database)
     await writer.start()
     effects: list[str] = []
@@ -52,9 +60,9 @@ async def test_the_writer_groups_operations_into_one_transaction(database: Path)
         tx.conn.execute("INSERT INTO settings (key, value) VALUES ('crashed', x'00')")
         raise ZeroDivisionError
 
-    futures = [writer.submit(insert(f"k{i}")) for i in range(20)]
-    futures.insert(5, writer.submit(refuse))
-    futures.insert(9, writer.submit(crash))
+    futures = [writer.submit(insert(f"k{i}"), quick=quick) for i in range(20)]
+    futures.insert(5, writer.submit(refuse, quick=quick))
+    futures.insert(9, writer.submit(crash, quick=quick))
     results = await asyncio.gather(*futures, return_exceptions=True)
     await writer.stop()
 
@@ -65,6 +73,18 @@ async def test_the_writer_groups_operations_into_one_transaction(database: Path)
     # Effects ran after the commit (the rows were visible then), in order.
     assert effects == [f"k{i}" for i in range(20)]
     assert not outside_sees(database, "refused") and not outside_sees(database, "crashed")
+
+
+def test_an_envelope_frame_is_the_json_it_spells_out() -> None:
+    envelope_id, sender, env = os.urandom(16), os.urandom(16), b64u_encode(os.urandom(1082))
+    text = envelopes.frame(envelope_id, sender, env, 1_764_000_000)
+    assert json.loads(text) == {
+        "type": "envelope",
+        "id": b64u_encode(envelope_id),
+        "from": b64u_encode(sender),
+        "env": env,
+        "ts": 1_764_000_000,
+    }
 
 
 async def test_the_writer_refuses_work_after_stopping(database: Path) -> None:
