@@ -15,7 +15,10 @@ import binascii
 
 from crypto.errors import MalformedError
 
-_B64U_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+# base64url to the standard alphabet for binascii's strict decoder. "+", "/"
+# and padding are not canonical base64url, so they become "!", which the
+# decoder refuses.
+_TO_STANDARD = bytes.maketrans(b"-_+/=", b"+/!!!")
 
 
 def b64u_encode(data: bytes) -> str:
@@ -37,13 +40,19 @@ def b64u_decode(text: str, length: int | None = None, max_length: int | None = N
         raise MalformedError(f"Expected base64url of exactly {length} bytes.")
     if max_length is not None and len(text) > b64u_length(max_length):
         raise MalformedError(f"Expected base64url of at most {max_length} bytes.")
-    if len(text) % 4 == 1 or not _B64U_ALPHABET.issuperset(text):
+    if len(text) % 4 == 1:
         raise MalformedError("Not canonical unpadded base64url.")
     try:
-        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        standard = text.encode("ascii").translate(_TO_STANDARD) + b"=" * (-len(text) % 4)
+        data = binascii.a2b_base64(standard, strict_mode=True)
     except (binascii.Error, ValueError) as exc:
-        raise MalformedError("Not canonical unpadded base64url.") from exc
-    if b64u_encode(data) != text:
+        raise MalformedError(
+            "Not canonical unpadded base64url: use only A-Z a-z 0-9 - and _."
+        ) from exc
+    # The last character may carry bits beyond the data; they must be zero,
+    # or two spellings would decode to the same bytes.
+    tail = len(data) % 3
+    if tail and b64u_encode(data[-tail:])[-1] != text[-1]:
         raise MalformedError("Not canonical base64url: the trailing bits must be zero.")
     return data
 

@@ -22,10 +22,14 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+# Made once: json.loads with a hook builds a new decoder on every call.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def parse_json(raw: bytes | str) -> Any:
     """Strict JSON: UTF-8, no NaN or Infinity; any failure is `bad_request`."""
     try:
-        return json.loads(raw, parse_constant=_reject_constant)
+        return _DECODER.decode(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
     except (ValueError, RecursionError):
         raise BadRequestError("The body is not valid JSON.") from None
 
