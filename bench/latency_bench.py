@@ -44,9 +44,9 @@ def _why(fixed: list[dict[str, Any]], targets: list[dict[str, Any]], capacity: f
         elif row["server_busy"] >= BUSY:
             reasons.append(
                 f"At {rate}/s the server process was busy {row['server_busy']:.2f} cores, at its "
-                "limit: its event loop and its writer thread share one interpreter lock, so it "
-                "does not get much beyond one core of Python work, and queues form at the "
-                "writer and on the loop (bench/README.md, 'Findings')."
+                "limit: frames and SQLite statements share one event loop (one core of Python "
+                "work), and with every message on its own connection nothing is batched per "
+                "read or write, so queues form on the loop (bench/README.md, 'Findings')."
             )
         elif row["max_schedule_lag_ms"] > TARGETS_MS[rate]:
             reasons.append(

@@ -65,16 +65,12 @@ def _why(runs: list[dict[str, Any]], ratio: float, cpu_ratio: float) -> str:
     busy = median([r["server_cpu_s"] / r["wall_s"] for r in durable])
     loop = median([r["server_loop_cpu_s"] / r["wall_s"] for r in durable])
     return (
-        f"The durable server used {busy:.2f} cores, {loop:.2f} of them on its event loop and "
-        "the rest on the writer thread (SQLite) and the readers. Its threads share one "
-        "interpreter lock, so the writer's Python work (about nine SQLite statements per "
-        "send, each of which releases and takes back the lock) competes with the event loop "
-        "instead of running beside it, and the process cannot use much more than one core; "
-        "the bare relay has one thread and no storage. On the event loop the durable path "
-        "adds the hand-off to the writer and back (future, semaphore, callback, thread "
-        "wake-up), the bounded per-connection queue and its sender task, and the "
-        "security-header middleware around every websocket send. bench/README.md, "
-        "'Findings', has the profile and the changes that would close the gap."
+        f"The durable server used {busy:.2f} cores, {loop:.2f} of them on its event loop. "
+        "A batch of sends and acks runs its SQLite statements on the event loop (handing the "
+        "interpreter lock to a writer thread around every statement cost more), so the loop "
+        "carries the storage work as well as the frames; only BEGIN and COMMIT wait in the "
+        "writer thread. The bare relay has the same frame handling and no storage. "
+        "bench/README.md, 'Findings', has the profile and what is left to gain."
     )
 
 
