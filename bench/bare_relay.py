@@ -1,8 +1,8 @@
 """The baseline the real relay is compared with: the same frames, no storage.
 
 `python -m bench.bare_relay --port 0` serves /ws on the same stack as the
-server (uvicorn with the sans-I/O websockets protocol, no per-message
-compression, Starlette's websocket) and speaks the same frames: a challenge
+server (uvicorn on uvloop with the sans-I/O websockets protocol, no
+per-message compression, Starlette's websocket) and speaks the same frames: a challenge
 answered by `auth` and `ready`, then `send` answered by `sent` with the
 envelope pushed to the recipient as an `envelope` frame, `ack` answered by
 `acked`, `ping` by `pong`. It parses each frame's JSON and the envelope's
@@ -21,6 +21,7 @@ import os
 import time
 
 import uvicorn
+import uvloop
 from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -111,7 +112,7 @@ def main() -> None:
             print(f"Bare relay serving on http://{host}:{port}/", flush=True)
         await task
 
-    asyncio.run(serve())
+    uvloop.run(serve())
 
 
 if __name__ == "__main__":

@@ -75,6 +75,29 @@ async def test_the_writer_groups_operations_into_one_transaction(
     assert not outside_sees(database, "refused") and not outside_sees(database, "crashed")
 
 
+async def test_a_quick_batch_waits_for_another_process_write_lock(database: Path) -> None:
+    """The admin command may hold the write lock: a quick batch waits in the thread."""
+    writer = Writer(database)
+    await writer.start()
+    other = sqlite3.connect(database, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    stored = writer.submit(
+        lambda tx: tx.conn.execute("INSERT INTO settings (key, value) VALUES ('late', x'00')"),
+        quick=True,
+    )
+    ticks = 0
+    while ticks < 20 and not stored.done():
+        # The event loop keeps running while the batch waits for the lock.
+        await asyncio.sleep(0.01)
+        ticks += 1
+    assert ticks == 20 and not stored.done()
+    other.execute("COMMIT")
+    other.close()
+    await stored
+    await writer.stop()
+    assert outside_sees(database, "late")
+
+
 def test_an_envelope_frame_is_the_json_it_spells_out() -> None:
     envelope_id, sender, env = os.urandom(16), os.urandom(16), b64u_encode(os.urandom(1082))
     text = envelopes.frame(envelope_id, sender, env, 1_764_000_000)
