@@ -12,13 +12,26 @@ Then the highest sustained rate is searched downwards from the durable
 throughput the relay benchmark measured: the first rate at which at least 98%
 of the messages are delivered within the run, the offered rate is actually
 achieved, no error is answered and p99 stays within `SUSTAINED_P99_MS`.
+
+The baseline runs in the same benchmark: the same devices offer the same
+fixed loads to the bare relay of bench/bare_relay.py (the same frames, no
+storage). Its latency is what this machine, the websocket stack and the load
+generator cost without the database; the ratio of the two p99s is what
+storage adds. Before both, lone commits of one envelope-sized row on the
+same disk, with the server's connection settings, time what the disk alone
+adds to every message.
 """
 
+import os
+import time
+from pathlib import Path
 from typing import Any
 
 from bench import processes, seed
 from bench.context import Context, progress, run_loadgen
+from bench.stats import latency_summary
 from bench.targets import at_most, unmeasured
+from server import database
 
 DEVICES = 1000
 RATES = (100, 1000, 5000)
@@ -27,61 +40,130 @@ SUSTAINED_P99_MS = 250.0
 SEARCH_FACTORS = (1.0, 0.85, 0.7, 0.55, 0.4, 0.25, 0.15, 0.1)
 DEFAULT_CEILING = 3000.0
 BUSY = 0.9  # cores: where the server process stops getting faster
+LONE_COMMITS = 400
+LONE_COMMIT_GAP_S = 0.002
 
 
-def _why(fixed: list[dict[str, Any]], targets: list[dict[str, Any]], capacity: float | None) -> str:
+def _row(rows: list[dict[str, Any]], rate: float) -> dict[str, Any] | None:
+    return next((r for r in rows if r["offered_per_s"] == rate and r["latency"].get("count")), None)
+
+
+def _p99_ratios(fixed: list[dict[str, Any]], baseline: list[dict[str, Any]]) -> dict[str, float]:
+    """p99 of the real server over p99 of the bare relay, per offered rate."""
+    ratios = {}
+    for rate in RATES:
+        durable, bare = _row(fixed, rate), _row(baseline, rate)
+        if durable is not None and bare is not None:
+            ratios[str(rate)] = durable["latency"]["p99_ms"] / bare["latency"]["p99_ms"]
+    return ratios
+
+
+def _baseline_reason(rate: int, goal: float, bare: dict[str, Any] | None) -> str:
+    if bare is None:
+        return ""
+    p99 = bare["latency"]["p99_ms"]
+    if p99 > goal:
+        return (
+            f"At {rate}/s even the bare relay, with no storage at all, had p99 {p99:.0f} ms "
+            f"(server busy {bare['server_busy']:.2f} cores): on this machine the websocket "
+            "stack and the load generator alone miss the target."
+        )
+    return f"At {rate}/s the bare relay had p99 {p99:.1f} ms; the rest is storage."
+
+
+def _why(
+    fixed: list[dict[str, Any]],
+    baseline: list[dict[str, Any]],
+    targets: list[dict[str, Any]],
+    capacity: float | None,
+    commits: dict[str, Any],
+) -> str:
     reasons = []
-    for target, rate in zip(targets, TARGETS_MS, strict=True):
+    for target, (rate, goal) in zip(targets, TARGETS_MS.items(), strict=True):
         if target["met"]:
             continue
+        reasons.append(_baseline_reason(rate, goal, _row(baseline, rate)))
         row = next(r for r in fixed if r["offered_per_s"] == rate)
         if capacity is not None and rate > 0.9 * capacity:
             reasons.append(
-                f"At {rate}/s the offered load is above what the server can process here "
+                f"The real server's offered load is above what it can process here "
                 f"({capacity:.0f}/s with a core to itself, from the CPU per message of the "
                 "relay benchmark): a backlog builds, and latency grows with the run's length."
             )
         elif row["server_busy"] >= BUSY:
             reasons.append(
-                f"At {rate}/s the server process was busy {row['server_busy']:.2f} cores, at its "
-                "limit: frames and SQLite statements share one event loop (one core of Python "
+                f"The real server was busy {row['server_busy']:.2f} cores, at its limit: "
+                "frames and SQLite statements share one event loop (one core of Python "
                 "work), and with every message on its own connection nothing is batched per "
                 "read or write, so queues form on the loop (bench/README.md, 'Findings')."
             )
-        elif row["max_schedule_lag_ms"] > TARGETS_MS[rate]:
+        elif row["max_schedule_lag_ms"] > goal:
             reasons.append(
-                f"At {rate}/s the load generator itself fell up to "
-                f"{row['max_schedule_lag_ms']:.0f} ms behind its schedule: the machine was busy "
-                "(see the load average), and the server waits for CPU the same way."
+                f"The load generator itself fell up to {row['max_schedule_lag_ms']:.0f} ms "
+                "behind its schedule: the machine was busy (see the load average), and the "
+                "server waits for CPU the same way."
             )
         else:
             reasons.append(
-                f"At {rate}/s the server was busy {row['server_busy']:.0%} of the time; every "
-                "message waits for its commit's fsync (a few milliseconds on this disk), and "
-                "for the commit before it when it arrives during one."
+                f"The real server was busy {row['server_busy']:.0%} of the time. Every message "
+                "waits for its commit's fsync, and for the commit before it when it arrives "
+                f"during one; a lone commit on this disk took p50 {commits['p50_ms']:.1f} ms and "
+                f"p99 {commits['p99_ms']:.1f} ms in this run, before the hand-off to the writer "
+                "thread and back (bench/README.md, 'Findings')."
             )
-    return " ".join(reasons)
+    return " ".join(r for r in reasons if r)
+
+
+def _lone_commits(path: Path) -> dict[str, Any]:
+    """Commit times of one 1 KB row per transaction, WAL and synchronous=FULL, one at a time."""
+    conn = database.connect(path)
+    try:
+        database.enable_wal(conn)
+        conn.execute("CREATE TABLE rows (id INTEGER PRIMARY KEY, body BLOB)")
+        times = []
+        for _ in range(LONE_COMMITS):
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("INSERT INTO rows (body) VALUES (?)", (os.urandom(1024),))
+            start = time.perf_counter()
+            conn.execute("COMMIT")
+            times.append(time.perf_counter() - start)
+            time.sleep(LONE_COMMIT_GAP_S)
+    finally:
+        conn.close()
+    return latency_summary(times)
+
+
+def _job(ctx: Context, process: processes.Process, devices_file: Path) -> dict[str, Any]:
+    return {
+        "kind": "latency",
+        "ws_url": process.ws_url,
+        "devices_file": str(devices_file),
+        "devices": DEVICES,
+        "pool": 16,
+        "rates": list(RATES),
+        "search_rates": [],
+        "warmup_s": ctx.pick(1, 2),
+        "duration_s": ctx.pick(3, 8),
+        "sustainable_p99_ms": SUSTAINED_P99_MS,
+        "server_pid": process.pid,
+    }
 
 
 def run(ctx: Context) -> dict[str, Any]:
     work = ctx.scratch("latency")
     data = work / "data"
-    seed.write_devices(work / "devices.json", seed.add_pairs(seed.new_database(data), DEVICES // 2))
+    devices_file = work / "devices.json"
+    seed.write_devices(devices_file, seed.add_pairs(seed.new_database(data), DEVICES // 2))
+    commits = _lone_commits(work / "lone-commits.db")
+    progress(f"lone commits on this disk: {commits}")
+    with processes.bare_relay(work / "bare.log").start() as bare:
+        baseline = run_loadgen(_job(ctx, bare, devices_file))["fixed"]
+    for r in baseline:
+        progress(f"bare relay latency at {r['offered_per_s']}/s: {r['latency']}")
     ceiling = ctx.found.get("durable_messages_per_s", DEFAULT_CEILING)
     with processes.server(data).start() as server:
-        job = {
-            "kind": "latency",
-            "ws_url": server.ws_url,
-            "devices_file": str(work / "devices.json"),
-            "devices": DEVICES,
-            "pool": 16,
-            "rates": list(RATES),
-            "search_rates": [round(ceiling * f) for f in SEARCH_FACTORS],
-            "warmup_s": ctx.pick(1, 2),
-            "duration_s": ctx.pick(3, 8),
-            "sustainable_p99_ms": SUSTAINED_P99_MS,
-            "server_pid": server.pid,
-        }
+        job = _job(ctx, server, devices_file)
+        job["search_rates"] = [round(ceiling * f) for f in SEARCH_FACTORS]
         result = run_loadgen(job)
     targets = []
     for rate, goal in TARGETS_MS.items():
@@ -98,12 +180,15 @@ def run(ctx: Context) -> dict[str, Any]:
     highest = result["highest_sustained"]
     capacity = ctx.found.get("durable_capacity_per_s")
     return {
-        "why": _why(result["fixed"], targets, capacity),
+        "why": _why(result["fixed"], baseline, targets, capacity, commits),
         "name": "latency",
         "title": f"Delivery latency, {DEVICES} connected devices",
         "search_ceiling_per_s": ceiling,
         "sustained_p99_ms": SUSTAINED_P99_MS,
         **result,
         "highest_sustained_per_s": None if highest is None else highest["offered_per_s"],
+        "baseline": baseline,
+        "lone_commit": commits,
+        "p99_ratio": _p99_ratios(result["fixed"], baseline),
         "targets": targets,
     }

@@ -37,6 +37,15 @@ def _latency(ax: Any, r: dict[str, Any]) -> None:
     rates = [x["offered_per_s"] for x in rows]
     for key, label in (("p50_ms", "p50"), ("p99_ms", "p99"), ("max_ms", "max")):
         ax.plot(rates, [x["latency"][key] for x in rows], marker="o", label=label)
+    bare = [x for x in r.get("baseline", []) if x["latency"].get("count")]
+    ax.plot(
+        [x["offered_per_s"] for x in bare],
+        [x["latency"]["p99_ms"] for x in bare],
+        marker="o",
+        linestyle="--",
+        color="tab:grey",
+        label="p99, bare relay",
+    )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("offered messages per second")

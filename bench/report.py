@@ -94,7 +94,30 @@ def _latency(r: dict[str, Any]) -> list[str]:
         "| server / event loop busy | load generator busy | errors |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    lines = ["Fixed loads:", "", *head, *(_latency_row(x) for x in r["fixed"]), ""]
+    lines = []
+    if r.get("lone_commit"):
+        c = r["lone_commit"]
+        lines += [
+            "Lone commits on the same disk (one 1 KB row each, WAL, synchronous=FULL), "
+            f"same run: p50 {c['p50_ms']:.2f} ms, p99 {c['p99_ms']:.2f} ms, "
+            f"max {c['max_ms']:.2f} ms.",
+            "",
+        ]
+    lines += ["Fixed loads, the real server:", "", *head]
+    lines += [*(_latency_row(x) for x in r["fixed"]), ""]
+    if r.get("baseline"):
+        ratios = ", ".join(
+            f"{float(rate):.0f}/s: **{ratio:.1f}x**" for rate, ratio in r["p99_ratio"].items()
+        )
+        lines += [
+            "The same loads against the bare relay (same frames, no storage), in the same run:",
+            "",
+            *head,
+            *(_latency_row(x) for x in r["baseline"]),
+            "",
+            f"p99 of the real server over p99 of the bare relay: {ratios}.",
+            "",
+        ]
     lines += [
         "Search for the highest sustained rate, downwards from "
         f"{r['search_ceiling_per_s']:.0f}/s (sustained: >= 98% delivered, no errors, "

@@ -78,6 +78,7 @@ class Peer:
         self.expected: dict[str, deque[float]] = {}
         self.latencies: list[float] = []
         self.record_after = float("inf")
+        self.recorded_sends = 0  # sends at or after record_after
         self.window: asyncio.Semaphore | None = None
         self.closed = False
         self._head = '{"type":"send","cmid":"'
@@ -92,8 +93,11 @@ class Peer:
         queue = self.partner.expected.get(env[:MATCH_CHARS])
         if queue is None:
             queue = self.partner.expected[env[:MATCH_CHARS]] = deque()
-        queue.append(time.monotonic())
+        now = time.monotonic()
+        queue.append(now)
         self.sends += 1
+        if now >= self.record_after:
+            self.recorded_sends += 1
         await self.ws.send(self._head + cmid + self._middle + env + '"}')
 
     async def read(self) -> None:
