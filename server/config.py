@@ -68,6 +68,10 @@ class Settings:
         8 * MIB, "bytes queued for a slow connection before closing it", 256 * 1024
     )
     auth_timeout: float = _setting(30.0, "seconds an unauthenticated websocket may stay open", 0.1)
+    ws_ping_interval: float = _setting(20.0, "seconds between websocket keepalive pings", 0.1)
+    ws_ping_timeout: float = _setting(
+        20.0, "seconds to wait for a ping's answer before closing the connection", 0.1
+    )
     envelope_ttl_days: float = _setting(30.0, "days an undelivered envelope is kept", 0.01)
     client_inactive_days: int = _setting(
         0, "days without a login or connection before a client account is deleted (0: never)", 0

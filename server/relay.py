@@ -180,9 +180,11 @@ class Session:
         frame: dict[str, Any] = {}
         try:
             wait = self.rate.take()
+            # Parsed even when over the limit, so that the refusal carries the
+            # frame's ref and the client knows which send to retry, and when.
+            frame = _parse_frame(text, self.service.settings.max_frame_bytes)
             if wait:
                 raise RateLimitedError(wait, "Too many frames; slow down.")
-            frame = _parse_frame(text, self.service.settings.max_frame_bytes)
             kind = frame["type"]
             if kind == "send":
                 await self._send(frame)

@@ -44,6 +44,8 @@ def uvicorn_config(settings: Settings) -> uvicorn.Config:
         ws="websockets-sansio",
         ws_per_message_deflate=False,
         ws_max_size=settings.ws_max_size(),
+        ws_ping_interval=settings.ws_ping_interval,
+        ws_ping_timeout=settings.ws_ping_timeout,
         access_log=False,
         server_header=False,
         proxy_headers=False,

@@ -290,8 +290,11 @@ async def test_websocket_rate_limited(server_factory: Any) -> None:
     socket = await open_socket(server.url, client)
     for _ in range(8):
         await socket.send({"type": "ping"})
+    # A refused send names its cmid, so the client knows which one to retry.
+    cmid = b64u_encode(os.urandom(16))
+    await socket.send({"type": "send", "cmid": cmid, "to": cmid, "env": "AA"})
     answers: list[dict[str, Any]] = []
-    while len(answers) < 8:
+    while len(answers) < 9:
         frame = await socket.recv()
         if frame["type"] != "prekeys_low":
             answers.append(frame)
@@ -300,6 +303,7 @@ async def test_websocket_rate_limited(server_factory: Any) -> None:
     assert set(kinds[5:]) == {"rate_limited"}
     limited = [a for a in answers if a.get("code") == "rate_limited"]
     assert all(a["retry_after"] >= 1 for a in limited)
+    assert [a.get("ref") for a in limited] == [None, None, None, cmid]
     await socket.close()
     assert request(server.url, "GET", "/api/health").status == 200
 
