@@ -62,6 +62,14 @@ class WrongRecipientError(ProtocolError):
     )
 
 
+class IdentityChangedError(ProtocolError):
+    code = "identity_changed"
+    default_message = (
+        "The message carries an identity key other than the one this contact's "
+        "session was made with; it was not opened. Compare safety numbers with them."
+    )
+
+
 ALL_ERRORS: tuple[type[ProtocolError], ...] = (
     MalformedError,
     UnsupportedVersionError,
@@ -69,4 +77,5 @@ ALL_ERRORS: tuple[type[ProtocolError], ...] = (
     ReplayedError,
     TooFarSkippedError,
     WrongRecipientError,
+    IdentityChangedError,
 )

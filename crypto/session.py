@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from crypto import envelope as envelope_codec
 from crypto import ratchet
 from crypto.envelope import MessageEnvelope, PrekeyEnvelope
-from crypto.errors import ReplayedError, WrongRecipientError
+from crypto.errors import IdentityChangedError, ReplayedError, WrongRecipientError
 from crypto.keys import IdentityKeyPair, KeyPair, generate_x25519, x25519_from_private
 from crypto.padding import pad, unpad
 from crypto.prekeys import PrekeyStore
@@ -106,6 +106,12 @@ def decrypt(
         return Received(payload, new_state, new_session=False, prekeys=None)
 
     check_identity_key(parsed.identity_key)
+    # Step 0: an account's identity key never changes, so a sender we have a
+    # session with must name the same one.
+    if session is not None and not hmac.compare_digest(
+        peer_identity(session, identity.public), parsed.identity_key
+    ):
+        raise IdentityChangedError()
     # Step 1: a further prekey message of the session this sender already set up.
     if session is not None and hmac.compare_digest(session.ek, parsed.ephemeral_key):
         new_state, payload = _open(session, parsed.inner(), generate_dh)

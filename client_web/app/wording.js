@@ -37,6 +37,8 @@ const TEXT = {
   replayed: "A message arrived twice; the copy was ignored.",
   too_far_skipped: "A message arrived too far out of order to be opened.",
   wrong_recipient: "A message was not made for this account's keys.",
+  identity_changed:
+    "A message claimed to come from this contact but under different keys, so it was not opened. Compare safety numbers with them.",
   bad_secret:
     "That doesn't look like an account secret: it has 24 letters and numbers, in six groups of four.",
   incomplete_account:

@@ -52,6 +52,12 @@ export class WrongRecipientError extends ProtocolError {
     + 'not made for this account, or its one-time prekey was already used.';
 }
 
+export class IdentityChangedError extends ProtocolError {
+  static code = 'identity_changed';
+  static defaultMessage = 'The message carries an identity key other than the one this '
+    + "contact's session was made with; it was not opened. Compare safety numbers with them.";
+}
+
 export const ALL_ERRORS = [
   MalformedError,
   UnsupportedVersionError,
@@ -59,6 +65,7 @@ export const ALL_ERRORS = [
   ReplayedError,
   TooFarSkippedError,
   WrongRecipientError,
+  IdentityChangedError,
 ];
 
 const BY_CODE = new Map(ALL_ERRORS.map((error) => [error.code, error]));

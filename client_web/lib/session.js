@@ -27,14 +27,17 @@
 //       ProtocolError otherwise:
 //       MalformedError, UnsupportedVersionError, TamperedError, ReplayedError,
 //       TooFarSkippedError, WrongRecipientError (a prekey message for keys not
-//       held, or a message with no session to read it)
+//       held, or a message with no session to read it), IdentityChangedError
+//       (a prekey message from a sender with a session, under another identity key)
 //   peerIdentityOf(state, identity) -> Uint8Array(32) the other party's Ed25519 key
 //   exportSession(state) -> string (b64u of PROTOCOL.md 5.7, for the session item)
 //   importSession(text) -> state
 
 import { ED25519_PUBLIC_KEY_BYTES, ENVELOPE_TYPE_PREKEY } from './constants.js';
 import { b64uDecode, b64uEncode, bytesEqual } from './encoding.js';
-import { MalformedError, ReplayedError, WrongRecipientError } from './errors.js';
+import {
+  IdentityChangedError, MalformedError, ReplayedError, WrongRecipientError,
+} from './errors.js';
 import { decodeEnvelope, encodeEnvelope } from './envelope.js';
 import { pad, unpad } from './padding.js';
 import { decodePayload } from './payload.js';
@@ -158,6 +161,12 @@ export function decryptEnvelope(
     if (expectedPeerIdentity !== undefined && expectedPeerIdentity !== null
         && !bytesEqual(prekey.identityKey, expectedPeerIdentity)) {
       throw new MalformedError('The envelope names an identity key other than its sender\'s.');
+    }
+    // Step 0 of section 4: an account's identity key never changes, so a
+    // sender we have a session with must name the same one.
+    if (session !== null && session !== undefined
+        && !bytesEqual(prekey.identityKey, peerIdentityOf(session, identity))) {
+      throw new IdentityChangedError();
     }
     result = belongsToSession(session, prekey)
       ? { ...openInSession(session, envelope, options), prekeys, newSession: false }

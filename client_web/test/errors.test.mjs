@@ -8,6 +8,7 @@ import { decodeEnvelope } from '../lib/envelope.js';
 import {
   ALL_ERRORS,
   errorForCode,
+  IdentityChangedError,
   MalformedError,
   ProtocolError,
   ReplayedError,
@@ -17,6 +18,7 @@ import {
   WrongRecipientError,
 } from '../lib/errors.js';
 import { generateIdentitySeed, generateX25519, identityFromSeed } from '../lib/keys.js';
+import { encodeText } from '../lib/payload.js';
 import { createPrekeys } from '../lib/prekeys.js';
 import { initReceiver, initSender, ratchetDecrypt, ratchetEncrypt } from '../lib/ratchet.js';
 import { decryptEnvelope, encryptPayload, startSession } from '../lib/session.js';
@@ -32,6 +34,7 @@ const EXPECTED_CODES = {
   ReplayedError: 'replayed',
   TooFarSkippedError: 'too_far_skipped',
   WrongRecipientError: 'wrong_recipient',
+  IdentityChangedError: 'identity_changed',
 };
 
 test('each error has the code of the document, a message and the common base', () => {
@@ -97,6 +100,26 @@ const TRIGGERS = {
     const { item: othersPrekeys } = createPrekeys(bob, 0, { oneTime: 0 });
     decryptEnvelope({ identity: bob, prekeys: othersPrekeys, session: null }, envelope);
   },
+  identity_changed: () => {
+    const bob = identityFromSeed(generateIdentitySeed());
+    const { item, upload } = createPrekeys(bob, 0, { oneTime: 0 });
+    const bundle = {
+      account: b64uEncode(new Uint8Array(16)),
+      identity_key: b64uEncode(bob.publicKey),
+      signed_prekey: upload.signed_prekey,
+      pq_prekey: upload.pq_prekey,
+      one_time_prekey: null,
+    };
+    const text = encodeText({ id: b64uEncode(new Uint8Array(16)), sent: 1, body: 'hi' });
+    const sendFrom = (seed) => encryptPayload(
+      startSession(identityFromSeed(seed), bundle).state, text).envelope;
+    const first = decryptEnvelope(
+      { identity: bob, prekeys: item, session: null }, sendFrom(generateIdentitySeed()));
+    decryptEnvelope(
+      { identity: bob, prekeys: first.prekeys, session: first.state },
+      sendFrom(generateIdentitySeed()),
+    );
+  },
 };
 
 test('every error is raised by real input of its kind', () => {
@@ -110,4 +133,5 @@ test('every error is raised by real input of its kind', () => {
   assert.equal(errorForCode('replayed'), ReplayedError);
   assert.equal(errorForCode('too_far_skipped'), TooFarSkippedError);
   assert.equal(errorForCode('wrong_recipient'), WrongRecipientError);
+  assert.equal(errorForCode('identity_changed'), IdentityChangedError);
 });

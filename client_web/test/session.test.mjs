@@ -6,6 +6,7 @@ import test from 'node:test';
 
 import { b64uEncode, hexEncode, utf8Encode } from '../lib/encoding.js';
 import {
+  IdentityChangedError,
   MalformedError,
   ReplayedError,
   TamperedError,
@@ -129,7 +130,10 @@ test('a prekey message naming a one-time prekey already used is refused', () => 
   const carol = newAccount();
   carol.session = startSession(carol.identity, bundle).state;
   const prekeys = JSON.stringify(bob.prekeys);
-  assert.throws(() => receive(bob, send(carol, 'second use')), WrongRecipientError);
+  // Bob has no session with Carol.
+  assert.throws(() => decryptEnvelope(
+    { identity: bob.identity, prekeys: bob.prekeys, session: null }, send(carol, 'second use'),
+  ), WrongRecipientError);
   assert.equal(JSON.stringify(bob.prekeys), prekeys);
 });
 
@@ -181,6 +185,32 @@ test('a prekey message from another identity than the sender account is refused'
     expectedPeerIdentity: alice.identity.publicKey,
   }, envelope);
   assert.equal(opened.payload.body, 'hello');
+});
+
+test('a known sender under another identity key is refused (step 0)', () => {
+  const { alice, bob } = connect();
+  receive(bob, send(alice, 'hello'));
+  // Someone else, delivered under Alice's account id, sets up a new session.
+  const mallory = newAccount();
+  mallory.session = startSession(mallory.identity, bundleOf(bob)).state;
+  const forged = send(mallory, "it's me");
+  const before = exportSession(bob.session);
+  assert.throws(() => receive(bob, forged), IdentityChangedError);
+  assert.equal(exportSession(bob.session), before);
+  // Without a session there is nothing to compare with: it is a new contact.
+  const opened = decryptEnvelope(
+    { identity: bob.identity, prekeys: bob.prekeys, session: null }, forged);
+  assert.equal(opened.newSession, true);
+});
+
+test('step 0 holds for a further prekey message of the same session', () => {
+  const { alice, bob } = connect();
+  receive(bob, send(alice, 'one'));
+  const two = send(alice, 'two');
+  const swapped = two.slice();
+  swapped.set(newAccount().identity.publicKey, 2);
+  assert.throws(() => receive(bob, swapped), IdentityChangedError);
+  assert.equal(receive(bob, two).text, 'two');
 });
 
 test('an invalid identity key in a prekey message is malformed', () => {

@@ -26,6 +26,7 @@ def test_every_error_has_a_distinct_code_and_a_message() -> None:
         "replayed",
         "too_far_skipped",
         "wrong_recipient",
+        "identity_changed",
     ]
     for error in ALL_ERRORS:
         assert issubclass(error, ProtocolError)

@@ -1,10 +1,16 @@
-"""The prekey-message rules of PROTOCOL.md section 4 (steps 1 to 5) through crypto/session.py."""
+"""The prekey-message rules of PROTOCOL.md section 4 (steps 0 to 5) through crypto/session.py."""
 
 import pytest
 from crypto_parties import EMPTY_STORE, established_pair, make_responder, text
 
 from crypto import envelope, keys, payload, session
-from crypto.errors import MalformedError, ReplayedError, TamperedError, WrongRecipientError
+from crypto.errors import (
+    IdentityChangedError,
+    MalformedError,
+    ReplayedError,
+    TamperedError,
+    WrongRecipientError,
+)
 from crypto.keys import IdentityKeyPair
 from crypto.prekeys import PrekeyStore, store_from_item, store_to_item
 from crypto.ratchet import init_receiver
@@ -67,6 +73,46 @@ def test_step_2_a_replaced_session_cannot_be_replayed() -> None:
     assert second.new_session and second.prekeys is not None
     with pytest.raises(ReplayedError):
         session.decrypt(bob.identity, old.envelope, second.state, second.prekeys)
+
+
+def test_step_0_a_known_sender_under_another_identity_key_is_refused() -> None:
+    alice, bob = IdentityKeyPair.generate(), make_responder(one_time=3)
+    first = session.decrypt(
+        bob.identity,
+        session.encrypt(session.start_session(alice, bob.bundle()), text("hi")).envelope,
+        None,
+        bob.store,
+    )
+    assert first.prekeys is not None
+    # Someone else, delivered under Alice's account id, sets up a new session.
+    mallory = IdentityKeyPair.generate()
+    forged = session.encrypt(session.start_session(mallory, bob.bundle()), text("it's me"))
+    with pytest.raises(IdentityChangedError):
+        session.decrypt(bob.identity, forged.envelope, first.state, first.prekeys)
+    # Without a session there is nothing to compare with: it is a new contact.
+    assert session.decrypt(bob.identity, forged.envelope, None, first.prekeys).new_session
+
+
+def test_step_0_holds_for_a_further_prekey_message_of_the_same_session() -> None:
+    alice, bob = IdentityKeyPair.generate(), make_responder()
+    state = session.start_session(alice, bob.bundle())
+    one = session.encrypt(state, text("one"))
+    two = session.encrypt(one.state, text("two"))
+    first = session.decrypt(bob.identity, one.envelope, None, bob.store)
+    parsed = envelope.parse(two.envelope)
+    assert isinstance(parsed, envelope.PrekeyEnvelope)
+    # The same session's second message with its identity field swapped: the
+    # ratchet would open it (its AD comes from the session), step 0 does not.
+    other = IdentityKeyPair.generate().public
+    swapped = two.envelope.replace(parsed.identity_key, other, 1)
+    with pytest.raises(IdentityChangedError):
+        session.decrypt(bob.identity, swapped, first.state, bob.store)
+    assert (
+        payload.parse(session.decrypt(bob.identity, two.envelope, first.state, bob.store).payload)[
+            "body"
+        ]
+        == "two"
+    )
 
 
 def test_step_3_unknown_or_used_prekeys_are_wrong_recipient() -> None:
