@@ -68,7 +68,7 @@ def _why(runs: list[dict[str, Any]], ratio: float, cpu_ratio: float) -> str:
         f"The durable server used {busy:.2f} cores, {loop:.2f} of them on its event loop. "
         "A batch of sends and acks runs its SQLite statements on the event loop (handing the "
         "interpreter lock to a writer thread around every statement cost more), so the loop "
-        "carries the storage work as well as the frames; only BEGIN and COMMIT wait in the "
+        "carries the storage work as well as the frames; only COMMIT waits for the disk in the "
         "writer thread. The bare relay has the same frame handling and no storage. "
         "bench/README.md, 'Findings', has the profile and what is left to gain."
     )
