@@ -2,7 +2,8 @@
 
 `python -m bench.bare_relay --port 0` serves /ws on the same stack as the
 server (uvicorn on uvloop with the sans-I/O websockets protocol, no
-per-message compression, Starlette's websocket) and speaks the same frames: a challenge
+per-message compression, Starlette's websocket, the same garbage-collector
+threshold) and speaks the same frames: a challenge
 answered by `auth` and `ready`, then `send` answered by `sent` with the
 envelope pushed to the recipient as an `envelope` frame, `ack` answered by
 `acked`, `ping` by `pong`. It parses each frame's JSON and the envelope's
@@ -29,6 +30,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from crypto import envelope as framing
 from crypto.encoding import b64u_decode, b64u_encode
 from server import envelopes
+from server.serve import tune_garbage_collector
 
 SERVER_ID = os.urandom(16)
 live: dict[str, WebSocket] = {}
@@ -101,6 +103,7 @@ def main() -> None:
         log_level="warning",
         lifespan="off",
     )
+    tune_garbage_collector()
     server = uvicorn.Server(config)
 
     async def serve() -> None:
