@@ -5,8 +5,8 @@ on: the sans-I/O websockets protocol, no per-message compression (ciphertext
 does not compress), no access log, no Server header, no proxy headers (the
 server never looks at client addresses) and our own logging configuration.
 Its event loop is uvloop's: with a thousand connections each sending its own
-frames, asyncio's own loop cost the server about an eighth more CPU per
-message (bench/README.md, "Findings").
+frames, asyncio's own loop cost the server's event loop about 15% more CPU
+per message (bench/README.md, "Findings").
 """
 
 import asyncio
