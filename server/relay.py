@@ -182,6 +182,7 @@ class Session:
             wait = self.rate.take()
             # Parsed even when over the limit, so that the refusal carries the
             # frame's ref and the client knows which send to retry, and when.
+            # Parsing costs about what receiving and decoding the frame did.
             frame = _parse_frame(text, self.service.settings.max_frame_bytes)
             if wait:
                 raise RateLimitedError(wait, "Too many frames; slow down.")

@@ -107,12 +107,8 @@ def test_step_0_holds_for_a_further_prekey_message_of_the_same_session() -> None
     swapped = two.envelope.replace(parsed.identity_key, other, 1)
     with pytest.raises(IdentityChangedError):
         session.decrypt(bob.identity, swapped, first.state, bob.store)
-    assert (
-        payload.parse(session.decrypt(bob.identity, two.envelope, first.state, bob.store).payload)[
-            "body"
-        ]
-        == "two"
-    )
+    opened = session.decrypt(bob.identity, two.envelope, first.state, bob.store)
+    assert payload.parse(opened.payload)["body"] == "two"
 
 
 def test_step_3_unknown_or_used_prekeys_are_wrong_recipient() -> None:
