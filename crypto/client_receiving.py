@@ -16,11 +16,9 @@ from crypto import session as sessions
 from crypto.client_errors import VaultCorruptError
 from crypto.client_items import Message
 from crypto.client_vault import Batch, Vault
-from crypto.encoding import b64u_encode
-from crypto.errors import MalformedError, ProtocolError
+from crypto.errors import ProtocolError
 from crypto.keys import IdentityKeyPair
 from crypto.prekeys import store_from_item, store_to_item
-from crypto.ratchet import RatchetState
 
 
 @dataclass(frozen=True)
@@ -39,12 +37,6 @@ class Incoming:
     error: ProtocolError | None = None
 
 
-def peer_identity_of(state: RatchetState, own_identity: bytes) -> bytes:
-    """The other party's Ed25519 key: AD is the initiator's key, then the responder's."""
-    initiator, responder = state.ad[:32], state.ad[32:]
-    return responder if initiator == own_identity else initiator
-
-
 def open_envelope(
     vault: Vault, identity: IdentityKeyPair, envelope_id: str, sender: str, data: bytes
 ) -> tuple[Incoming, Batch]:
@@ -55,14 +47,9 @@ def open_envelope(
         raise VaultCorruptError("The vault has no prekeys item; log in again to repair it.")
     state = None if stored is None else items.session_state(stored.value)
     result = sessions.decrypt(identity, data, state, store_from_item(prekeys_item.value))
-    peer_identity = peer_identity_of(result.state, identity.public)
-    if stored is not None and stored.value.get("peer_identity") != b64u_encode(peer_identity):
-        # An account's identity key is fixed at registration; another key
-        # under the same account id is someone else speaking for it.
-        raise MalformedError(
-            "The sender's identity key is not the one this conversation uses; the "
-            "message was discarded. Compare safety numbers with your contact."
-        )
+    # A sender under another identity key than the session's was refused by
+    # sessions.decrypt (PROTOCOL.md section 4, step 0).
+    peer_identity = sessions.peer_identity(result.state, identity.public)
     batch = vault.batch()
     batch.put(
         items.session_item(

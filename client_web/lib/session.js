@@ -17,7 +17,8 @@
 //       -> {state, payload, peerIdentity, prekeys, newSession}
 //       `prekeys` is the account's prekeys vault item, `session` the stored state
 //       with the sender or null; `expectedPeerIdentity`, when given, is the
-//       sender's registered identity key, which a prekey message must carry.
+//       sender's registered identity key, which a prekey message must carry
+//       (IdentityChangedError otherwise, as for another key than the session's).
 //       `payload` is the decoded payload object (payload.js decodePayload; a type
 //       this client does not know comes back as parsed, for the caller to
 //       ignore); a payload that is not valid JSON of version 1 fails like any
@@ -160,7 +161,7 @@ export function decryptEnvelope(
     const { prekey } = envelope;
     if (expectedPeerIdentity !== undefined && expectedPeerIdentity !== null
         && !bytesEqual(prekey.identityKey, expectedPeerIdentity)) {
-      throw new MalformedError('The envelope names an identity key other than its sender\'s.');
+      throw new IdentityChangedError();
     }
     // Step 0 of section 4: an account's identity key never changes, so a
     // sender we have a session with must name the same one.

@@ -177,7 +177,7 @@ test('a prekey message from another identity than the sender account is refused'
     prekeys: bob.prekeys,
     session: null,
     expectedPeerIdentity: newAccount().identity.publicKey,
-  }, envelope), MalformedError);
+  }, envelope), IdentityChangedError);
   const opened = decryptEnvelope({
     identity: bob.identity,
     prekeys: bob.prekeys,

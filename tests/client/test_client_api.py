@@ -5,8 +5,8 @@ envelopes opened out of order and envelopes the server delivers out of order,
 delivered and read receipts, equal safety numbers, a second device that logs
 in with the secret alone and finds everything (and a stale device that loses
 the compare-and-swap race and recovers), prekey top-up and rotation, typed
-errors, an unreadable envelope that is reported and loses nothing, and account
-deletion.
+errors, an unreadable envelope that is reported and loses nothing, another
+identity key under a known sender's id, and account deletion.
 """
 
 import asyncio
@@ -265,6 +265,30 @@ async def test_unreadable_envelope_is_reported_and_loses_nothing(server: Any) ->
         assert (await next_message(client)).body == "still here"
     finally:
         await close_all(therapist, client)
+
+
+async def test_another_identity_under_a_known_sender_is_refused(server: Any) -> None:
+    """A server relaying one account's envelope as another's gets it refused (step 0)."""
+    therapist, _ = await new_therapist(server, "Dr. Careful")
+    alice, _ = await new_client(server)
+    mallory, _ = await new_client(server)
+    try:
+        for sender, text in ((alice, "hello"), (mallory, "it's me, alice")):
+            await sender.connect()
+            await sender.send(therapist.account, text)
+        await therapist.connect()
+        frames = [await therapist.next_envelope(WAIT) for _ in range(2)]
+        genuine = next(f for f in frames if f["from"] == alice.account)
+        forged = {**next(f for f in frames if f["from"] == mallory.account)}
+        forged["from"] = alice.account
+        opened = await therapist.open_envelope(genuine)
+        assert opened.message is not None and opened.message.body == "hello"
+        refused = await therapist.open_envelope(forged)
+        assert refused.message is None and isinstance(refused.error, ProtocolError)
+        assert refused.error.code == "identity_changed"
+        assert texts(therapist, alice.account) == [("in", "hello")]
+    finally:
+        await close_all(therapist, alice, mallory)
 
 
 async def test_typed_errors(server: Any) -> None:
