@@ -150,7 +150,8 @@ class Writer:
         await loop.run_in_executor(self._executor, self._guarded, step)
 
     async def _commit_quick(self, batch: list[_Job]) -> None:
-        if not self._begin_at_once():
+        # Guarded like every step: whatever fails, no transaction is left open.
+        if not self._guarded(self._begin_at_once):
             await self._in_thread(self._begin)
         if self._guarded(lambda: self._apply_all(batch)):
             await self._in_thread(lambda: self._finish(batch))
