@@ -38,6 +38,19 @@ def raise_open_files_limit() -> tuple[int, int]:
     return resource.getrlimit(resource.RLIMIT_NOFILE)
 
 
+def machine_cpu_ticks() -> tuple[int, int, int]:
+    """All CPUs' clock ticks so far from /proc/stat: (total, idle, stolen).
+
+    Stolen ticks are those the hypervisor gave to other machines while this
+    one had work to run; idle counts waiting for the disk as idle.
+    """
+    with open("/proc/stat") as handle:
+        fields = [int(x) for x in handle.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal (guest time is inside user)
+    total = sum(fields[:8])
+    return total, fields[3] + fields[4], fields[7]
+
+
 def rss_bytes(pid: int) -> int:
     """Resident set size of a process, from /proc/<pid>/statm."""
     with open(f"/proc/{pid}/statm") as handle:

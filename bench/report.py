@@ -59,15 +59,17 @@ def _relay(r: dict[str, Any]) -> list[str]:
         "",
         "Rounds, in the order they ran (busy: CPU seconds per wall second):",
         "",
-        "| round | messages/s | server busy | its event loop busy | load generator busy | errors |",
-        "|---|---|---|---|---|---|",
+        "| round | messages/s | server busy | its event loop busy | load generator busy "
+        "| CPU stolen | errors |",
+        "|---|---|---|---|---|---|---|",
     ]
     for run in r["runs"]:
         wall = run["wall_s"]
+        stolen = f"{run['machine_stolen']:.1%}" if "machine_stolen" in run else "-"
         lines.append(
             f"| {run['kind']} | {run['delivered_per_s']:.0f} | {run['server_cpu_s'] / wall:.2f} "
             f"| {run['server_loop_cpu_s'] / wall:.2f} | {run['loadgen_cpu_s'] / wall:.2f} "
-            f"| {run['totals']['errors'] or 'none'} |"
+            f"| {stolen} | {run['totals']['errors'] or 'none'} |"
         )
     return lines
 
@@ -76,6 +78,10 @@ def _latency_row(r: dict[str, Any]) -> str:
     lat = r["latency"]
     head = f"| {r['offered_per_s']:.0f} | {r['achieved_offer_per_s']:.0f} "
     busy = f"| {r['server_busy']:.2f} / {r['server_loop_busy']:.2f} | {r['loadgen_busy']:.2f} "
+    if "machine_busy" in r:
+        busy += f"| {r['machine_busy']:.2f} / {r['machine_stolen']:.1%} "
+    else:
+        busy += "| - "
     errors = f"| {r['errors'] or 'none'} |"
     if not lat.get("count"):
         return head + "| - | - | - | 0% " + busy + errors
@@ -88,11 +94,30 @@ def _latency_row(r: dict[str, Any]) -> str:
     )
 
 
+def _rounds(rows: list[dict[str, Any]]) -> list[str]:
+    """A line per rate offered in several rounds: each round's own p99 and stolen time."""
+    lines = []
+    for row in rows:
+        rounds = row.get("rounds")
+        if not rounds:
+            continue
+        each = ", ".join(
+            f"{x['latency'].get('p99_ms', float('nan')):.1f} ms ({x['machine_stolen']:.1%} stolen)"
+            for x in rounds
+        )
+        lines += [
+            f"At {row['offered_per_s']:.0f}/s, {len(rounds)} rounds pooled in the row above; "
+            f"p99 of each round: {each}.",
+            "",
+        ]
+    return lines
+
+
 def _latency(r: dict[str, Any]) -> list[str]:
     head = [
         "| offered msg/s | achieved | p50 ms | p99 ms | max ms | delivered in run "
-        "| server / event loop busy | load generator busy | errors |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| server / event loop busy | load generator busy | machine busy / stolen | errors |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     lines = []
     if r.get("lone_commit"):
@@ -104,7 +129,7 @@ def _latency(r: dict[str, Any]) -> list[str]:
             "",
         ]
     lines += ["Fixed loads, the real server:", "", *head]
-    lines += [*(_latency_row(x) for x in r["fixed"]), ""]
+    lines += [*(_latency_row(x) for x in r["fixed"]), "", *_rounds(r["fixed"])]
     if r.get("baseline"):
         ratios = ", ".join(
             f"{float(rate):.0f}/s: **{ratio:.1f}x**" for rate, ratio in r["p99_ratio"].items()
@@ -115,6 +140,7 @@ def _latency(r: dict[str, Any]) -> list[str]:
             *head,
             *(_latency_row(x) for x in r["baseline"]),
             "",
+            *_rounds(r["baseline"]),
             f"p99 of the real server over p99 of the bare relay: {ratios}.",
             "",
         ]
