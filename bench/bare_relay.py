@@ -3,7 +3,7 @@
 `python -m bench.bare_relay --port 0` serves /ws on the same stack as the
 server (uvicorn on uvloop with the sans-I/O websockets protocol, no
 per-message compression, Starlette's websocket, the same garbage-collector
-threshold) and speaks the same frames: a challenge
+threshold, what exists at start frozen) and speaks the same frames: a challenge
 answered by `auth` and `ready`, then `send` answered by `sent` with the
 envelope pushed to the recipient as an `envelope` frame, `ack` answered by
 `acked`, `ping` by `pong`. It parses each frame's JSON and the envelope's
@@ -17,6 +17,7 @@ recipient who is not connected is dropped.
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import time
@@ -111,6 +112,9 @@ def main() -> None:
         while not server.started and not task.done():
             await asyncio.sleep(0.02)
         if server.started:
+            # As the server does once it is up (server/serve.py).
+            gc.collect()
+            gc.freeze()
             host, port = server.servers[0].sockets[0].getsockname()[:2]
             print(f"Bare relay serving on http://{host}:{port}/", flush=True)
         await task

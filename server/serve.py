@@ -79,6 +79,13 @@ async def _serve(server: uvicorn.Server) -> None:
     while not server.started and not task.done():
         await asyncio.sleep(0.05)
     if server.started:
+        # What exists once the server is up (modules, the app, its services)
+        # lives as long as the process. Frozen, it is left out of every later
+        # collection: opening a thousand connections at once, as after a
+        # restart, then ran no full collection, where it had run one of 110
+        # to 120 ms that held up every connection (bench/README.md, "Findings").
+        gc.collect()
+        gc.freeze()
         print(f"Quietline is serving on {_url(server)}", flush=True)
     await task
 
