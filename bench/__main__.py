@@ -22,6 +22,7 @@ from typing import Any
 from bench import (
     connections_bench,
     crypto_compare,
+    jobs,
     latency_bench,
     relay_bench,
     report,
@@ -55,8 +56,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     unknown = sorted(set(names) - set(BENCHMARKS))
     if unknown:
         parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
-    if args.soak_minutes <= 0:
-        parser.error("--soak-minutes must be positive")
+    if not 0 < args.soak_minutes <= jobs.MAX_SECONDS / 60:
+        parser.error(f"--soak-minutes must be more than 0 and at most {jobs.MAX_SECONDS / 60:g}")
     args.names = ["soak"] if args.soak else (names or list(BENCHMARKS))
     return args
 

@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import processes
+from bench import jobs, processes
 
-LOADGEN_TIMEOUT = 900.0
+# After its time limit the load generator stops itself; this is for when it cannot.
+KILL_AFTER_LIMIT_S = 30.0
 
 
 @dataclass
@@ -34,19 +35,25 @@ def loadavg() -> list[float]:
     return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
 
 
-def run_loadgen(job: dict[str, Any]) -> dict[str, Any]:
-    """Run one load-generator job in its own process and return its result."""
-    started = time.monotonic()
-    done = subprocess.run(
+def loadgen_process(job_text: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """`python -m bench.loadgen` with `job_text` on its stdin, killed after `timeout` s."""
+    return subprocess.run(
         [sys.executable, "-m", "bench.loadgen"],
-        input=json.dumps(job),
+        input=job_text,
         capture_output=True,
         text=True,
         cwd=processes.REPO_ROOT,
         env=processes.child_environment(),
-        timeout=LOADGEN_TIMEOUT,
+        timeout=timeout,
         check=False,
     )
+
+
+def run_loadgen(job: dict[str, Any]) -> dict[str, Any]:
+    """Run one load-generator job in its own process and return its result."""
+    jobs.check(job)
+    started = time.monotonic()
+    done = loadgen_process(json.dumps(job), jobs.time_limit(job) + KILL_AFTER_LIMIT_S)
     if done.returncode != 0:
         raise RuntimeError(f"the load generator failed ({job['kind']}):\n{done.stderr[-4000:]}")
     result = json.loads(done.stdout)

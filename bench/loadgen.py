@@ -1,9 +1,10 @@
 """The load generator: `python -m bench.loadgen` reads one JSON job on stdin, prints one result.
 
 It runs in its own process so that its CPU time is its own and the server's
-is the server's. Every job is bounded: a fixed number of devices, fixed
-durations, a deadline for draining, and it talks only to the address it was
-given (always 127.0.0.1). Progress goes to stderr.
+is the server's. Every job is bounded: `bench.jobs` refuses one that names
+an address other than loopback, too many devices, too high a rate or too long
+an interval (exit status 2), and the job stops itself at its time limit
+(exit status 3). Progress goes to stderr.
 
 Jobs (`kind`):
 
@@ -31,7 +32,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from bench import processes
+from bench import jobs, processes
 from bench.envelope_pool import encoded_pool
 from bench.seed import Device, read_devices
 from bench.stats import latency_summary, median
@@ -467,12 +468,33 @@ JOBS: dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]] = {
 }
 
 
-def main() -> None:
-    job = json.loads(sys.stdin.read())
+async def run(job: dict[str, Any]) -> dict[str, Any] | None:
+    """Run a checked job; None if it reached its time limit first."""
+    try:
+        async with asyncio.timeout(jobs.time_limit(job)) as limit:
+            return await JOBS[job["kind"]](job)
+    except TimeoutError:
+        # A timeout inside the job (a probe's, a connection's) is the job's own failure.
+        if limit.expired():
+            return None
+        raise
+
+
+def main() -> int:
+    try:
+        job = json.loads(sys.stdin.read())
+        jobs.check(job)
+    except ValueError as error:  # not JSON, or a jobs.JobError
+        log(f"refused: {error}")
+        return 2
     processes.raise_open_files_limit()
-    result = asyncio.run(JOBS[job["kind"]](job))
+    result = asyncio.run(run(job))
+    if result is None:
+        log(f"stopped: the job ran for its limit of {jobs.time_limit(job):.0f} s")
+        return 3
     print(json.dumps(result))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
