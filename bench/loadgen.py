@@ -40,8 +40,8 @@ from bench.wsclient import Peer, open_device, pair_up
 
 T = TypeVar("T")
 CONNECT_CONCURRENCY = 64
-DRAIN_TIMEOUT = 20.0
-MAX_BACKLOG_DRAIN = 150.0
+DRAIN_TIMEOUT = jobs.DRAIN_S
+MAX_BACKLOG_DRAIN = jobs.BACKLOG_DRAIN_S
 BACKLOG_DRAIN_RATE = 500.0  # messages per second a backlog is assumed to clear at, at worst
 RSS_SAMPLES = 5
 
