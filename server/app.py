@@ -144,6 +144,7 @@ def create_app(settings: Settings) -> Starlette:
                     await task
             await writer.stop()
             readers.close()
+            service.passwords.close()
 
     app = Starlette(
         routes=[

@@ -86,6 +86,7 @@ ANSWER_SECONDS = 10.0
 # Growth of VmRSS allowed between the middle and the end of a run.
 MEMORY_SLACK = 24 * 1024 * 1024
 HEALTH_SECONDS = 2.0
+PROGRESS_SECONDS = 60.0
 WS_WINDOW = 64
 ERROR_STATUS = {error.code: error.status for error in ALL_ERRORS}
 REQUIRED_HEADERS = [name for name, _ in SECURITY_HEADERS]
@@ -107,7 +108,6 @@ FUZZ_SETTINGS = {
     "ws_rate": 1_000_000,
     "ws_burst": 1_000_000,
     "max_inbox": 1_000_000,
-    "auth_timeout": 2,
     # The fuzzer's own reader shares two cores with the server: a deeper
     # queue keeps a busy moment from closing its connections as non-reading.
     "send_queue_frames": 100_000,
@@ -150,8 +150,12 @@ class Report:
         lines += [f"  {count:>8}  {label}" for label, count in sorted(self.answers.items())]
         if self.rss:
             mib = [r / 2**20 for _, r in self.rss]
-            lines.append(f"RSS MiB: start {mib[0]:.0f}, middle {mib[len(mib) // 2]:.0f}, ")
-            lines[-1] += f"end {mib[-1]:.0f}, peak {max(mib):.0f} ({len(mib)} samples)"
+            tenths = [mib[min(len(mib) - 1, len(mib) * i // 10)] for i in range(11)]
+            lines.append(
+                "server RSS MiB at each tenth of the run: "
+                + " ".join(f"{value:.0f}" for value in tenths)
+                + f" (peak {max(mib):.0f}, {len(mib)} samples)"
+            )
         lines.append(", ".join(f"{who} CPU {seconds:.0f} s" for who, seconds in self.cpu.items()))
         lines.append(f"server log: {len(self.error_lines)} ERROR, {self.warning_lines} WARNING")
         lines.append(f"failures: {len(self.failures)}")
@@ -933,8 +937,18 @@ HANDSHAKE = (
 )
 
 
-def build_raw(rng: random.Random, world: World) -> tuple[str, bytes, bool]:
-    """(label, bytes to send, whether to half-close after sending)."""
+@dataclass
+class RawInput:
+    label: str
+    data: bytes
+    # Whether to end the sending side afterwards (so the server sees the end).
+    half_close: bool = True
+    # Sent after the websocket challenge: uvicorn drops bytes that come with
+    # the opening request itself.
+    then: bytes = b""
+
+
+def build_raw(rng: random.Random, world: World) -> RawInput:
     token = rng.choice(world.clients).token
     valid = (
         f"POST /api/vault HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
@@ -942,80 +956,93 @@ def build_raw(rng: random.Random, world: World) -> tuple[str, bytes, bool]:
     ).encode()
     step = rng.randrange(12)
     if step == 0:
-        return "raw random-bytes", rng.randbytes(rng.randrange(1, 300)), True
+        return RawInput("raw random-bytes", rng.randbytes(rng.randrange(1, 300)), True)
     if step == 1:
         data = bytearray(valid)
         for _ in range(rng.randint(1, 4)):
             data[rng.randrange(len(data))] = rng.randrange(256)
-        return "raw byte-flip", bytes(data), True
+        return RawInput("raw byte-flip", bytes(data), True)
     if step == 2:
         declared = valid.replace(b"Content-Length: 13", b"Content-Length: 500")
-        return "raw short-body", declared, True
+        return RawInput("raw short-body", declared, True)
     if step == 3:
         upgrade = valid.replace(b"Host:", b"Connection: Upgrade\r\nUpgrade: websocket\r\nHost:")
-        return "raw upgrade-with-body", upgrade, False
+        return RawInput("raw upgrade-with-body", upgrade, False)
     if step == 4:
         headers = HANDSHAKE.split("\r\n")
         del headers[rng.randrange(2, len(headers) - 1)]
-        return "raw handshake-missing-header", ("\r\n".join(headers) + "\r\n").encode(), True
+        return RawInput(
+            "raw handshake-missing-header", ("\r\n".join(headers) + "\r\n").encode(), True
+        )
     if step == 5:
         bad = HANDSHAKE.replace("Version: 13", rng.choice(["Version: 8", "Version: x"]))
         bad = bad.replace("GET /ws", rng.choice(["GET /ws", "POST /ws", "GET /api/info"]))
-        return "raw handshake-bad", (bad + "\r\n").encode(), True
+        return RawInput("raw handshake-bad", (bad + "\r\n").encode(), True)
     if step == 6:
         opcode = rng.choice([0x1, 0x2, 0x3, 0x7, 0xB, 0x0, 0x9, 0xA, 0x8])
         frame = ws_frame(rng, opcode, rng.randbytes(rng.randrange(140)), rng.random() < 0.8)
-        return "raw ws-frame", (HANDSHAKE + "\r\n").encode() + frame, True
+        # A data frame ends the unauthenticated connection at once; after a
+        # control frame, one is sent so the input does not wait for auth_timeout.
+        frame += ws_frame(rng, 0x1, b"{}")
+        return RawInput("raw ws-frame", (HANDSHAKE + "\r\n").encode(), then=frame)
     if step == 7:
         frame = ws_frame(rng, 0x1, b"\xff\xfe\xfd")
-        return "raw ws-invalid-utf8", (HANDSHAKE + "\r\n").encode() + frame, True
+        return RawInput("raw ws-invalid-utf8", (HANDSHAKE + "\r\n").encode(), then=frame)
     if step == 8:
-        return "raw pipelined", b"GET /api/health HTTP/1.1\r\nHost: a\r\n\r\n" * 3, True
+        return RawInput("raw pipelined", b"GET /api/health HTTP/1.1\r\nHost: a\r\n\r\n" * 3, True)
     if step == 9:
         line = rng.choice([b"GET / HTTP/9.9", b"GET /\x00 HTTP/1.1", b"G\xffT / HTTP/1.1", b" / "])
-        return "raw request-line", line + b"\r\nHost: a\r\n\r\n", True
+        return RawInput("raw request-line", line + b"\r\nHost: a\r\n\r\n", True)
     if step == 10:
-        return (
-            "raw too-large",
-            valid.replace(b"Content-Length: 13", b"Content-Length: 99999999"),
-            True,
-        )
-    return "raw chunked", valid.replace(b"Content-Length: 13", b"Transfer-Encoding: chunked"), True
+        huge = valid.replace(b"Content-Length: 13", b"Content-Length: 99999999")
+        return RawInput("raw too-large", huge)
+    return RawInput(
+        "raw chunked", valid.replace(b"Content-Length: 13", b"Transfer-Encoding: chunked"), True
+    )
 
 
 async def raw_worker(rng: random.Random, world: World, budget: Budget, report: Report) -> None:
     while budget.take():
-        label, data, half_close = build_raw(rng, world)
-        report.inputs[label] += 1
+        item = build_raw(rng, world)
+        report.inputs[item.label] += 1
         try:
             reader, writer = await open_http(world)
         except (OSError, TimeoutError):
-            report.fail(f"{label}: cannot connect", data)
+            report.fail(f"{item.label}: cannot connect", item)
             continue
+        received = b""
         try:
-            writer.write(data)
-            if half_close:
+            writer.write(item.data)
+            if item.then:
+                while b"challenge" not in received:
+                    chunk = await asyncio.wait_for(reader.read(65536), ANSWER_SECONDS)
+                    if not chunk:
+                        break
+                    received += chunk
+                writer.write(item.then)
+            if item.half_close:
                 writer.write_eof()
-            received = await asyncio.wait_for(read_until_closed(reader), ANSWER_SECONDS)
+            received += await asyncio.wait_for(
+                read_until_closed(reader, stop_after_upgrade=not item.then), ANSWER_SECONDS
+            )
         except TimeoutError:
-            report.fail(f"{label}: neither answered nor closed within {ANSWER_SECONDS} s", data)
-            received = b""
+            report.fail(
+                f"{item.label}: neither answered nor closed within {ANSWER_SECONDS} s", item
+            )
         except ConnectionError:
-            received = b""
+            pass
         finally:
             writer.close()
-        await check_raw(report, label, received, data)
+        await check_raw(report, item.label, received, item.data)
 
 
-async def read_until_closed(reader: asyncio.StreamReader) -> bytes:
+async def read_until_closed(reader: asyncio.StreamReader, stop_after_upgrade: bool) -> bytes:
     out = b""
     while chunk := await reader.read(65536):
         out += chunk
-        # An accepted websocket stays open after the upgrade: read its first
-        # frames and stop once the server has said what it had to say.
-        if out.startswith(b"HTTP/1.1 101") and b"\r\n\r\n" in out and len(out) > 300:
-            with contextlib.suppress(TimeoutError):
-                out += await asyncio.wait_for(reader.read(65536), 0.05)
+        # A websocket opened by mistake waits auth_timeout for its `auth`:
+        # stop reading once the upgrade and the challenge are in.
+        if stop_after_upgrade and out.startswith(b"HTTP/1.1 101") and b"challenge" in out:
             return out
     return out
 
@@ -1057,12 +1084,22 @@ def rss_of(pid: int) -> int:
     return 0
 
 
-async def watch(world: World, report: Report, stop: asyncio.Event) -> None:
+async def watch(world: World, report: Report, stop: asyncio.Event, progress: bool) -> None:
     """Health checks and memory samples while the run lasts."""
     process = world.server.process
     assert process is not None
     started = time.monotonic()
+    shown = started
     while not stop.is_set():
+        if progress and time.monotonic() - shown >= PROGRESS_SECONDS:
+            shown = time.monotonic()
+            rss = report.rss[-1][1] / 2**20 if report.rss else 0
+            print(
+                f"{shown - started:.0f} s: {report.total} inputs, {len(report.failures)} failures, "
+                f"server RSS {rss:.0f} MiB",
+                file=sys.stderr,
+                flush=True,
+            )
         if process.poll() is not None:
             report.fail(f"the server exited with status {process.returncode}", None)
             return
@@ -1101,7 +1138,9 @@ async def round_trip(world: World) -> None:
     await receiver.close()
 
 
-async def fuzz(world: World, inputs: int, seconds: float, seed: int, report: Report) -> None:
+async def fuzz(
+    world: World, inputs: int, seconds: float, seed: int, report: Report, progress: bool
+) -> None:
     deadline = time.monotonic() + seconds
     budgets = {kind: Budget(int(inputs * share), deadline) for kind, share in SHARES.items()}
     budgets["ws"].left += inputs - sum(b.left for b in budgets.values())
@@ -1127,7 +1166,7 @@ async def fuzz(world: World, inputs: int, seconds: float, seed: int, report: Rep
     process = world.server.process
     assert process is not None
     server_cpu, own_cpu = cpu_of(process.pid), time.process_time()
-    watcher = asyncio.create_task(watch(world, report, stop))
+    watcher = asyncio.create_task(watch(world, report, stop, progress))
 
     async def timed(kind: str, work: Any) -> None:
         try:
@@ -1177,17 +1216,15 @@ def check_memory(report: Report) -> None:
         )
 
 
-def run(
-    inputs: int, seconds: float, seed: int, data_dir: Path, settings: dict[str, Any] | None = None
-) -> Report:
+def run(inputs: int, seconds: float, seed: int, data_dir: Path, progress: bool = False) -> Report:
     """Start a server in `data_dir`, fuzz it, stop it; the report says what was seen."""
-    running = RunningServer(data_dir, {**FUZZ_SETTINGS, **(settings or {})})
+    running = RunningServer(data_dir, dict(FUZZ_SETTINGS))
     running.start()
     report = Report()
     offset = len(running.log_text())
     try:
         world = make_world(running)
-        asyncio.run(fuzz(world, inputs, seconds, seed, report))
+        asyncio.run(fuzz(world, inputs, seconds, seed, report, progress))
         check_memory(report)
     finally:
         status = running.stop()
@@ -1204,10 +1241,11 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--data", help="data directory (default: a temporary one)")
+    parser.add_argument("--progress", action="store_true", help="a line every minute")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="quietline-fuzz-") as scratch:
         data = Path(args.data) if args.data else Path(scratch) / "data"
-        report = run(args.inputs, args.minutes * 60, args.seed, data)
+        report = run(args.inputs, args.minutes * 60, args.seed, data, args.progress)
     print(report.summary(), flush=True)
     return 1 if report.failures else 0
 
