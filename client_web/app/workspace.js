@@ -9,8 +9,8 @@ import { identityFromSeed, wipeIdentity } from "../lib/keys.js";
 import { sodium } from "../lib/sodium.js";
 import { createConnection } from "./connection.js";
 import { AccountError } from "./errors.js";
-import { clientLabel, contactItem } from "./records.js";
 import { createReceiver } from "./receiver.js";
+import { clientLabel, contactItem } from "./records.js";
 import { createSender } from "./sender.js";
 import { checkPrekeys, topUpIfLow } from "./upkeep.js";
 
