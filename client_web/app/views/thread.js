@@ -20,10 +20,10 @@ const STATE_LABEL = {
   failed: "Not sent",
 };
 
-export function threadScreen(ctx, { ws, go, peer }) {
-  const therapist = ws.role === "therapist";
-  const listing = () => ws.directory.find((entry) => entry.account === peer) ?? null;
-  const name = () => peerName(ws, peer);
+export function threadScreen(ctx, { workspace, go, peer }) {
+  const therapist = workspace.role === "therapist";
+  const listing = () => workspace.directory.find((entry) => entry.account === peer) ?? null;
+  const name = () => peerName(workspace, peer);
 
   const title = h("h1", { class: "thread__name", id: "thread-title" });
   const subtitle = h("p", { class: "thread__sub muted small" });
@@ -66,7 +66,7 @@ export function threadScreen(ctx, { ws, go, peer }) {
         ]
           .filter(Boolean)
           .join(" · ");
-    verifiedBadge.hidden = contactItem(ws.vault, peer)?.data.verified !== true;
+    verifiedBadge.hidden = contactItem(workspace.vault, peer)?.data.verified !== true;
     clear(notices);
     if (!therapist && entry?.profile.away_message) {
       notices.append(
@@ -78,7 +78,8 @@ export function threadScreen(ctx, { ws, go, peer }) {
         ),
       );
     }
-    const started = sessionItem(ws.vault, peer) || threadMessages(ws, peer).length > 0;
+    const started =
+      sessionItem(workspace.vault, peer) || threadMessages(workspace, peer).length > 0;
     if (!therapist && entry && !entry.profile.accepting && !started) {
       notices.append(
         h(
@@ -107,7 +108,7 @@ export function threadScreen(ctx, { ws, go, peer }) {
   let emptyRow = null;
 
   function renderMessages() {
-    const list = threadMessages(ws, peer);
+    const list = threadMessages(workspace, peer);
     const wanted = new Set(list.map(rowKey));
     for (const [key, row] of rows) {
       if (!wanted.has(key)) {
@@ -201,14 +202,14 @@ export function threadScreen(ctx, { ws, go, peer }) {
               type: "button",
               class: "button button--secondary button--small",
               text: "Try again",
-              onClick: () => ws.sender.retry(message.key),
+              onClick: () => workspace.sender.retry(message.key),
             }),
             h("button", {
               type: "button",
               class: "button button--quiet button--small",
               text: "Move back to the message box",
               onClick: () => {
-                const entry = ws.sender.discard(message.key);
+                const entry = workspace.sender.discard(message.key);
                 if (entry) composer.restore(entry.message.body);
               },
             }),
@@ -229,7 +230,7 @@ export function threadScreen(ctx, { ws, go, peer }) {
       id: "composer",
       name: "message",
       rows: 3,
-      value: ws.drafts.get(peer) ?? "",
+      value: workspace.drafts.get(peer) ?? "",
       "aria-describedby": "composer-hint composer-error",
     });
     const error = h("p", { class: "form-error", id: "composer-error", role: "alert" });
@@ -265,7 +266,7 @@ export function threadScreen(ctx, { ws, go, peer }) {
       try {
         checkBody(body);
         stickToBottom = true;
-        ws.sender.queueText(peer, body, {
+        workspace.sender.queueText(peer, body, {
           label: name(),
           expectedIdentity: listing()?.identityKey,
         });
@@ -276,7 +277,7 @@ export function threadScreen(ctx, { ws, go, peer }) {
         return;
       }
       textarea.value = "";
-      ws.drafts.delete(peer);
+      workspace.drafts.delete(peer);
       counter.textContent = "";
       textarea.focus();
     };
@@ -291,7 +292,7 @@ export function threadScreen(ctx, { ws, go, peer }) {
       }
     });
     textarea.addEventListener("input", () => {
-      ws.drafts.set(peer, textarea.value);
+      workspace.drafts.set(peer, textarea.value);
       const length = [...textarea.value].length;
       counter.textContent = length > 15000 ? `${length} / 16000` : "";
     });
@@ -304,14 +305,14 @@ export function threadScreen(ctx, { ws, go, peer }) {
       },
       restore(body) {
         textarea.value = body + (textarea.value ? `\n${textarea.value}` : "");
-        ws.drafts.set(peer, textarea.value);
+        workspace.drafts.set(peer, textarea.value);
         textarea.focus();
       },
     };
   }
 
   function notesPanel() {
-    const existing = noteItem(ws.vault, peer);
+    const existing = noteItem(workspace.vault, peer);
     const area = h("textarea", {
       class: "textarea notes__input",
       id: "notes",
@@ -330,7 +331,7 @@ export function threadScreen(ctx, { ws, go, peer }) {
       save.disabled = true;
       status.textContent = "Saving…";
       try {
-        await saveNote(ws, peer, area.value);
+        await saveNote(workspace, peer, area.value);
         status.textContent = "Saved.";
       } catch (failure) {
         status.textContent = describe(failure);
@@ -359,7 +360,7 @@ export function threadScreen(ctx, { ws, go, peer }) {
     async function changeBlock(value) {
       blockStatus.textContent = "";
       try {
-        await setBlocked(ws, peer, value);
+        await setBlocked(workspace, peer, value);
         blocked = value;
         blockStatus.textContent = value ? "Blocked." : "Unblocked.";
         announce(value ? "Client blocked." : "Client unblocked.");
@@ -397,7 +398,7 @@ export function threadScreen(ctx, { ws, go, peer }) {
         }),
       ),
     );
-    loadBlocks(ws)
+    loadBlocks(workspace)
       .then((found) => {
         blocked = found.has(peer);
         renderBlock();
@@ -442,7 +443,7 @@ export function threadScreen(ctx, { ws, go, peer }) {
   }
 
   const readIfVisible = () => {
-    if (document.visibilityState === "visible") markRead(ws, peer);
+    if (document.visibilityState === "visible") markRead(workspace, peer);
   };
   const onChange = (event) => {
     if (event.detail.peer !== peer && event.detail.peer !== null) return;
@@ -450,11 +451,11 @@ export function threadScreen(ctx, { ws, go, peer }) {
     renderMessages();
     readIfVisible();
   };
-  ws.events.addEventListener("change", onChange);
+  workspace.events.addEventListener("change", onChange);
   document.addEventListener("visibilitychange", readIfVisible);
   ctx.onLeave(() => {
     resizing.disconnect();
-    ws.events.removeEventListener("change", onChange);
+    workspace.events.removeEventListener("change", onChange);
     document.removeEventListener("visibilitychange", readIfVisible);
   });
 
