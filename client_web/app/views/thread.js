@@ -1,16 +1,15 @@
-// One conversation: the messages in order with their states, the composer,
-// and for therapists the private notes and the block control. Message text is
-// only ever set as text, and shown with its line breaks.
+// One conversation: the messages in order with their states and the
+// composer; for therapists, the notes panel (views/notes.js) beside it.
+// Message text is only ever set as text, and shown with its line breaks.
 
 import { clear, h } from "../dom.js";
-import { loadBlocks, saveNote, setBlocked } from "../mutations.js";
-import { contactItem, noteItem, sessionItem } from "../records.js";
+import { contactItem, sessionItem } from "../records.js";
 import { checkBody } from "../sender.js";
-import { announce } from "../shell.js";
 import { markRead, peerName, threadMessages } from "../threads.js";
 import { fullWhen, isoWhen, shortWhen } from "../time.js";
 import { describe } from "../wording.js";
 import { initials } from "./directory.js";
+import { notesPanel } from "./notes.js";
 
 const STATE_LABEL = {
   sending: "Sending…",
@@ -311,137 +310,6 @@ export function threadScreen(ctx, { workspace, go, peer }) {
     };
   }
 
-  function notesPanel() {
-    const existing = noteItem(workspace.vault, peer);
-    const area = h("textarea", {
-      class: "textarea notes__input",
-      id: "notes",
-      rows: 8,
-      value: existing?.data.body ?? "",
-      "aria-describedby": "notes-hint",
-    });
-    const status = h("span", { class: "small muted", role: "status" });
-    const save = h("button", {
-      type: "button",
-      class: "button button--secondary button--small",
-      id: "save-notes",
-      text: "Save notes",
-    });
-    save.addEventListener("click", async () => {
-      save.disabled = true;
-      status.textContent = "Saving…";
-      try {
-        await saveNote(workspace, peer, area.value);
-        status.textContent = "Saved.";
-      } catch (failure) {
-        status.textContent = describe(failure);
-      } finally {
-        save.disabled = false;
-      }
-    });
-    const blockButton = h("button", {
-      type: "button",
-      class: "button button--danger-outline button--small",
-      id: "block",
-    });
-    const confirmBox = h("div", { class: "confirm", hidden: true });
-    const blockStatus = h("p", { class: "small muted", role: "status" });
-    const renderBlock = () => {
-      blockButton.textContent = blocked ? "Unblock client" : "Block client";
-    };
-    blockButton.addEventListener("click", async () => {
-      if (!blocked) {
-        confirmBox.hidden = false;
-        confirmBox.querySelector("button")?.focus();
-        return;
-      }
-      await changeBlock(false);
-    });
-    async function changeBlock(value) {
-      blockStatus.textContent = "";
-      try {
-        await setBlocked(workspace, peer, value);
-        blocked = value;
-        blockStatus.textContent = value ? "Blocked." : "Unblocked.";
-        announce(value ? "Client blocked." : "Client unblocked.");
-      } catch (failure) {
-        blockStatus.textContent = describe(failure);
-      }
-      confirmBox.hidden = true;
-      renderBlock();
-      renderHeader();
-    }
-    confirmBox.append(
-      h(
-        "p",
-        {},
-        "Block this client? They will not be able to send you messages. You can unblock them at any time.",
-      ),
-      h(
-        "div",
-        { class: "row" },
-        h("button", {
-          type: "button",
-          class: "button button--danger button--small",
-          id: "confirm-block",
-          text: "Block",
-          onClick: () => changeBlock(true),
-        }),
-        h("button", {
-          type: "button",
-          class: "button button--quiet button--small",
-          text: "Cancel",
-          onClick: () => {
-            confirmBox.hidden = true;
-            blockButton.focus();
-          },
-        }),
-      ),
-    );
-    loadBlocks(workspace)
-      .then((found) => {
-        blocked = found.has(peer);
-        renderBlock();
-        renderHeader();
-      })
-      .catch(() => {});
-    renderBlock();
-    return h(
-      "aside",
-      { class: "thread__aside stack", "aria-label": "About this client" },
-      h(
-        "section",
-        { class: "card notes", "aria-labelledby": "notes-title" },
-        h("h2", { class: "card__title", id: "notes-title" }, "Private notes"),
-        h(
-          "p",
-          { class: "small muted", id: "notes-hint" },
-          "Only you can read these. They are encrypted on this device before they are stored.",
-        ),
-        h("label", {
-          class: "visually-hidden",
-          htmlFor: "notes",
-          text: "Private notes about this client",
-        }),
-        area,
-        h("div", { class: "row row--between notes__bar" }, status, save),
-      ),
-      h(
-        "section",
-        { class: "card", "aria-labelledby": "block-title" },
-        h("h2", { class: "card__title", id: "block-title" }, "Conversation"),
-        h(
-          "p",
-          { class: "small muted" },
-          "Blocking stops this client's new messages. Nothing is deleted.",
-        ),
-        blockButton,
-        confirmBox,
-        blockStatus,
-      ),
-    );
-  }
-
   const readIfVisible = () => {
     if (document.visibilityState === "visible") markRead(workspace, peer);
   };
@@ -459,6 +327,14 @@ export function threadScreen(ctx, { workspace, go, peer }) {
     document.removeEventListener("visibilitychange", readIfVisible);
   });
 
+  const notesOptions = {
+    workspace,
+    peer,
+    onBlocked: (value) => {
+      blocked = value;
+      renderHeader();
+    },
+  };
   const conversation = h("div", { class: "conversation card" }, messages, composer.element);
   const page = h(
     "section",
@@ -487,7 +363,7 @@ export function threadScreen(ctx, { workspace, go, peer }) {
       }),
     ),
     notices,
-    therapist ? h("div", { class: "split" }, conversation, notesPanel()) : conversation,
+    therapist ? h("div", { class: "split" }, conversation, notesPanel(notesOptions)) : conversation,
   );
   renderHeader();
   renderMessages();
