@@ -15,6 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crypto.constants import (
+    IDLE_LOCK_DEFAULT_MINUTES,
+    IDLE_LOCK_MAX_MINUTES,
+    IDLE_LOCK_MIN_MINUTES,
+    WS_CHALLENGE_TTL,
+)
+
 ENV_PREFIX = "QUIETLINE_"
 CONFIG_FILE_NAME = "quietline.toml"
 MIB = 1024 * 1024
@@ -25,11 +32,17 @@ class ConfigError(Exception):
 
 
 def _setting(
-    default: Any, help_text: str, minimum: float | None = None, *, secret: bool = False
+    default: Any,
+    help_text: str,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    *,
+    secret: bool = False,
 ) -> Any:
     """`secret` settings are never printed (`quietline admin config` shows that one is set)."""
     return field(
-        default=default, metadata={"help": help_text, "minimum": minimum, "secret": secret}
+        default=default,
+        metadata={"help": help_text, "minimum": minimum, "maximum": maximum, "secret": secret},
     )
 
 
@@ -47,7 +60,12 @@ class Settings:
     exit_url: str = _setting(
         "https://www.wikipedia.org/", "where quick exit sends the browser (never fetched here)"
     )
-    idle_lock_minutes: int = _setting(5, "minutes of inactivity before the web client locks", 1)
+    idle_lock_minutes: int = _setting(
+        IDLE_LOCK_DEFAULT_MINUTES,
+        "minutes of inactivity before the web client locks",
+        IDLE_LOCK_MIN_MINUTES,
+        IDLE_LOCK_MAX_MINUTES,
+    )
     crisis_text: str = _setting("", "crisis information shown by the web client (may be empty)")
     title_marker: bool = _setting(
         True, "a client's tab title gains a count of new messages while the app is open"
@@ -75,7 +93,12 @@ class Settings:
     send_queue_bytes: int = _setting(
         8 * MIB, "bytes queued for a slow connection before closing it", 256 * 1024
     )
-    auth_timeout: float = _setting(30.0, "seconds an unauthenticated websocket may stay open", 0.1)
+    auth_timeout: float = _setting(
+        float(WS_CHALLENGE_TTL),
+        "seconds an unauthenticated websocket may stay open",
+        0.1,
+        WS_CHALLENGE_TTL,
+    )
     ws_ping_interval: float = _setting(20.0, "seconds between websocket keepalive pings", 0.1)
     ws_ping_timeout: float = _setting(
         20.0, "seconds to wait for a ping's answer before closing the connection", 0.1
@@ -99,7 +122,7 @@ class Settings:
 
     # Therapists' notifications (server/notifier.py, docs/SELF_HOSTING.md "Mail and push").
     smtp_host: str = _setting("", "the practice's mail server for notifications (empty: no mail)")
-    smtp_port: int = _setting(587, "the mail server's port", 1)
+    smtp_port: int = _setting(587, "the mail server's port", 1, 65535)
     smtp_security: str = _setting("starttls", "starttls, tls (implicit, port 465) or none")
     smtp_user: str = _setting("", "user name for the mail server (empty: no login)")
     smtp_password: str = _setting("", "password for the mail server", secret=True)
@@ -214,10 +237,12 @@ def _read_config_file(path: Path) -> dict[str, Any]:
 
 def _validate(settings: Settings) -> Settings:
     for item in SETTING_FIELDS:
-        minimum = item.metadata["minimum"]
+        minimum, maximum = item.metadata["minimum"], item.metadata["maximum"]
         value = getattr(settings, item.name)
         if minimum is not None and value < minimum:
             raise ConfigError(f"{item.name} must be at least {minimum}, not {value}.")
+        if maximum is not None and value > maximum:
+            raise ConfigError(f"{item.name} must be at most {maximum}, not {value}.")
     if settings.port > 65535:
         raise ConfigError(f"port must be at most 65535, not {settings.port}.")
     exit_url = urllib.parse.urlsplit(settings.exit_url)
@@ -237,8 +262,6 @@ SMTP_SECURITY = ("starttls", "tls", "none")
 def _validate_notifications(settings: Settings) -> None:
     if settings.smtp_security not in SMTP_SECURITY:
         raise ConfigError("smtp_security must be starttls, tls or none.")
-    if settings.smtp_port > 65535:
-        raise ConfigError(f"smtp_port must be at most 65535, not {settings.smtp_port}.")
     if settings.smtp_host and "@" not in settings.smtp_from:
         raise ConfigError("smtp_from must be the sender's mail address when smtp_host is set.")
     if any(c in settings.smtp_from for c in "\r\n"):
