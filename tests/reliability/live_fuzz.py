@@ -450,8 +450,12 @@ def build_http(rng: random.Random, world: World) -> HttpInput:
             "logout",
             "delete",
             "static",
+            "notifications-get",
+            "notifications-put",
+            "notifications-delete",
+            "notifications-test",
         ],
-        weights=[4, 3, 4, 8, 12, 6, 3, 6, 10, 3, 3, 3, 0.5, 0.5, 2, 2, 6],
+        weights=[4, 3, 4, 8, 12, 6, 3, 6, 10, 3, 3, 3, 0.5, 0.5, 2, 2, 6, 2, 4, 1, 2],
     )[0]
     method, path = "GET", "/api/" + endpoint
     label = "valid"
@@ -506,6 +510,17 @@ def build_http(rng: random.Random, world: World) -> HttpInput:
         token = world.spare_tokens.popleft() if world.spare_tokens else "x" * 43
         if mutate:
             token = b64_noise(rng, token)
+    elif endpoint.startswith("notifications"):
+        token = therapist.token
+        path = "/api/notifications"
+        # Channels are only ever turned off: a fuzzed address must never be
+        # one the server would deliver to.
+        if endpoint == "notifications-put":
+            method, body = "PUT", {"email": None, "push_url": None}
+        elif endpoint == "notifications-delete":
+            method = "DELETE"
+        elif endpoint == "notifications-test":
+            method, path, body = "POST", "/api/notifications/test", {"channel": "push"}
     elif endpoint == "static":
         path = rng.choice(
             ["/", "/index.html", "/app/main.js", "/css/app.css", "/help.html", "/img/x.png"]
