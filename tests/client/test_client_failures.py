@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from client_harness import close_all, new_client, new_therapist
 
-from crypto import client_prekeys
-from crypto.client import Client
-from crypto.client_errors import (
+from client_py import upkeep
+from client_py.client import Client
+from client_py.errors import (
     AnswerTimeoutError,
     BadInputError,
     BadResponseError,
@@ -84,7 +84,7 @@ async def test_nothing_works_before_login(server: Any) -> None:
 
 async def test_a_vault_without_identity_is_reported(server: Any) -> None:
     client, secret = await new_client(server)
-    identity = client.vault.one("identity")
+    identity = client.vault.find("identity")
     assert identity is not None
     batch = client.vault.batch()
     batch.delete(identity.id)
@@ -167,7 +167,7 @@ async def test_a_refused_token_means_a_fresh_login(server: Any) -> None:
         # The next request is refused, the client logs in again and carries on.
         await client.sync()
         assert client.http.token not in (None, old_token)
-        assert client.vault.one("identity") is not None
+        assert client.vault.find("identity") is not None
     finally:
         await client.close()
 
@@ -202,8 +202,8 @@ async def test_a_lost_prekey_upload_is_made_good(server: Any) -> None:
     therapist, secret = await new_therapist(server, "Dr. Lost Upload")
     try:
         # The rotated item is committed, then the upload never happens (a crash).
-        item = therapist.vault.one("prekeys")
-        rotated, _upload = client_prekeys.rotate(therapist.identity.seed, item.value)
+        item = therapist.vault.find("prekeys")
+        rotated, _upload = upkeep.rotate(therapist.identity.seed, item.value)
         batch = therapist.vault.batch()
         batch.put(rotated, item.id)
         await therapist.commit(batch)
