@@ -47,6 +47,7 @@ lint: deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	cd client_web && node_modules/.bin/biome ci --colors=off .
 
 # Benchmarks and the soak need matplotlib (plots) and atheris (fuzzing):
 # the optional groups `bench` and `fuzz`, kept out of `make test`.
