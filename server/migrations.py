@@ -154,7 +154,7 @@ def _activity_and_revocation(db: Database) -> None:
 def _notification_targets(db: Database) -> None:
     # Only therapists have a row, and only while notifications are on: turning
     # them off deletes it.
-    db["notification_targets"].create(
+    db.table("notification_targets").create(
         {"account": bytes, "email": str, "push_url": str},
         pk="account",
         foreign_keys=[_owned_by_account("notification_targets")],
