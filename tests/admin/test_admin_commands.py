@@ -6,7 +6,6 @@ import os
 import re
 import sqlite3
 import urllib.request
-from pathlib import Path
 from typing import Any
 
 import websockets
@@ -21,15 +20,12 @@ from server_harness import (
     request,
     wait_closed,
 )
-from server_process import TEST_SETTINGS, RunningServer
+from server_process import TEST_SETTINGS, RunningServer, require_web_packages
 
 from crypto.encoding import b64u_decode, b64u_encode
 from crypto.keys import IdentityKeyPair
 from server import admin as admin_module
-from server import static
 from server.config import SETTING_FIELDS
-
-REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def prefix_of(account: Any) -> str:
@@ -187,14 +183,7 @@ def test_config_names_the_source_of_every_value(server_factory: Any, tmp_path: A
 
 
 def test_web_hash_matches_the_files_the_server_serves(server: Any) -> None:
-    # The hash covers libsodium from client_web/node_modules; say what is
-    # missing rather than fail on a path further down.
-    vendor = [REPO_ROOT / "client_web" / path for path in static.VENDOR.values()]
-    missing_files = [str(path) for path in vendor if not path.is_file()]
-    assert not missing_files, (
-        "client_web/node_modules is missing; `make deps` (or `make test`) installs it "
-        f"with npm ci: {missing_files}"
-    )
+    require_web_packages()  # the hash covers libsodium from client_web/node_modules
     text = ok(admin(server.data_dir, "web-hash"))
     lines = text.splitlines()
     combined, label = lines[-1].split("  ")
