@@ -31,14 +31,27 @@ SERVER_MAY_REACH_IN_CRYPTO = {
 }
 # Outside modules that would make crypto/ more than the protocol.
 CRYPTO_MUST_NOT_REACH = (
+    # the layers above
     "server",
     "client_py",
+    # the network
     "websockets",
     "urllib",
+    "http",
+    "socket",
+    "ssl",
+    "asyncio",
+    # the terminal
     "argparse",
     "getpass",
+    # files, processes and databases
+    "os",
+    "pathlib",
+    "tempfile",
+    "shutil",
+    "subprocess",
     "sqlite3",
-    "http",
+    "sqlite_utils",
 )
 
 

@@ -27,6 +27,12 @@ from client_py.errors import (
     UnreachableError,
     VaultCorruptError,
 )
+from crypto.constants import (
+    MAX_PROFILE_BYTES,
+    PROFILE_LIST_ITEM_CHARS,
+    PROFILE_LIST_ITEMS,
+    PROFILE_TEXT_CHARS,
+)
 from crypto.encoding import b64u_decode, b64u_encode
 
 WAIT = 20.0
@@ -196,6 +202,34 @@ async def test_a_profile_changed_on_the_server_is_left_out(server: Any) -> None:
         assert "Dr. Trusted" not in names and "Dr. Altered" not in names
     finally:
         await close_all(honest, altered)
+
+
+async def test_a_profile_over_the_shared_limits_is_refused_before_signing(server: Any) -> None:
+    therapist, _ = await new_therapist(server, "Dr. Within Limits")
+    try:
+        too_long = "x" * (PROFILE_TEXT_CHARS["display_name"] + 1)
+        too_many = [f"topic {i}" for i in range(PROFILE_LIST_ITEMS + 1)]
+        # Within every field limit, yet over the byte limit: JSON spells each
+        # control character in six bytes.
+        control = "\u0001" * PROFILE_LIST_ITEM_CHARS
+        too_big = {
+            "display_name": "Dr. Big",
+            "away_message": "\u0001" * PROFILE_TEXT_CHARS["away_message"],
+            "specialties": [control] * PROFILE_LIST_ITEMS,
+            "languages": [control] * PROFILE_LIST_ITEMS,
+        }
+        for profile, words in (
+            ({"display_name": too_long}, "display_name"),
+            ({"display_name": "Dr. Many", "specialties": too_many}, "specialties"),
+            (too_big, f"{MAX_PROFILE_BYTES} bytes"),
+        ):
+            with pytest.raises(BadInputError, match=words):
+                await therapist.publish_profile(profile)
+        # Nothing reached the server: the directory still shows the first profile.
+        (listed,) = [t for t in await therapist.directory() if t.account == therapist.account]
+        assert listed.profile["display_name"] == "Dr. Within Limits"
+    finally:
+        await close_all(therapist)
 
 
 async def test_a_lost_prekey_upload_is_made_good(server: Any) -> None:
