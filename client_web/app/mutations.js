@@ -1,27 +1,17 @@
 // Small vault changes made from the screens (notes, contact verification,
 // settings) and the therapist's block list. Each vault change is a single
-// compare-and-swap write; on a conflict the vault is synced and the change
-// made again on top of what another device wrote.
+// compare-and-swap write, made again on top of what another device wrote
+// when it conflicts (retry.js).
 
 import { request } from "./api.js";
 import { nowSeconds } from "./ids.js";
 import { contactItem, noteItem, settingsItem } from "./records.js";
+import { retryOnConflict } from "./retry.js";
 
-const MAX_ROUNDS = 4;
-
-async function change(workspace, build) {
-  for (let round = 0; round < MAX_ROUNDS; round += 1) {
-    const record = build();
-    if (!record) return;
-    try {
-      await workspace.vault.commit([record]);
-      return;
-    } catch (error) {
-      if (error.code !== "vault_conflict") throw error;
-      await workspace.vault.sync();
-    }
-  }
-  throw Object.assign(new Error("conflict"), { code: "vault_conflict" });
+function change(workspace, build) {
+  return retryOnConflict(workspace.vault.sync, async () => {
+    await workspace.vault.commit([build()]);
+  });
 }
 
 export async function saveNote(workspace, peer, body) {

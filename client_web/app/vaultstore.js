@@ -6,16 +6,15 @@
 // record goes to the server either alone (`commit`) or inside a websocket
 // `send`/`ack` frame, and only once the server confirms it is it applied here
 // (`apply`). A refused write leaves this copy as it was; the caller syncs and
-// prepares again.
+// prepares again. `request` is api.js's, or a fake server in tests.
 
 import { b64uDecode, b64uEncode } from "../lib/encoding.js";
 import { decryptItem, encryptItem } from "../lib/vault.js";
-import { request } from "./api.js";
 import { idBytes, newId } from "./ids.js";
 
 const MAX_SYNC_PAGES = 1000;
 
-export function createVault({ token, vaultKey }) {
+export function createVault({ token, vaultKey, request }) {
   const items = new Map();
   let cursor = null;
 

@@ -104,3 +104,8 @@ export const CTX_ARGON2_SALT = ascii("Quietline v1 argon2id salt");
 export const CTX_VAULT_KEY = ascii("Quietline v1 vault key");
 export const CTX_LOGIN_KEY = ascii("Quietline v1 login key");
 export const CTX_VAULT_ITEM = ascii("Quietline v1 vault item");
+
+// Compare-and-swap writes (section 10): a write refused with `vault_conflict`
+// is retried after a sync at most this many times after the first attempt;
+// then the conflict error reaches the caller (app/retry.js).
+export const VAULT_CONFLICT_RETRIES = 4;
