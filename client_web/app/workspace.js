@@ -17,7 +17,7 @@ import { checkPrekeys, topUpIfLow } from "./upkeep.js";
 
 // A promise chain: work that reads and advances sessions or prekeys runs one
 // piece at a time, so two pieces never start from the same state.
-function createSerial() {
+export function createSerial() {
   let chain = Promise.resolve();
   return (task) => {
     const run = chain.then(() => task());

@@ -7,7 +7,7 @@ import test from "node:test";
 import { ApiError } from "../app/api.js";
 import { retryOnConflict } from "../app/retry.js";
 import { VAULT_CONFLICT_RETRIES } from "../lib/constants.js";
-import { conflict } from "./fakes.mjs";
+import { conflict } from "../testing/fakes.mjs";
 
 test("a conflict is followed by a sync and another attempt", async () => {
   const calls = [];

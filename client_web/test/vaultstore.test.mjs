@@ -8,7 +8,7 @@ import { saveNote } from "../app/mutations.js";
 import { noteItem } from "../app/records.js";
 import { createVault } from "../app/vaultstore.js";
 import { VAULT_CONFLICT_RETRIES } from "../lib/constants.js";
-import { conflict, FakeServer, sodium } from "./fakes.mjs";
+import { conflict, FakeServer, sodium } from "../testing/fakes.mjs";
 
 function twoDevices() {
   const server = new FakeServer();

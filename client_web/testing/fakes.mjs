@@ -1,4 +1,5 @@
-// Stand-ins for the server, for testing the app's logic in Node: the HTTP
+// Stand-ins for the server, for testing the app's logic in Node (kept out of
+// test/, where `node --test` would run every file as a test): the HTTP
 // API's vault, prekey and bundle routes and the websocket's `send` and `ack`
 // frames, with the compare-and-swap rule of docs/API.md ("a write whose
 // version is not exactly the current one plus one is refused with
@@ -7,6 +8,10 @@
 // only takes under races.
 
 import { ApiError } from "../app/api.js";
+import { createReceiver } from "../app/receiver.js";
+import { createSender } from "../app/sender.js";
+import { createVault } from "../app/vaultstore.js";
+import { createSerial } from "../app/workspace.js";
 import { b64uEncode } from "../lib/encoding.js";
 import { generateIdentitySeed, identityFromSeed } from "../lib/keys.js";
 import { createPrekeys } from "../lib/prekeys.js";
@@ -128,17 +133,60 @@ export function newAccount() {
   return { identity, account, prekeys: item, upload, bundle };
 }
 
-// Work that must not interleave runs one piece at a time, as in workspace.js.
-export function createSerial() {
-  let chain = Promise.resolve();
-  return (task) => {
-    const run = chain.then(() => task());
-    chain = run.catch(() => {});
-    return run;
-  };
+// Waits until `condition()` holds, letting the app's promise chains run;
+// a bound on turns, not on time, so a slow machine does not fail it.
+export async function until(condition, what) {
+  for (let turn = 0; turn < 2000; turn += 1) {
+    if (condition()) return;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  throw new Error(`Never happened: ${what}`);
 }
 
-// Lets every pending promise callback run.
-export function settle() {
-  return new Promise((resolve) => setTimeout(resolve, 0));
+// One signed-in device as workspace.js builds it (vault, sender, receiver),
+// on a FakeServer of its own account, with what it reported kept in lists.
+// `secondOf` opens another device of the same account, on the same server.
+export async function openDevice(account, { secondOf = null } = {}) {
+  const server = secondOf?.server ?? new FakeServer();
+  const vaultKey = secondOf?.vaultKey ?? sodium.randombytes_buf(32);
+  const vault = createVault({ token: () => "token", vaultKey, request: server.request });
+  if (secondOf) {
+    await vault.sync();
+  } else {
+    await vault.commit([
+      vault.write(null, { kind: "identity", account: account.account }),
+      vault.write(null, account.prekeys),
+    ]);
+  }
+  const conn = server.connection();
+  const serial = createSerial();
+  const seen = { changes: [], messages: [], unreadable: [] };
+  const sender = createSender({
+    identity: account.identity,
+    token: () => "token",
+    request: server.request,
+    vault,
+    conn,
+    serial,
+    emit: (peer) => seen.changes.push(peer),
+    onUnauthorized: () => {},
+  });
+  const receiver = createReceiver({
+    identity: account.identity,
+    vault,
+    conn,
+    serial,
+    sender,
+    emit: (peer) => seen.changes.push(peer),
+    isViewing: () => false,
+    labelFor: () => "Therapist",
+    onMessage: (peer) => seen.messages.push(peer),
+    onUnreadable: (_peer, error) => seen.unreadable.push(error),
+  });
+  return { account, server, vaultKey, vault, conn, serial, sender, receiver, seen };
+}
+
+// The envelope of a stored `send`, as the server would deliver it.
+export function deliveryOf(from, frame) {
+  return { type: "envelope", id: frame.cmid, from: from.account.account, env: frame.env };
 }
