@@ -3,7 +3,9 @@
 // compare-and-swap write, made again on top of what another device wrote
 // when it conflicts (retry.js).
 
+import { IDLE_LOCK_DEFAULT_MINUTES } from "../lib/constants.js";
 import { request } from "./api.js";
+import { withinIdleBounds } from "./autolock.js";
 import { nowSeconds } from "./ids.js";
 import { contactItem, noteItem, settingsItem } from "./records.js";
 import { retryOnConflict } from "./retry.js";
@@ -42,9 +44,17 @@ export async function setVerified(workspace, peer, verified, label) {
   workspace.emit(peer);
 }
 
+// The person's own choice, or the practice's default when they made none or
+// theirs is outside the bounds (the settings screen then says so).
 export function idleMinutes(workspace) {
-  const value = settingsItem(workspace.vault)?.data.idle_minutes;
-  return Number.isInteger(value) ? value : workspace.info.idle_lock_minutes;
+  const chosen = savedIdleMinutes(workspace);
+  if (withinIdleBounds(chosen)) return chosen;
+  const practice = workspace.info.idle_lock_minutes;
+  return withinIdleBounds(practice) ? practice : IDLE_LOCK_DEFAULT_MINUTES;
+}
+
+export function savedIdleMinutes(workspace) {
+  return settingsItem(workspace.vault)?.data.idle_minutes ?? null;
 }
 
 export async function setIdleMinutes(workspace, minutes) {
