@@ -14,8 +14,7 @@ import { deriveAccountKeys, generateSecret } from "../lib/vault.js";
 import { request } from "./api.js";
 import { AccountError } from "./errors.js";
 import { nowSeconds } from "./ids.js";
-import { isConflict } from "./retry.js";
-import { createVault } from "./vaultstore.js";
+import { createVault, isConflict } from "./vaultstore.js";
 import { openWorkspace } from "./workspace.js";
 
 export { generateSecret };

@@ -1,19 +1,17 @@
 // Small vault changes made from the screens (notes, contact verification,
 // settings) and the therapist's block list. Each vault change is a single
 // compare-and-swap write, made again on top of what another device wrote
-// when it conflicts (retry.js).
+// when it conflicts (vaultstore.js's retryOnConflict).
 
 import { IDLE_LOCK_DEFAULT_MINUTES } from "../lib/constants.js";
 import { request } from "./api.js";
 import { withinIdleBounds } from "./autolock.js";
 import { nowSeconds } from "./ids.js";
 import { contactItem, noteItem, settingsItem } from "./records.js";
-import { retryOnConflict } from "./retry.js";
+import { retryOnConflict } from "./vaultstore.js";
 
 function change(workspace, build) {
-  return retryOnConflict(workspace.vault.sync, async () => {
-    await workspace.vault.commit([build()]);
-  });
+  return retryOnConflict(() => workspace.vault.commit([build()]), workspace.vault.sync);
 }
 
 export async function saveNote(workspace, peer, body) {

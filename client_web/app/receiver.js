@@ -3,7 +3,7 @@
 // vault write it causes, so a message is never processed twice nor lost
 // (PROTOCOL.md sections 4 and 10). If the acknowledgement is refused because
 // another device changed the vault, the vault is synced and the envelope
-// opened again from the new state (retry.js).
+// opened again from the new state (vaultstore.js's retryOnConflict).
 
 import { MAX_ENVELOPE } from "../lib/constants.js";
 import { b64uDecode } from "../lib/encoding.js";
@@ -19,8 +19,7 @@ import {
   sessionState,
   writeSession,
 } from "./records.js";
-import { isConflict, retryOnConflict } from "./retry.js";
-import { toWire } from "./vaultstore.js";
+import { isConflict, retryOnConflict, toWire } from "./vaultstore.js";
 
 // Refusals that pass: the acknowledgement is tried again after a pause, a
 // few times; after that the envelope stays stored and comes again later.
@@ -72,7 +71,7 @@ export function createReceiver({
         return open(frame);
       }
     };
-    await retryOnConflict(sync, async () => {
+    await retryOnConflict(async () => {
       let opened;
       try {
         opened = await openFresh();
@@ -93,7 +92,7 @@ export function createReceiver({
       }
       vault.apply(writes);
       after();
-    });
+    }, sync);
   }
 
   async function unreadable(frame, error) {

@@ -25,13 +25,12 @@ import {
   sessionState,
   writeSession,
 } from "./records.js";
-import { isConflict, retryOnConflict } from "./retry.js";
-import { toWire } from "./vaultstore.js";
+import { isConflict, retryOnConflict, toWire } from "./vaultstore.js";
 import { describe } from "./wording.js";
 
 // Refusals that pass: the entry is tried again after this pause (or the
 // server's retry_after), with its notice shown meanwhile. A conflict that
-// outlasted its retries (retry.js) is one of them.
+// outlasted its retries (retryOnConflict) is one of them.
 const WAIT_MS = {
   rate_limited: 5000,
   inbox_full: 30000,
@@ -190,7 +189,7 @@ export function createSender({
 
   async function attempt(entry) {
     try {
-      await retryOnConflict(vault.sync, () => sendOnce(entry));
+      await retryOnConflict(() => sendOnce(entry), vault.sync);
     } catch (error) {
       return refused(entry, error);
     }

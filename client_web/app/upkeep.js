@@ -9,16 +9,16 @@
 import { OPK_LOW_WATER } from "../lib/constants.js";
 import { addOneTimePrekeys, rotatePrekeys, rotationDue } from "../lib/prekeys.js";
 import { nowSeconds } from "./ids.js";
-import { retryOnConflict } from "./retry.js";
+import { retryOnConflict } from "./vaultstore.js";
 
 export async function changePrekeys({ vault, token, request }, change) {
-  const upload = await retryOnConflict(vault.sync, async () => {
+  const upload = await retryOnConflict(async () => {
     const item = vault.find("prekeys");
     if (!item) return null;
     const { item: next, upload } = change(item.data);
     await vault.commit([vault.write(item.id, next)]);
     return upload;
-  });
+  }, vault.sync);
   if (upload) await request("PUT", "/api/prekeys", { token: token(), body: upload });
 }
 

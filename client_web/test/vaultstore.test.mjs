@@ -1,12 +1,16 @@
 // The vault as a page holds it (app/vaultstore.js): writes are applied only
 // once the server confirms them, two devices meet through compare-and-swap,
-// and sync brings one device's writes to the other.
+// and sync brings one device's writes to the other. retryOnConflict, the one
+// retry rule of the client: sync and try again on `vault_conflict`, at most
+// VAULT_CONFLICT_RETRIES times, then the conflict reaches the caller; every
+// other error passes at once.
 import assert from "node:assert/strict";
 import test from "node:test";
 
+import { ApiError } from "../app/api.js";
 import { saveNote } from "../app/mutations.js";
 import { noteItem } from "../app/records.js";
-import { createVault } from "../app/vaultstore.js";
+import { createVault, retryOnConflict } from "../app/vaultstore.js";
 import { VAULT_CONFLICT_RETRIES } from "../lib/constants.js";
 import { conflict, FakeServer, sodium } from "../testing/fakes.mjs";
 
@@ -89,4 +93,69 @@ test("a change from a screen gives up after the bound, with the conflict", async
   });
   assert.equal(server.items.size, 0);
   assert.equal(server.failures.commit.length, 0, "every allowed attempt was made");
+});
+
+test("a conflict is followed by a sync and another attempt", async () => {
+  const calls = [];
+  let conflicts = 2;
+  const result = await retryOnConflict(
+    async () => {
+      calls.push("attempt");
+      if (conflicts-- > 0) throw conflict();
+      return "stored";
+    },
+    async () => calls.push("sync"),
+  );
+  assert.equal(result, "stored");
+  assert.deepEqual(calls, ["attempt", "sync", "attempt", "sync", "attempt"]);
+});
+
+test("after the last retry the conflict error itself reaches the caller", async () => {
+  let attempts = 0;
+  let syncs = 0;
+  const error = conflict();
+  await assert.rejects(
+    retryOnConflict(
+      async () => {
+        attempts += 1;
+        throw error;
+      },
+      async () => {
+        syncs += 1;
+      },
+    ),
+    (thrown) => thrown === error,
+  );
+  assert.equal(attempts, VAULT_CONFLICT_RETRIES + 1);
+  assert.equal(syncs, VAULT_CONFLICT_RETRIES);
+});
+
+test("any other error passes at once, without a sync", async () => {
+  let syncs = 0;
+  await assert.rejects(
+    retryOnConflict(
+      async () => {
+        throw new ApiError("forbidden", "No.");
+      },
+      async () => {
+        syncs += 1;
+      },
+    ),
+    { code: "forbidden" },
+  );
+  assert.equal(syncs, 0);
+});
+
+test("a failed sync ends the retries with its own error", async () => {
+  await assert.rejects(
+    retryOnConflict(
+      async () => {
+        throw conflict();
+      },
+      async () => {
+        throw new ApiError("offline", "");
+      },
+    ),
+    { code: "offline" },
+  );
 });
