@@ -151,11 +151,23 @@ def _activity_and_revocation(db: Database) -> None:
     db["accounts"].create_index(["role", "active"])
 
 
+def _notification_targets(db: Database) -> None:
+    # Only therapists have a row, and only while notifications are on: turning
+    # them off deletes it.
+    db["notification_targets"].create(
+        {"account": bytes, "email": str, "push_url": str},
+        pk="account",
+        foreign_keys=[_owned_by_account("notification_targets")],
+        not_null=["account"],
+    )
+
+
 Migration = Callable[[Database], None]
 
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (1, "initial schema", _initial_schema),
     (2, "account activity day and therapist revocation", _activity_and_revocation),
+    (3, "therapists' notification addresses", _notification_targets),
 )
 
 

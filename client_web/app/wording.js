@@ -33,6 +33,12 @@ const TEXT = {
   session_moved: "This account was opened in another window or device, so this one has paused.",
   read_only:
     "The service can't save anything right now. You can still read; please try again later.",
+  invalid_address:
+    "That address can't be used for notifications. Check it: a mail address, or a push address beginning with https://.",
+  mail_unavailable:
+    "The practice has not set up mail notifications. Ask the practice, or use a push address instead.",
+  delivery_failed:
+    "The test notification did not arrive at that address. Check it, or try again later.",
   internal: "Something went wrong on the service. Nothing was lost; please try again.",
   tampered: "A message could not be opened: it was changed or damaged on the way.",
   replayed: "A message arrived twice; the copy was ignored.",
