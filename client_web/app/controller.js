@@ -6,9 +6,10 @@
 import { beginAccount, deleteAccount, generateSecret, signIn, signOut } from "./account.js";
 import { startIdleLock } from "./autolock.js";
 import { loadDirectory } from "./directory.js";
-import { idleMinutes } from "./mutations.js";
+import { browserNotices, idleMinutes } from "./mutations.js";
 import { onQuickExit } from "./quickexit.js";
 import { announce, setNav, setStatus, show } from "./shell.js";
+import { showBrowserNotice, showUnread } from "./signals.js";
 import { peerName, threadList, unreadTotal } from "./threads.js";
 import { deletedScreen } from "./views/deleted.js";
 import { directoryScreen } from "./views/directory.js";
@@ -44,7 +45,9 @@ function workspaceHooks() {
     onUnauthorized: () => lock("expired"),
     onMessage: (peer) => {
       if (!workspace) return;
+      const seen = workspace.viewing === peer && document.visibilityState === "visible";
       if (workspace.viewing !== peer) announce(`New message from ${peerName(workspace, peer)}.`);
+      if (!seen && browserNotices(workspace)) showBrowserNotice();
       refreshNav();
     },
     onUnreadable: (peer) => {
@@ -166,6 +169,7 @@ let lastNavSignature = "";
 
 function refreshNav() {
   if (!workspace) return;
+  showUnread(unreadTotal(workspace));
   const items = navItems();
   const signature = items.map((item) => `${item.name}:${item.badge ?? ""}`).join("|");
   if (signature === lastNavSignature) return;
@@ -251,6 +255,7 @@ function closeWorkspace({ deleted = false } = {}) {
   }
   workspace = null;
   lastNavSignature = "";
+  showUnread(0);
   setNav([]);
   setStatus("");
 }

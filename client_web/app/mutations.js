@@ -66,6 +66,23 @@ export async function setIdleMinutes(workspace, minutes) {
   });
 }
 
+// Whether this account wants a browser notification for a new message while
+// the page is open (the browser's own permission is asked for separately).
+export function browserNotices(workspace) {
+  return settingsItem(workspace.vault)?.data.browser_notices === true;
+}
+
+export async function setBrowserNotices(workspace, on) {
+  await change(workspace, () => {
+    const item = settingsItem(workspace.vault);
+    return workspace.vault.write(item?.id ?? null, {
+      ...(item?.data ?? {}),
+      kind: "settings",
+      browser_notices: on,
+    });
+  });
+}
+
 export async function loadBlocks(workspace) {
   const answer = await request("GET", "/api/blocks", { token: workspace.token() });
   return new Set(Array.isArray(answer.blocked) ? answer.blocked : []);

@@ -1,11 +1,13 @@
-// Settings: how soon the page locks itself, signing out, and deleting the
-// account with everything the server holds for it.
+// Settings: how soon the page locks itself, how new messages are signalled
+// (views/notices.js), signing out, and deleting the account with everything
+// the server holds for it.
 
 import { IDLE_LOCK_MAX_MINUTES, IDLE_LOCK_MIN_MINUTES } from "../../lib/constants.js";
 import { withinIdleBounds } from "../autolock.js";
 import { h } from "../dom.js";
 import { idleMinutes, savedIdleMinutes, setIdleMinutes } from "../mutations.js";
 import { describe } from "../wording.js";
+import { awayNotificationsCard, browserNoticeCard } from "./notices.js";
 
 const IDLE_CHOICES = [1, 2, 5, 10, 15, 30, 60];
 
@@ -90,6 +92,8 @@ export function settingsScreen(_ctx, { workspace, onIdleChange, onSignOut, onDel
       ),
       idleStatus,
     ),
+    workspace.role === "therapist" ? awayNotificationsCard(workspace) : null,
+    browserNoticeCard(workspace),
     h(
       "section",
       { class: "card", "aria-labelledby": "signout-title" },
