@@ -3,7 +3,15 @@
 // out of it (lock, sign-out, deletion, quick exit, an expired sign-in) erases
 // it.
 
-import { beginAccount, deleteAccount, generateSecret, signIn, signOut } from "./account.js";
+import {
+  beginAccount,
+  checkInvite,
+  deleteAccount,
+  endSessionInBackground,
+  generateSecret,
+  signIn,
+  signOut,
+} from "./account.js";
 import { clampMinutes, DEFAULT_IDLE_MINUTES, startIdleLock } from "./autolock.js";
 import { loadDirectory } from "./directory.js";
 import { idleMinutes } from "./mutations.js";
@@ -29,11 +37,15 @@ let idle = null;
 
 export function startController(practiceInfo) {
   info = practiceInfo;
-  onQuickExit(() => {
+  const abandon = () => {
     idle?.stop();
+    if (ws) endSessionInBackground(ws);
     ws?.close();
     ws = null;
-  });
+  };
+  onQuickExit(abandon);
+  // A closed or reloaded tab loses its keys anyway; its sign-in ends too.
+  window.addEventListener("pagehide", abandon);
   // On first load focus stays at the top of the page, where the skip link and
   // the exit button come first.
   showWelcome({ focus: false });
@@ -84,7 +96,10 @@ function showJoin(role, error = "") {
   show("join", joinScreen, {
     role,
     error,
-    onSubmit: (code) => showSecret(role, code),
+    onSubmit: async (code) => {
+      await checkInvite(role, code);
+      showSecret(role, code);
+    },
     onCancel: () => showWelcome(),
   });
 }

@@ -12,6 +12,8 @@ from browser_flows import (
     DESKTOP,
     PHONE,
     SLOW,
+    asked_group,
+    confirm_secret,
     go,
     invite_therapist,
     join_as_therapist,
@@ -78,8 +80,8 @@ def test_keyboard_only_start_with_visible_focus(open_tab):
     page.wait_for_selector("#secret-value")
     # Heading focused on a new screen, so a screen reader announces it.
     assert page.evaluate("() => document.activeElement.tagName") == "H1"
-    tab_to(page, "secret-saved")
-    page.keyboard.press("Space")
+    tab_to(page, "secret-check")
+    page.keyboard.type(asked_group(page).lower())
     tab_to(page, "secret-continue")
     page.keyboard.press("Enter")
     page.wait_for_selector("#main[data-screen='directory']", timeout=SLOW)
@@ -100,8 +102,7 @@ def test_main_screens_meet_aa(practice, open_tab):
     page.click("#start-anonymously")
     page.wait_for_selector("#secret-value")
     audit(page, "secret")
-    page.check("#secret-saved")
-    page.click("#secret-continue")
+    confirm_secret(page)
     page.wait_for_selector("#main[data-screen='directory']", timeout=SLOW)
     page.wait_for_selector("[data-therapist='Kim Rivera']", timeout=SLOW)
     audit(page, "directory")

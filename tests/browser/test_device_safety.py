@@ -7,10 +7,12 @@ from browser_flows import (
     DESKTOP,
     PHONE,
     SLOW,
+    confirm_secret,
     go,
     invite_therapist,
     join_as_therapist,
     open_therapist,
+    read_secret,
     send,
     sign_in,
     start_anonymously,
@@ -169,3 +171,31 @@ def test_keys_that_do_not_verify_stop_the_message(practice, open_tab):
     expect(client.page.locator(".msg--out").first).to_have_attribute(
         "data-state", "sent", timeout=SLOW
     )
+
+
+def test_secret_fields_are_password_fields_a_password_manager_can_fill(open_tab):
+    tab = open_tab(PHONE)
+    page = tab.page
+    signin = page.locator("#signin-secret")
+    expect(signin).to_have_attribute("type", "password")
+    expect(signin).to_have_attribute("autocomplete", "current-password")
+    username = page.locator(".welcome__signin input[autocomplete='username']")
+    expect(username).to_have_count(1)
+    expect(username).to_be_hidden()
+    page.click("#start-anonymously")
+    page.wait_for_selector("#secret-value")
+    secret = read_secret(page)
+    # The new account's entry: the handle as its name, the whole secret as its password.
+    new_password = page.locator("form input[autocomplete='new-password']")
+    expect(new_password).to_have_attribute("type", "password")
+    expect(new_password).to_have_value(secret)
+    name = page.locator("form input[autocomplete='username']")
+    expect(name).to_have_value("-".join(secret.split("-")[:2]))
+    confirm_secret(page)
+    page.wait_for_selector("#main[data-screen='directory']", timeout=SLOW)
+    go(page, "lock")
+    unlock = page.locator("#unlock-secret")
+    expect(unlock).to_have_attribute("type", "password")
+    expect(unlock).to_have_attribute("autocomplete", "current-password")
+    sign_in(page, secret, "unlock-secret")
+    assert tab.errors == []

@@ -84,8 +84,10 @@ export function directoryScreen(ctx, { ws, go }) {
         h(
           "div",
           { class: "therapist__who" },
-          h("h2", { class: "therapist__name", id: titleId, text: profile.display_name }),
-          profile.pronouns ? h("p", { class: "muted small", text: profile.pronouns }) : null,
+          h("h2", { class: "therapist__name", id: titleId, dir: "auto", text: profile.display_name }),
+          profile.pronouns
+            ? h("p", { class: "muted small", dir: "auto", text: profile.pronouns })
+            : null,
           h(
             "span",
             {
@@ -100,7 +102,7 @@ export function directoryScreen(ctx, { ws, go }) {
         ? h(
             "ul",
             { class: "chips", "aria-label": "Specialties" },
-            profile.specialties.map((s) => h("li", { class: "chip", text: s })),
+            profile.specialties.map((s) => h("li", { class: "chip", dir: "auto", text: s })),
           )
         : null,
       h(
@@ -115,7 +117,7 @@ export function directoryScreen(ctx, { ws, go }) {
             "p",
             { class: "notice notice--info therapist__away" },
             h("strong", { class: "notice__title", text: "Away" }),
-            h("span", { class: "preserve-lines", text: profile.away_message }),
+            h("span", { class: "preserve-lines", dir: "auto", text: profile.away_message }),
           )
         : null,
       h(
@@ -196,7 +198,7 @@ function fact(term, value) {
     "div",
     { class: "facts__row" },
     h("dt", { class: "facts__term", text: term }),
-    h("dd", { class: "facts__value", text: value }),
+    h("dd", { class: "facts__value", dir: "auto", text: value }),
   );
 }
 

@@ -86,7 +86,7 @@ export function inboxScreen(ctx, { ws, go }) {
           h(
             "span",
             { class: "thread-row__top" },
-            h("span", { class: "thread-row__name", text: thread.name }),
+            h("span", { class: "thread-row__name", dir: "auto", text: thread.name }),
             thread.verified
               ? h("span", { class: "badge badge--verified", text: "Verified" })
               : null,
@@ -97,7 +97,7 @@ export function inboxScreen(ctx, { ws, go }) {
               ? h("span", { class: "thread-row__when", text: listWhen(thread.last.sent ?? 0) })
               : null,
           ),
-          h("span", { class: "thread-row__preview", text: preview }),
+          h("span", { class: "thread-row__preview", dir: "auto", text: preview }),
         ),
         thread.unread
           ? h("span", {
@@ -194,6 +194,6 @@ function summaryFact(term, value) {
     "div",
     { class: "facts__row facts__row--stacked" },
     h("dt", { class: "facts__term", text: term }),
-    h("dd", { class: "facts__value preserve-lines", text: value }),
+    h("dd", { class: "facts__value preserve-lines", dir: "auto", text: value }),
   );
 }

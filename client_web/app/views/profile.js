@@ -42,6 +42,8 @@ export function profileScreen(_ctx, { ws, go, first }) {
       placeholder,
       "aria-describedby": hint ? `${id}-hint` : undefined,
       autocomplete: "off",
+      // Names and texts in any script: the browser picks the direction.
+      dir: "auto",
     });
     fields[name] = control;
     return h(

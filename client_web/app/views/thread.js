@@ -25,7 +25,7 @@ export function threadScreen(ctx, { ws, go, peer }) {
   const listing = () => ws.directory.find((entry) => entry.account === peer) ?? null;
   const name = () => peerName(ws, peer);
 
-  const title = h("h1", { class: "thread__name", id: "thread-title" });
+  const title = h("h1", { class: "thread__name", id: "thread-title", dir: "auto" });
   const subtitle = h("p", { class: "thread__sub muted small" });
   const verifiedBadge = h("span", {
     class: "badge badge--verified",
@@ -74,7 +74,7 @@ export function threadScreen(ctx, { ws, go, peer }) {
           "div",
           { class: "notice notice--info" },
           h("strong", { class: "notice__title", text: `${entry.profile.display_name} is away` }),
-          h("span", { class: "preserve-lines", text: entry.profile.away_message }),
+          h("span", { class: "preserve-lines", dir: "auto", text: entry.profile.away_message }),
         ),
       );
     }
@@ -190,7 +190,7 @@ export function threadScreen(ctx, { ws, go, peer }) {
         "data-state": message.state,
       },
       h("span", { class: "visually-hidden", text: mine ? "You wrote:" : `${name()} wrote:` }),
-      h("p", { class: "msg__body", text: message.body }),
+      h("p", { class: "msg__body", dir: "auto", text: message.body }),
       h("p", { class: "msg__meta" }, meta),
       message.notice ? h("p", { class: "msg__notice", text: message.notice }) : null,
       message.state === "failed"
@@ -227,6 +227,7 @@ export function threadScreen(ctx, { ws, go, peer }) {
     const textarea = h("textarea", {
       class: "textarea composer__input",
       id: "composer",
+      dir: "auto",
       name: "message",
       rows: 3,
       value: ws.drafts.get(peer) ?? "",
@@ -315,6 +316,7 @@ export function threadScreen(ctx, { ws, go, peer }) {
     const area = h("textarea", {
       class: "textarea notes__input",
       id: "notes",
+      dir: "auto",
       rows: 8,
       value: existing?.data.body ?? "",
       "aria-describedby": "notes-hint",
