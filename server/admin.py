@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from crypto.encoding import terminal_text
 from server import backup, database, invites, retention, revocation, settings_store, web_hash
 from server.admin_errors import (
     AdminError,
@@ -80,11 +81,6 @@ def _day(day: int) -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(day))
 
 
-def _printable(text: str) -> str:
-    """A therapist chose this text: keep terminal control sequences out of the admin's screen."""
-    return "".join(c if c.isprintable() else "?" for c in text)
-
-
 def _invite(kind: str) -> DatabaseCommand:
     def run(args: argparse.Namespace, settings: Settings, conn: sqlite3.Connection) -> int:
         with transaction(conn):
@@ -118,7 +114,8 @@ def _display_name(profile: bytes | None) -> str:
         name = json.loads(profile)["display_name"]
     except (ValueError, KeyError, TypeError):
         return "(unreadable profile)"
-    return _printable(str(name))
+    # A therapist chose this text: no control sequence reaches the admin's screen.
+    return terminal_text(str(name), keep="")
 
 
 def _list_therapists(args: argparse.Namespace, settings: Settings, conn: sqlite3.Connection) -> int:

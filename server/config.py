@@ -15,6 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crypto.constants import (
+    IDLE_LOCK_DEFAULT_MINUTES,
+    IDLE_LOCK_MAX_MINUTES,
+    IDLE_LOCK_MIN_MINUTES,
+    WS_CHALLENGE_TTL,
+)
+
 ENV_PREFIX = "QUIETLINE_"
 CONFIG_FILE_NAME = "quietline.toml"
 MIB = 1024 * 1024
@@ -24,8 +31,12 @@ class ConfigError(Exception):
     """A setting has a value the server cannot use; the message names it and says why."""
 
 
-def _setting(default: Any, help_text: str, minimum: float | None = None) -> Any:
-    return field(default=default, metadata={"help": help_text, "minimum": minimum})
+def _setting(
+    default: Any, help_text: str, minimum: float | None = None, maximum: float | None = None
+) -> Any:
+    return field(
+        default=default, metadata={"help": help_text, "minimum": minimum, "maximum": maximum}
+    )
 
 
 @dataclass(frozen=True)
@@ -42,7 +53,12 @@ class Settings:
     exit_url: str = _setting(
         "https://www.wikipedia.org/", "where quick exit sends the browser (never fetched here)"
     )
-    idle_lock_minutes: int = _setting(5, "minutes of inactivity before the web client locks", 1)
+    idle_lock_minutes: int = _setting(
+        IDLE_LOCK_DEFAULT_MINUTES,
+        "minutes of inactivity before the web client locks",
+        IDLE_LOCK_MIN_MINUTES,
+        IDLE_LOCK_MAX_MINUTES,
+    )
     crisis_text: str = _setting("", "crisis information shown by the web client (may be empty)")
 
     max_request_bytes: int = _setting(8 * MIB, "largest HTTP request body", 1024)
@@ -67,7 +83,12 @@ class Settings:
     send_queue_bytes: int = _setting(
         8 * MIB, "bytes queued for a slow connection before closing it", 256 * 1024
     )
-    auth_timeout: float = _setting(30.0, "seconds an unauthenticated websocket may stay open", 0.1)
+    auth_timeout: float = _setting(
+        float(WS_CHALLENGE_TTL),
+        "seconds an unauthenticated websocket may stay open",
+        0.1,
+        WS_CHALLENGE_TTL,
+    )
     ws_ping_interval: float = _setting(20.0, "seconds between websocket keepalive pings", 0.1)
     ws_ping_timeout: float = _setting(
         20.0, "seconds to wait for a ping's answer before closing the connection", 0.1
@@ -155,10 +176,12 @@ def _read_config_file(path: Path) -> dict[str, Any]:
 
 def _validate(settings: Settings) -> Settings:
     for item in SETTING_FIELDS:
-        minimum = item.metadata["minimum"]
+        minimum, maximum = item.metadata["minimum"], item.metadata["maximum"]
         value = getattr(settings, item.name)
         if minimum is not None and value < minimum:
             raise ConfigError(f"{item.name} must be at least {minimum}, not {value}.")
+        if maximum is not None and value > maximum:
+            raise ConfigError(f"{item.name} must be at most {maximum}, not {value}.")
     if settings.port > 65535:
         raise ConfigError(f"port must be at most 65535, not {settings.port}.")
     exit_url = urllib.parse.urlsplit(settings.exit_url)

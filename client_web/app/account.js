@@ -171,19 +171,21 @@ export async function signIn(info, secretText, hooks) {
   }
 }
 
-export async function signOut(ws) {
-  await request("POST", "/api/logout", { token: ws.token(), timeoutMs: 5000 }).catch(() => {});
+export async function signOut(workspace) {
+  await request("POST", "/api/logout", { token: workspace.token(), timeoutMs: 5000 }).catch(
+    () => {},
+  );
 }
 
 // Ends the sign-in on the server without waiting for the answer: for quick
 // exit and a closing tab, which must not be delayed. The request is sent
 // with keepalive, so it completes after the page has gone.
-export function endSessionInBackground(ws) {
-  const token = ws.token();
+export function endSessionInBackground(workspace) {
+  const token = workspace.token();
   if (!token) return;
   request("POST", "/api/logout", { token, timeoutMs: 5000, keepalive: true }).catch(() => {});
 }
 
-export async function deleteAccount(ws) {
-  await request("DELETE", "/api/account", { token: ws.token() });
+export async function deleteAccount(workspace) {
+  await request("DELETE", "/api/account", { token: workspace.token() });
 }

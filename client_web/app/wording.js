@@ -9,7 +9,8 @@ const TEXT = {
   malformed: "Something did not have the expected form, so it was not used.",
   unsupported_version: "This page is out of date. Please reload it.",
   unknown_type: "This page sent something the service does not know. Please reload the page.",
-  method_not_allowed: "This page asked the service for something it does not offer. Please reload the page.",
+  method_not_allowed:
+    "This page asked the service for something it does not offer. Please reload the page.",
   bad_signature: "A signature did not check out, so nothing was changed.",
   too_large: "That is too long to send. Please shorten it.",
   invalid_credentials: "That account secret was not recognised. Check each group and try again.",
