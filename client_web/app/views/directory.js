@@ -84,7 +84,12 @@ export function directoryScreen(ctx, { workspace, go }) {
         h(
           "div",
           { class: "therapist__who" },
-          h("h2", { class: "therapist__name", id: titleId, dir: "auto", text: profile.display_name }),
+          h("h2", {
+            class: "therapist__name",
+            id: titleId,
+            dir: "auto",
+            text: profile.display_name,
+          }),
           profile.pronouns
             ? h("p", { class: "muted small", dir: "auto", text: profile.pronouns })
             : null,
