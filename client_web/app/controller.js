@@ -16,7 +16,7 @@ import { clampMinutes, DEFAULT_IDLE_MINUTES, startIdleLock } from "./autolock.js
 import { loadDirectory } from "./directory.js";
 import { idleMinutes } from "./mutations.js";
 import { onQuickExit } from "./quickexit.js";
-import { announce, setNav, setStatus, show } from "./shell.js";
+import { announce, setLockWarning, setNav, setStatus, show } from "./shell.js";
 import { peerName, threadList, unreadTotal } from "./threads.js";
 import { deletedScreen } from "./views/deleted.js";
 import { directoryScreen } from "./views/directory.js";
@@ -39,9 +39,13 @@ export function startController(practiceInfo) {
   info = practiceInfo;
   const abandon = () => {
     idle?.stop();
-    if (workspace) endSessionInBackground(workspace);
-    workspace?.close();
+    for (const open of [workspace, closing]) {
+      if (!open) continue;
+      endSessionInBackground(open);
+      open.close();
+    }
     workspace = null;
+    closing = null;
   };
   onQuickExit(abandon);
   // A closed or reloaded tab loses its keys anyway; its sign-in ends too.
@@ -134,10 +138,12 @@ function showSecret(role, invite, notice = "") {
 
 // Signed in
 
-function enter(opened, { fresh = false } = {}) {
+function enter(opened, { fresh = false, resume = null } = {}) {
   workspace = opened;
-  idle = startIdleLock(clampMinutes(idleMinutes(workspace), DEFAULT_IDLE_MINUTES), () =>
-    lock("idle"),
+  idle = startIdleLock(
+    clampMinutes(idleMinutes(workspace), DEFAULT_IDLE_MINUTES),
+    () => lock("idle"),
+    (seconds) => setLockWarning(seconds, () => setLockWarning(null)),
   );
   workspace.events.addEventListener("connection", (event) => showConnection(event.detail));
   workspace.events.addEventListener("change", refreshNav);
@@ -151,6 +157,7 @@ function enter(opened, { fresh = false } = {}) {
     })
     .catch(() => {});
   if (workspace.role === "therapist" && fresh) go("profile", { first: true });
+  else if (resume && resume.account === workspace.account) go(resume.name, resume.params);
   else goHome();
 }
 
@@ -190,8 +197,13 @@ function refreshNav() {
   setNav(items);
 }
 
+// Where the person is, so unlocking returns there. Only the screen's name
+// and the conversation's opaque account id are kept while locked.
+let place = null;
+
 function go(name, params = {}) {
   if (!workspace) return;
+  place = { account: workspace.account, name, params };
   workspace.setViewing(name === "thread" ? params.peer : null);
   const common = { workspace, go };
   switch (name) {
@@ -259,28 +271,57 @@ function showConnection(detail) {
 
 // Leaving the workspace
 
-function closeWorkspace({ deleted = false } = {}) {
+// A workspace whose keys are kept a moment longer, while what was being
+// typed is stored before locking; quick exit erases it at once too.
+let closing = null;
+
+// How long locking waits for what is being typed (drafts, notes) to be
+// stored in the vault before it erases the keys regardless.
+const SAVE_BEFORE_LOCK_MS = 4000;
+
+function closeWorkspace({ deleted = false, saveFirst = false } = {}) {
   idle?.stop();
   idle = null;
-  if (workspace) {
-    if (!deleted) signOut(workspace);
-    workspace.close();
-  }
+  setLockWarning(null);
+  const leaving = workspace;
   workspace = null;
   lastNavSignature = "";
   setNav([]);
   setStatus("");
+  if (!leaving) return Promise.resolve();
+  const finish = () => {
+    if (!deleted) signOut(leaving);
+    leaving.close();
+    if (closing === leaving) closing = null;
+  };
+  if (!saveFirst) {
+    finish();
+    return Promise.resolve();
+  }
+  closing = leaving;
+  return Promise.race([
+    Promise.allSettled([...leaving.savers].map((save) => save())),
+    new Promise((resolve) => setTimeout(resolve, SAVE_BEFORE_LOCK_MS)),
+  ]).then(finish);
 }
 
 function lock(reason) {
   if (!workspace) return;
+  const resume = place;
   const lostUnsent = workspace.sender.hasUnsent();
-  closeWorkspace();
+  // The screen goes at once; the keys stay only until the saves are done.
+  const closed = closeWorkspace({ saveFirst: true });
   show("lock", lockScreen, {
     reason,
     lostUnsent,
-    onUnlock: async (secret) => enter(await signIn(info, secret, workspaceHooks())),
-    onLeave: () => showWelcome(),
+    onUnlock: async (secret) => {
+      await closed;
+      enter(await signIn(info, secret, workspaceHooks()), { resume });
+    },
+    onLeave: () => {
+      place = null;
+      showWelcome();
+    },
   });
 }
 

@@ -5,7 +5,7 @@
 
 import { request } from "./api.js";
 import { nowSeconds } from "./ids.js";
-import { contactItem, noteItem, settingsItem } from "./records.js";
+import { contactItem, draftItem, noteItem, settingsItem } from "./records.js";
 
 const MAX_ROUNDS = 4;
 
@@ -33,6 +33,38 @@ export async function saveNote(workspace, peer, body) {
       peer,
       body,
       updated: nowSeconds(),
+    });
+  });
+  workspace.emit(peer);
+}
+
+// The composer's unsent text for one conversation; an empty text removes it.
+export async function saveDraft(workspace, peer, body) {
+  await change(workspace, () => {
+    const item = draftItem(workspace.vault, peer);
+    if (!body) return item ? workspace.vault.remove(item.id) : null;
+    if (item?.data.body === body) return null;
+    return workspace.vault.write(item?.id ?? null, {
+      ...(item?.data ?? {}),
+      kind: "draft",
+      peer,
+      body,
+      updated: nowSeconds(),
+    });
+  });
+}
+
+// Marks a conversation closed in its contact item: the other account is
+// gone, so nothing more can be sent, on any device of this account.
+export async function closeConversation(workspace, peer) {
+  await change(workspace, () => {
+    const item = contactItem(workspace.vault, peer);
+    if (item?.data.closed === true) return null;
+    return workspace.vault.write(item?.id ?? null, {
+      ...(item?.data ?? {}),
+      kind: "contact",
+      peer,
+      closed: true,
     });
   });
   workspace.emit(peer);

@@ -60,6 +60,10 @@ export function noteItem(vault, peer) {
   return vault.find("note", (data) => data.peer === peer);
 }
 
+export function draftItem(vault, peer) {
+  return vault.find("draft", (data) => data.peer === peer);
+}
+
 export function settingsItem(vault) {
   return vault.find("settings");
 }

@@ -43,7 +43,18 @@ export function checkBody(body) {
   }
 }
 
-export function createSender({ identity, token, vault, conn, serial, emit, onUnauthorized }) {
+// `onPeerGone(peer)`: the peer's account no longer exists (deleted, or a
+// therapist the practice removed); the conversation is closed for good.
+export function createSender({
+  identity,
+  token,
+  vault,
+  conn,
+  serial,
+  emit,
+  onUnauthorized,
+  onPeerGone,
+}) {
   const outbox = [];
   const started = new Map();
   let pumping = false;
@@ -236,6 +247,7 @@ export function createSender({ identity, token, vault, conn, serial, emit, onUna
       return "done";
     }
     entry.status = "failed";
+    if (code === "not_found" || code === "recipient_gone") onPeerGone(entry.peer);
     entry.notice =
       error instanceof ProtocolError
         ? "This therapist's keys could not be verified, so nothing was sent."

@@ -37,6 +37,7 @@ export function threadList(workspace) {
       ...thread,
       name: peerName(workspace, thread.peer),
       verified: contactItem(workspace.vault, thread.peer)?.data.verified === true,
+      closed: contactItem(workspace.vault, thread.peer)?.data.closed === true,
     }))
     .sort((a, b) => (b.last?.sent ?? 0) - (a.last?.sent ?? 0));
 }

@@ -8,7 +8,9 @@ import { b64uDecode } from "../lib/encoding.js";
 import { identityFromSeed, wipeIdentity } from "../lib/keys.js";
 import { sodium } from "../lib/sodium.js";
 import { createConnection } from "./connection.js";
+import { createDrafts } from "./drafts.js";
 import { AccountError } from "./errors.js";
+import { closeConversation } from "./mutations.js";
 import { createReceiver } from "./receiver.js";
 import { clientLabel, contactItem } from "./records.js";
 import { createSender } from "./sender.js";
@@ -52,8 +54,12 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
     events,
     token: tokenOf,
     directory: [],
-    // Unsent text per conversation, so leaving a screen loses nothing typed.
-    drafts: new Map(),
+    // Unsent text per conversation (app/drafts.js), set below.
+    drafts: null,
+    // Notes typed but not yet stored in the vault, per conversation.
+    unsavedNotes: new Map(),
+    // Functions that store what is being typed; locking runs them first.
+    savers: new Set(),
     get viewing() {
       return viewing;
     },
@@ -85,6 +91,7 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
     serial,
     emit,
     onUnauthorized: hooks.onUnauthorized,
+    onPeerGone: (peer) => closeConversation(workspace, peer).catch(() => {}),
   });
   const receiver = createReceiver({
     identity,
@@ -101,6 +108,8 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
     onUnreadable: (peer, error) => hooks.onUnreadable(peer, error),
   });
   workspace.conn = conn;
+  workspace.drafts = createDrafts(workspace);
+  workspace.savers.add(() => workspace.drafts.flush());
   workspace.sender = sender;
 
   function close() {
@@ -114,6 +123,8 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
     bearer = null;
     workspace.directory = [];
     workspace.drafts.clear();
+    workspace.unsavedNotes.clear();
+    workspace.savers.clear();
   }
 
   conn.connect();

@@ -64,6 +64,7 @@ export function inboxScreen(ctx, { workspace, go }) {
       thread.name,
       thread.unread ? `${thread.unread} unread` : null,
       blocked.has(thread.peer) ? "blocked" : null,
+      thread.closed ? "closed" : null,
     ]
       .filter(Boolean)
       .join(", ");
@@ -93,6 +94,7 @@ export function inboxScreen(ctx, { workspace, go }) {
             blocked.has(thread.peer)
               ? h("span", { class: "badge badge--neutral", text: "Blocked" })
               : null,
+            thread.closed ? h("span", { class: "badge badge--neutral", text: "Closed" }) : null,
             thread.last
               ? h("span", { class: "thread-row__when", text: listWhen(thread.last.sent ?? 0) })
               : null,

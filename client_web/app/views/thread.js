@@ -23,6 +23,7 @@ export function threadScreen(ctx, { workspace, go, peer }) {
   const therapist = workspace.role === "therapist";
   const listing = () => workspace.directory.find((entry) => entry.account === peer) ?? null;
   const name = () => peerName(workspace, peer);
+  const isClosed = () => contactItem(workspace.vault, peer)?.data.closed === true;
 
   const title = h("h1", { class: "thread__name", id: "thread-title", dir: "auto" });
   const subtitle = h("p", { class: "thread__sub muted small" });
@@ -90,6 +91,20 @@ export function threadScreen(ctx, { workspace, go, peer }) {
       );
       composer.disable("Not taking new clients.");
     }
+    if (isClosed()) {
+      notices.append(
+        h(
+          "p",
+          { class: "notice notice--info", id: "thread-closed" },
+          therapist
+            ? "This conversation is closed: the client deleted their account. Nothing more " +
+                "can be sent. What is here stays readable for you."
+            : "This conversation is closed: this therapist no longer works with the practice. " +
+                "Nothing more can be sent; you can choose another therapist.",
+        ),
+      );
+      composer.disable("This conversation is closed.");
+    }
     if (therapist && blocked) {
       notices.append(
         h(
@@ -128,7 +143,8 @@ export function threadScreen(ctx, { workspace, go, peer }) {
       if (
         row &&
         row.failed === (message.state === "failed") &&
-        row.notice === (message.notice ?? null)
+        row.notice === (message.notice ?? null) &&
+        row.closed === isClosed()
       ) {
         row.element.dataset.state = message.state;
         if (row.state) {
@@ -193,7 +209,7 @@ export function threadScreen(ctx, { workspace, go, peer }) {
       h("p", { class: "msg__body", dir: "auto", text: message.body }),
       h("p", { class: "msg__meta" }, meta),
       message.notice ? h("p", { class: "msg__notice", text: message.notice }) : null,
-      message.state === "failed"
+      message.state === "failed" && !isClosed()
         ? h(
             "div",
             { class: "row msg__actions" },
@@ -220,6 +236,7 @@ export function threadScreen(ctx, { workspace, go, peer }) {
       state,
       failed: message.state === "failed",
       notice: message.notice ?? null,
+      closed: isClosed(),
     };
   }
 
@@ -331,6 +348,7 @@ export function threadScreen(ctx, { workspace, go, peer }) {
   const notesOptions = {
     workspace,
     peer,
+    onLeave: (fn) => ctx.onLeave(fn),
     onBlocked: (value) => {
       blocked = value;
       renderHeader();
