@@ -61,6 +61,8 @@ async def info(request: Request) -> Response:
             "exit_url": settings.exit_url,
             "idle_lock_minutes": settings.idle_lock_minutes,
             "crisis_text": settings.crisis_text,
+            "specialties": settings.vocabulary("specialties"),
+            "languages": settings.vocabulary("languages"),
         }
     )
 

@@ -83,6 +83,7 @@ function showWelcome({ focus = true } = {}) {
     "welcome",
     welcomeScreen,
     {
+      crisisText: info.crisis_text,
       onStart: startAnonymously,
       onSignIn: async (secret) => enter(await signIn(info, secret, workspaceHooks())),
       onJoin: () => showJoin("therapist"),

@@ -70,6 +70,24 @@ export async function closeConversation(workspace, peer) {
   workspace.emit(peer);
 }
 
+// The name a therapist gives a client, for themselves alone: kept in the
+// contact item, encrypted in the vault like everything else. Empty removes it.
+export async function setPrivateName(workspace, peer, name) {
+  const value = name.trim();
+  await change(workspace, () => {
+    const item = contactItem(workspace.vault, peer);
+    if ((item?.data.name ?? "") === value) return null;
+    const { name: _old, ...rest } = item?.data ?? {};
+    return workspace.vault.write(item?.id ?? null, {
+      ...rest,
+      kind: "contact",
+      peer,
+      ...(value ? { name: value } : {}),
+    });
+  });
+  workspace.emit(peer);
+}
+
 export async function setVerified(workspace, peer, verified, label) {
   await change(workspace, () => {
     const item = contactItem(workspace.vault, peer);

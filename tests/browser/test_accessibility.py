@@ -1,8 +1,10 @@
-"""Keyboard use, labels, landmarks and contrast (WCAG AA), on the main screens at both sizes.
+"""Keyboard use, labels, landmarks and contrast (WCAG AA) on every screen, phone and desktop.
 
-The checks run inside the real page (tests/browser/audit.js) on what Chromium
-actually rendered: computed colours over their effective background, labels
-as the browser associates them.
+Two checks run inside the real page on what Chromium actually rendered: the
+project's own (tests/browser/audit.js: computed colours over their effective
+background, labels as the browser associates them) and axe-core, from npm
+(client_web/node_modules; never served), which must find nothing serious or
+critical. Phone size is 320 px wide, the narrowest the layout supports.
 """
 
 from pathlib import Path
@@ -11,6 +13,7 @@ import pytest
 from browser_flows import (
     DESKTOP,
     PHONE,
+    REPO_ROOT,
     SLOW,
     asked_group,
     confirm_secret,
@@ -26,6 +29,16 @@ from playwright.sync_api import expect
 pytestmark = pytest.mark.browser
 
 AUDIT = (Path(__file__).parent / "audit.js").read_text()
+AXE = (REPO_ROOT / "client_web" / "node_modules" / "axe-core" / "axe.min.js").read_text()
+NARROW = {"width": 320, "height": 640}
+# What axe finds, as "rule (impact): target" strings, for the impacts that fail.
+AXE_RUN = """async () => {
+  const result = await axe.run(document, { resultTypes: ["violations"] });
+  return result.violations
+    .filter((rule) => rule.impact === "serious" || rule.impact === "critical")
+    .flatMap((rule) => rule.nodes.map(
+      (node) => `${rule.id} (${rule.impact}): ${node.target.join(" ")}`));
+}"""
 
 THERAPIST = {
     "display_name": "Kim Rivera",
@@ -36,11 +49,20 @@ THERAPIST = {
 }
 
 
+def axe_problems(page) -> list[str]:
+    if not page.evaluate("() => typeof axe === 'object'"):
+        page.evaluate(AXE)
+    return page.evaluate(AXE_RUN)
+
+
 def audit(page, screen: str) -> None:
-    for size in (PHONE, DESKTOP):
+    original = page.viewport_size
+    for size in (NARROW, PHONE, DESKTOP):
         page.set_viewport_size(size)
-        problems = page.evaluate(AUDIT)
+        problems = page.evaluate(AUDIT) + axe_problems(page)
         assert problems == [], f"{screen} at {size['width']}px: {problems}"
+    if original:
+        page.set_viewport_size(original)
 
 
 def focused(page) -> dict:

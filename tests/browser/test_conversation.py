@@ -193,7 +193,9 @@ def test_client_and_therapist_end_to_end(practice, open_tab, neutral_site):
     assert "hard mornings" not in again.page.inner_text("body")
     screenshot(again.page, "lock")
     sign_in(again.page, secret, field_id="unlock-secret")
-    again.page.wait_for_selector("#main[data-screen='messages']")
+    # Unlocking returns to the conversation that was open.
+    again.page.wait_for_selector("#main[data-screen='thread']")
+    expect(again.page.locator("#thread-title")).to_have_text("Robin Ash")
 
     # Quick exit: the neutral site replaces the app, and Back does not return.
     again.page.click("#quick-exit")

@@ -3,7 +3,8 @@
 
 import { loadDirectory } from "../directory.js";
 import { clear, h } from "../dom.js";
-import { threadList } from "../threads.js";
+import { initials, threadList } from "../threads.js";
+import { filterOptions, listHas } from "../vocabulary.js";
 import { describe } from "../wording.js";
 
 export function directoryScreen(ctx, { workspace, go }) {
@@ -23,14 +24,19 @@ export function directoryScreen(ctx, { workspace, go }) {
 
   function render() {
     const therapists = workspace.directory;
+    const vocabulary = (field) =>
+      Array.isArray(workspace.info[field]) ? workspace.info[field] : [];
     const all = (field) =>
-      [...new Set(therapists.flatMap((t) => t.profile[field]))].sort((a, b) => a.localeCompare(b));
+      filterOptions(
+        therapists.map((t) => t.profile[field]),
+        vocabulary(field),
+      );
     fillSelect(specialty, "specialty", all("specialties"), filters.specialty);
     fillSelect(language, "language", all("languages"), filters.language);
+    const has = (t, field, option) =>
+      !option || listHas(t.profile[field], option, vocabulary(field));
     const shown = therapists.filter(
-      (t) =>
-        (!filters.specialty || t.profile.specialties.includes(filters.specialty)) &&
-        (!filters.language || t.profile.languages.includes(filters.language)),
+      (t) => has(t, "specialties", filters.specialty) && has(t, "languages", filters.language),
     );
     const open = new Set(threadList(workspace).map((thread) => thread.peer));
     clear(results);
@@ -205,13 +211,4 @@ function fact(term, value) {
     h("dt", { class: "facts__term", text: term }),
     h("dd", { class: "facts__value", dir: "auto", text: value }),
   );
-}
-
-export function initials(name) {
-  const letters = name
-    .split(/\s+/)
-    .filter(Boolean)
-    .slice(0, 2)
-    .map((part) => [...part][0].toUpperCase());
-  return letters.join("") || "?";
 }

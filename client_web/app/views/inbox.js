@@ -3,9 +3,8 @@
 
 import { clear, h } from "../dom.js";
 import { loadBlocks } from "../mutations.js";
-import { threadList } from "../threads.js";
+import { peerInitials, threadList } from "../threads.js";
 import { listWhen } from "../time.js";
-import { initials } from "./directory.js";
 
 export function inboxScreen(ctx, { workspace, go }) {
   const therapist = workspace.role === "therapist";
@@ -60,14 +59,6 @@ export function inboxScreen(ctx, { workspace, go }) {
     const preview = thread.last
       ? `${thread.last.dir === "out" ? "You: " : ""}${thread.last.body}`
       : "No messages yet";
-    const label = [
-      thread.name,
-      thread.unread ? `${thread.unread} unread` : null,
-      blocked.has(thread.peer) ? "blocked" : null,
-      thread.closed ? "closed" : null,
-    ]
-      .filter(Boolean)
-      .join(", ");
     return h(
       "li",
       {},
@@ -76,11 +67,14 @@ export function inboxScreen(ctx, { workspace, go }) {
         {
           type: "button",
           class: `thread-row${thread.unread ? " thread-row--unread" : ""}`,
-          "aria-label": label,
           "data-peer-name": thread.name,
           onClick: () => go("thread", { peer: thread.peer }),
         },
-        h("span", { class: "avatar", "aria-hidden": "true", text: initials(thread.name) }),
+        h("span", {
+          class: "avatar",
+          "aria-hidden": "true",
+          text: peerInitials(workspace, thread.peer),
+        }),
         h(
           "span",
           { class: "thread-row__main" },
@@ -101,12 +95,17 @@ export function inboxScreen(ctx, { workspace, go }) {
           ),
           h("span", { class: "thread-row__preview", dir: "auto", text: preview }),
         ),
+        // The row's name is all its visible text (name, badges, time, preview);
+        // the count's own words are for screen readers, its badge for the eye.
         thread.unread
-          ? h("span", {
-              class: "badge badge--count",
-              "aria-hidden": "true",
-              text: String(thread.unread),
-            })
+          ? [
+              h("span", { class: "visually-hidden", text: `, ${thread.unread} unread` }),
+              h("span", {
+                class: "badge badge--count",
+                "aria-hidden": "true",
+                text: String(thread.unread),
+              }),
+            ]
           : null,
       ),
     );

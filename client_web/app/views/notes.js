@@ -8,11 +8,13 @@
 // return shows what was typed, never an older note.
 
 const AUTOSAVE_MS = 1500;
+const PRIVATE_NAME_CHARS = 80;
 
 import { h } from "../dom.js";
-import { loadBlocks, saveNote, setBlocked } from "../mutations.js";
-import { noteItem } from "../records.js";
+import { loadBlocks, saveNote, setBlocked, setPrivateName } from "../mutations.js";
+import { clientLabel, noteItem } from "../records.js";
 import { announce } from "../shell.js";
+import { privateName } from "../threads.js";
 import { describe } from "../wording.js";
 
 export function notesPanel({ workspace, peer, onBlocked, onLeave }) {
@@ -84,6 +86,53 @@ export function notesPanel({ workspace, peer, onBlocked, onLeave }) {
   });
   workspace.savers.add(saveNow);
   onLeave(() => workspace.savers.delete(saveNow));
+  const nameInput = h("input", {
+    class: "input",
+    id: "private-name",
+    type: "text",
+    dir: "auto",
+    autocomplete: "off",
+    maxLength: PRIVATE_NAME_CHARS,
+    value: privateName(workspace, peer),
+    "aria-describedby": "private-name-hint",
+  });
+  const nameStatus = h("span", { class: "small muted", id: "private-name-status", role: "status" });
+  const nameForm = h(
+    "form",
+    { class: "stack--tight private-name", novalidate: true },
+    h("label", {
+      class: "field__label",
+      htmlFor: "private-name",
+      text: "Your name for this client",
+    }),
+    h(
+      "span",
+      { class: "field__hint", id: "private-name-hint" },
+      `Only you see it, instead of “${clientLabel(peer)}”. It is encrypted on this device.`,
+    ),
+    h(
+      "div",
+      { class: "row" },
+      nameInput,
+      h("button", {
+        type: "submit",
+        class: "button button--secondary button--small",
+        id: "save-private-name",
+        text: "Save name",
+      }),
+    ),
+    nameStatus,
+  );
+  nameForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    nameStatus.textContent = "Saving…";
+    try {
+      await setPrivateName(workspace, peer, nameInput.value);
+      nameStatus.textContent = "Saved.";
+    } catch (failure) {
+      nameStatus.textContent = `Not saved: ${describe(failure)}`;
+    }
+  });
   const blockButton = h("button", {
     type: "button",
     class: "button button--danger-outline button--small",
@@ -158,6 +207,7 @@ export function notesPanel({ workspace, peer, onBlocked, onLeave }) {
       "section",
       { class: "card notes", "aria-labelledby": "notes-title" },
       h("h2", { class: "card__title", id: "notes-title" }, "Private notes"),
+      nameForm,
       h(
         "p",
         { class: "small muted", id: "notes-hint" },

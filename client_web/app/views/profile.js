@@ -4,6 +4,7 @@
 
 import { loadDirectory, PROFILE_LIMITS, publishProfile } from "../directory.js";
 import { h } from "../dom.js";
+import { canonicalList, termKey } from "../vocabulary.js";
 import { describe } from "../wording.js";
 
 const EMPTY = {
@@ -58,12 +59,55 @@ export function profileScreen(_ctx, { workspace, go, first }) {
 
   const accepting = h("input", { type: "checkbox", id: "profile-accepting" });
 
+  // The practice's own terms, to tick; the text field holds anything else.
+  const vocabulary = (list) => (Array.isArray(workspace.info[list]) ? workspace.info[list] : []);
+  const ticks = { specialties: [], languages: [] };
+  function choices(list, legend) {
+    const terms = vocabulary(list);
+    if (terms.length === 0) return null;
+    ticks[list] = terms.map((term, index) => ({
+      term,
+      box: h("input", { type: "checkbox", id: `profile-${list}-${index}`, value: term }),
+    }));
+    return h(
+      "fieldset",
+      { class: "field choices" },
+      h("legend", { class: "field__label", text: legend }),
+      h(
+        "ul",
+        { class: "choices__list" },
+        ticks[list].map(({ term, box }) =>
+          h(
+            "li",
+            {},
+            h(
+              "label",
+              { class: "checkbox", htmlFor: box.id },
+              box,
+              h("span", { dir: "auto", text: term }),
+            ),
+          ),
+        ),
+      ),
+    );
+  }
+  function fillList(list, values) {
+    const terms = canonicalList(values, vocabulary(list));
+    const known = new Set(vocabulary(list).map(termKey));
+    for (const { term, box } of ticks[list]) box.checked = terms.includes(term);
+    fields[list].value = terms.filter((term) => !known.has(termKey(term))).join(", ");
+  }
+  function collectList(list) {
+    const ticked = ticks[list].filter(({ box }) => box.checked).map(({ term }) => term);
+    return canonicalList([...ticked, ...splitList(fields[list].value)], vocabulary(list));
+  }
+
   function fill(profile) {
     const value = { ...EMPTY, ...(profile ?? {}) };
     fields.display_name.value = value.display_name;
     fields.pronouns.value = value.pronouns;
-    fields.specialties.value = value.specialties.join(", ");
-    fields.languages.value = value.languages.join(", ");
+    fillList("specialties", value.specialties);
+    fillList("languages", value.languages);
     fields.response_time.value = value.response_time;
     fields.office_hours.value = value.office_hours;
     fields.away_message.value = value.away_message;
@@ -74,8 +118,8 @@ export function profileScreen(_ctx, { workspace, go, first }) {
     const profile = {
       display_name: fields.display_name.value.trim(),
       pronouns: fields.pronouns.value.trim(),
-      specialties: splitList(fields.specialties.value),
-      languages: splitList(fields.languages.value),
+      specialties: collectList("specialties"),
+      languages: collectList("languages"),
       response_time: fields.response_time.value.trim(),
       accepting: accepting.checked,
       away_message: fields.away_message.value.trim(),
@@ -112,10 +156,14 @@ export function profileScreen(_ctx, { workspace, go, first }) {
       limit: PROFILE_LIMITS.pronouns,
       placeholder: "for example she/her",
     }),
-    input("specialties", "Specialties", {
+    choices("specialties", "Specialties"),
+    input("specialties", vocabulary("specialties").length ? "Other specialties" : "Specialties", {
       hint: "Separated by commas, for example: Anxiety, Trauma, Sex work",
     }),
-    input("languages", "Languages", { hint: "Separated by commas, for example: English, Español" }),
+    choices("languages", "Languages"),
+    input("languages", vocabulary("languages").length ? "Other languages" : "Languages", {
+      hint: "Separated by commas, for example: English, Español",
+    }),
     input("response_time", "Usual response time", {
       limit: PROFILE_LIMITS.response_time,
       placeholder: "for example within a day",

@@ -5,10 +5,10 @@
 import { clear, h } from "../dom.js";
 import { contactItem, sessionItem } from "../records.js";
 import { checkBody } from "../sender.js";
-import { markRead, peerName, threadMessages } from "../threads.js";
+import { markRead, peerInitials, peerName, threadMessages } from "../threads.js";
 import { fullWhen, isoWhen, shortWhen } from "../time.js";
 import { describe } from "../wording.js";
-import { initials } from "./directory.js";
+import { crisisLine } from "./crisis.js";
 import { notesPanel } from "./notes.js";
 
 const STATE_LABEL = {
@@ -27,21 +27,29 @@ export function threadScreen(ctx, { workspace, go, peer }) {
 
   const title = h("h1", { class: "thread__name", id: "thread-title", dir: "auto" });
   const subtitle = h("p", { class: "thread__sub muted small" });
+  const avatar = h("span", { class: "avatar avatar--large", "aria-hidden": "true" });
   const verifiedBadge = h("span", {
     class: "badge badge--verified",
     text: "Verified",
     hidden: true,
   });
   const notices = h("div", { class: "thread__notices" });
-  const messages = h("ol", {
-    class: "messages",
-    id: "messages",
-    role: "log",
-    "aria-live": "polite",
-    "aria-relevant": "additions",
-    "aria-labelledby": "thread-title",
-    tabIndex: 0,
-  });
+  // The live log is a container around the list: a role on the <ol> itself
+  // would take its list semantics away from screen readers.
+  const messageList = h("ol", { class: "messages__list", "aria-label": "Messages" });
+  const messages = h(
+    "div",
+    {
+      class: "messages",
+      id: "messages",
+      role: "log",
+      "aria-live": "polite",
+      "aria-relevant": "additions",
+      "aria-labelledby": "thread-title",
+      tabIndex: 0,
+    },
+    messageList,
+  );
   const composer = composerForm();
   let blocked = false;
   // The newest message stays in view while the person is reading at the end,
@@ -58,6 +66,7 @@ export function threadScreen(ctx, { workspace, go, peer }) {
   function renderHeader() {
     const entry = listing();
     title.textContent = name();
+    avatar.textContent = peerInitials(workspace, peer);
     subtitle.textContent = therapist
       ? "Anonymous client"
       : [
@@ -132,7 +141,7 @@ export function threadScreen(ctx, { workspace, go, peer }) {
     }
     if (list.length === 0 && !emptyRow) {
       emptyRow = emptyConversation();
-      messages.append(emptyRow);
+      messageList.append(emptyRow);
     } else if (list.length > 0 && emptyRow) {
       emptyRow.remove();
       emptyRow = null;
@@ -157,8 +166,8 @@ export function threadScreen(ctx, { workspace, go, peer }) {
         rows.set(key, fresh);
         row = fresh;
       }
-      const there = messages.children[index];
-      if (there !== row.element) messages.insertBefore(row.element, there ?? null);
+      const there = messageList.children[index];
+      if (there !== row.element) messageList.insertBefore(row.element, there ?? null);
     });
     if (stickToBottom) messages.scrollTop = messages.scrollHeight;
   }
@@ -370,7 +379,7 @@ export function threadScreen(ctx, { workspace, go, peer }) {
       h(
         "div",
         { class: "thread__who" },
-        h("span", { class: "avatar avatar--large", "aria-hidden": "true", text: initials(name()) }),
+        avatar,
         h("div", {}, h("div", { class: "row thread__title-row" }, title, verifiedBadge), subtitle),
       ),
       h("button", {
@@ -382,6 +391,7 @@ export function threadScreen(ctx, { workspace, go, peer }) {
       }),
     ),
     notices,
+    therapist ? null : crisisLine(),
     therapist ? h("div", { class: "split" }, conversation, notesPanel(notesOptions)) : conversation,
   );
   renderHeader();
