@@ -55,11 +55,12 @@ def axe_problems(page) -> list[str]:
     return page.evaluate(AXE_RUN)
 
 
-def audit(page, screen: str) -> None:
+def audit(page, screen: str, *, app: bool = True) -> None:
+    """Both checks at every size; the information pages have no footer, so axe alone."""
     original = page.viewport_size
     for size in (NARROW, PHONE, DESKTOP):
         page.set_viewport_size(size)
-        problems = page.evaluate(AUDIT) + axe_problems(page)
+        problems = (page.evaluate(AUDIT) if app else []) + axe_problems(page)
         assert problems == [], f"{screen} at {size['width']}px: {problems}"
     if original:
         page.set_viewport_size(original)
@@ -110,10 +111,33 @@ def test_keyboard_only_start_with_visible_focus(open_tab):
     assert tab.errors == []
 
 
-def test_main_screens_meet_aa(practice, open_tab):
+def test_axe_reports_what_it_should(open_tab):
+    """The harness itself: axe runs in the page and a known fault is reported."""
+    page = open_tab(PHONE).page
+    assert axe_problems(page) == []
+    page.evaluate(
+        """() => {
+          const list = document.createElement("ol");
+          list.setAttribute("role", "log");
+          list.append(Object.assign(document.createElement("li"), { textContent: "x" }));
+          document.getElementById("main").append(list);
+        }"""
+    )
+    assert any(problem.startswith("listitem (serious)") for problem in axe_problems(page))
+
+
+def test_every_screen_meets_aa(practice, open_tab):
     therapist = open_tab(DESKTOP)
     tpage = therapist.page
     audit(tpage, "welcome")
+    tpage.click("#join-therapist")
+    tpage.wait_for_selector("#invite-code")
+    tpage.fill("#invite-code", "not a code")
+    tpage.click("#invite-continue")
+    expect(tpage.locator("#invite-error")).not_to_be_empty(timeout=SLOW)
+    audit(tpage, "invite code, refused")
+    tpage.click("#main button:text('Back')")
+    tpage.wait_for_selector("#main[data-screen='welcome']")
     join_as_therapist(tpage, invite_therapist(practice.data_dir), THERAPIST)
     audit(tpage, "therapist inbox")
     go(tpage, "profile")
@@ -137,13 +161,26 @@ def test_main_screens_meet_aa(practice, open_tab):
     page.click("#open-safety")
     page.wait_for_selector("#safety-number")
     audit(page, "safety number")
+    go(page, "messages")
+    audit(page, "messages")
     go(page, "settings")
     audit(page, "settings")
     go(page, "lock")
     audit(page, "lock")
 
     go(tpage, "inbox")
+    tpage.wait_for_selector(".thread-row", timeout=SLOW)
+    audit(tpage, "therapist inbox with a conversation")
     tpage.click(".thread-row", timeout=SLOW)
     tpage.wait_for_selector(".msg--in")
     audit(tpage, "therapist thread")
+    go(tpage, "settings")
+    tpage.check("#delete-understood")
+    tpage.click("#delete-account")
+    tpage.wait_for_selector("#main[data-screen='deleted']", timeout=SLOW)
+    audit(tpage, "account deleted")
+    for info_page in ("help.html", "support.html"):
+        tpage.goto(f"{practice.url}/{info_page}")
+        tpage.wait_for_selector("h1")
+        audit(tpage, info_page, app=False)
     assert client.errors == therapist.errors == []
