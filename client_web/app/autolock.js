@@ -8,17 +8,22 @@
 // `onWarn(null)` when any activity, such as the warning's own button, puts
 // the lock off again.
 
+import { IDLE_LOCK_MAX_MINUTES, IDLE_LOCK_MIN_MINUTES } from "../lib/constants.js";
+
 const ACTIVITY_EVENTS = ["pointerdown", "keydown", "wheel", "touchstart", "input", "scroll"];
+// Every second, so the countdown before the lock moves by seconds.
 const CHECK_EVERY_MS = 1000;
 const WARN_SECONDS = 30;
-export const DEFAULT_IDLE_MINUTES = 5;
-const MIN_IDLE_MINUTES = 1;
-const MAX_IDLE_MINUTES = 240;
 
-export function clampMinutes(value, fallback) {
-  const minutes = Math.round(Number(value));
-  if (!Number.isFinite(minutes)) return fallback;
-  return Math.min(MAX_IDLE_MINUTES, Math.max(MIN_IDLE_MINUTES, minutes));
+// A lock time is used only if it lies within the bounds the server also
+// applies; one that does not is never bent to fit, but named on the
+// settings screen with the range allowed.
+export function withinIdleBounds(minutes) {
+  return (
+    Number.isInteger(minutes) &&
+    minutes >= IDLE_LOCK_MIN_MINUTES &&
+    minutes <= IDLE_LOCK_MAX_MINUTES
+  );
 }
 
 export function startIdleLock(minutes, onIdle, onWarn = () => {}) {

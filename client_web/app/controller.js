@@ -12,11 +12,12 @@ import {
   signIn,
   signOut,
 } from "./account.js";
-import { clampMinutes, DEFAULT_IDLE_MINUTES, startIdleLock } from "./autolock.js";
+import { startIdleLock } from "./autolock.js";
 import { loadDirectory } from "./directory.js";
-import { idleMinutes } from "./mutations.js";
+import { browserNotices, idleMinutes } from "./mutations.js";
 import { onQuickExit } from "./quickexit.js";
 import { announce, setLockWarning, setNav, setStatus, show } from "./shell.js";
+import { showBrowserNotice, showUnread } from "./signals.js";
 import { peerName, threadList, unreadTotal } from "./threads.js";
 import { deletedScreen } from "./views/deleted.js";
 import { directoryScreen } from "./views/directory.js";
@@ -60,7 +61,9 @@ function workspaceHooks() {
     onUnauthorized: () => lock("expired"),
     onMessage: (peer) => {
       if (!workspace) return;
+      const seen = workspace.viewing === peer && document.visibilityState === "visible";
       if (workspace.viewing !== peer) announce(`New message from ${peerName(workspace, peer)}.`);
+      if (!seen && browserNotices(workspace)) showBrowserNotice();
       refreshNav();
     },
     onUnreadable: (peer) => {
@@ -142,7 +145,7 @@ function showSecret(role, invite, notice = "") {
 function enter(opened, { fresh = false, resume = null } = {}) {
   workspace = opened;
   idle = startIdleLock(
-    clampMinutes(idleMinutes(workspace), DEFAULT_IDLE_MINUTES),
+    idleMinutes(workspace),
     () => lock("idle"),
     (seconds) => setLockWarning(seconds, () => setLockWarning(null)),
   );
@@ -191,6 +194,7 @@ let lastNavSignature = "";
 
 function refreshNav() {
   if (!workspace) return;
+  showUnread(unreadTotal(workspace));
   const items = navItems();
   const signature = items.map((item) => `${item.name}:${item.badge ?? ""}`).join("|");
   if (signature === lastNavSignature) return;
@@ -287,6 +291,7 @@ function closeWorkspace({ deleted = false, saveFirst = false } = {}) {
   const leaving = workspace;
   workspace = null;
   lastNavSignature = "";
+  showUnread(0);
   setNav([]);
   setStatus("");
   if (!leaving) return Promise.resolve();

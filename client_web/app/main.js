@@ -7,6 +7,7 @@ import { startController } from "./controller.js";
 import { byId, h } from "./dom.js";
 import { setExitUrl } from "./quickexit.js";
 import { setBrand, show } from "./shell.js";
+import { configureSignals } from "./signals.js";
 
 export async function startApp(info) {
   await loadSodium();
@@ -20,6 +21,7 @@ export async function startApp(info) {
   if (typeof info.neutral_title === "string" && info.neutral_title.trim()) {
     setBrand(info.neutral_title.trim());
   }
+  configureSignals(info, document.title);
   startController(info);
 }
 
