@@ -54,9 +54,11 @@ export function createDrafts(workspace) {
       texts.set(peer, body);
       changed(peer);
     },
+    // Sent: the stored draft goes at once, so no device offers it again.
     delete(peer) {
       texts.delete(peer);
-      changed(peer);
+      unsaved.add(peer);
+      flush();
     },
     flush,
     clear() {

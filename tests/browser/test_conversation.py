@@ -144,7 +144,7 @@ def test_client_and_therapist_end_to_end(practice, open_tab, neutral_site):
     # Private notes, kept encrypted in the therapist's vault.
     tpage.fill("#notes", NOTE)
     tpage.click("#save-notes")
-    expect(tpage.locator(".notes [role='status']")).to_have_text("Saved.", timeout=SLOW)
+    expect(tpage.locator("#notes-status")).to_have_text("Saved.", timeout=SLOW)
     screenshot(tpage, "therapist-thread")
 
     # Both sides compute the same safety number; the client marks it verified.

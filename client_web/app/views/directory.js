@@ -1,7 +1,7 @@
 // The therapist directory: verified profiles only, filtered by specialty and
 // language.
 
-import { loadDirectory } from "../directory.js";
+import { loadDirectory, officeHours } from "../directory.js";
 import { clear, h } from "../dom.js";
 import { initials, threadList } from "../threads.js";
 import { filterOptions, listHas } from "../vocabulary.js";
@@ -121,7 +121,7 @@ export function directoryScreen(ctx, { workspace, go }) {
         { class: "facts" },
         fact("Languages", profile.languages.join(", ") || "Not given"),
         fact("Usually replies", profile.response_time || "Not given"),
-        profile.office_hours ? fact("Hours", profile.office_hours) : null,
+        profile.office_hours ? fact("Hours", officeHours(profile)) : null,
       ),
       profile.away_message
         ? h(

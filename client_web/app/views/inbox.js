@@ -1,6 +1,7 @@
 // Conversations by last activity, with unread counts: the therapist's inbox
 // and the client's list of threads.
 
+import { officeHours } from "../directory.js";
 import { clear, h } from "../dom.js";
 import { loadBlocks } from "../mutations.js";
 import { peerInitials, threadList } from "../threads.js";
@@ -145,7 +146,7 @@ export function inboxScreen(ctx, { workspace, go }) {
                 "dl",
                 { class: "facts" },
                 summaryFact("Usually replies", own.response_time || "Not given"),
-                summaryFact("Hours", own.office_hours || "Not given"),
+                summaryFact("Hours", officeHours(own) || "Not given"),
                 summaryFact("Away message", own.away_message || "None"),
               ),
             ]

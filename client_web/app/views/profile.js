@@ -21,6 +21,7 @@ const EMPTY = {
   accepting: true,
   away_message: "",
   office_hours: "",
+  time_zone: "",
 };
 
 function splitList(text) {
@@ -63,6 +64,16 @@ export function profileScreen(_ctx, { workspace, go, first }) {
   }
 
   const accepting = h("input", { type: "checkbox", id: "profile-accepting" });
+
+  // Office hours are read on the therapist's clock: the zone is published
+  // with them (an IANA name, this browser's own by default).
+  const zones =
+    typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
+  const timeZone = h(
+    "select",
+    { class: "select", id: "profile-time-zone", "aria-describedby": "profile-time-zone-hint" },
+    [...new Set([ownTimeZone(), ...zones])].map((zone) => h("option", { value: zone, text: zone })),
+  );
 
   // The practice's own terms, to tick; the text field holds anything else.
   const vocabulary = (list) => (Array.isArray(workspace.info[list]) ? workspace.info[list] : []);
@@ -115,6 +126,7 @@ export function profileScreen(_ctx, { workspace, go, first }) {
     fillList("languages", value.languages);
     fields.response_time.value = value.response_time;
     fields.office_hours.value = value.office_hours;
+    timeZone.value = value.time_zone || ownTimeZone();
     fields.away_message.value = value.away_message;
     accepting.checked = value.accepting;
   }
@@ -129,6 +141,7 @@ export function profileScreen(_ctx, { workspace, go, first }) {
       accepting: accepting.checked,
       away_message: fields.away_message.value.trim(),
       office_hours: fields.office_hours.value.trim(),
+      time_zone: timeZone.value,
     };
     if (!profile.display_name) throw new Error("Please enter the name clients will see.");
     for (const list of ["specialties", "languages"]) {
@@ -178,6 +191,17 @@ export function profileScreen(_ctx, { workspace, go, first }) {
       limit: PROFILE_TEXT_CHARS.office_hours,
       placeholder: "for example Mon–Thu, 9:00–17:00",
     }),
+    h(
+      "div",
+      { class: "field" },
+      h("label", { class: "field__label", htmlFor: "profile-time-zone", text: "Time zone" }),
+      h(
+        "span",
+        { class: "field__hint", id: "profile-time-zone-hint" },
+        "Shown with your office hours, so clients elsewhere know whose clock they are on.",
+      ),
+      timeZone,
+    ),
     input("away_message", "Away message", {
       limit: PROFILE_TEXT_CHARS.away_message,
       multiline: true,
@@ -243,4 +267,8 @@ export function profileScreen(_ctx, { workspace, go, first }) {
     status,
     form,
   );
+}
+
+function ownTimeZone() {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
 }
