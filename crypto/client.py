@@ -218,7 +218,8 @@ class Client:
         async def log_in() -> None:
             self.http.token = None
             answer = await self.http.post(
-                "/api/login", {"handle": secret.handle, "login_key": b64u_encode(login_key)}
+                "/api/login",
+                {"handle": secret.handle, "login_key": b64u_encode(login_key), "kind": "cli"},
             )
             self.http.token = field(answer, "token", str)
             self.account = field(answer, "account", str)
@@ -236,7 +237,9 @@ class Client:
             await self.vault.sync(self.http)
             return True
         except ServerError as exc:
-            if exc.code != "unauthorized":
+            # A token another device signed out is replaced like an expired
+            # one: this command was given the secret, so it signs in afresh.
+            if exc.code not in ("unauthorized", "signed_out"):
                 raise
             return False
         finally:
@@ -382,14 +385,28 @@ class Client:
         def sign_challenge(nonce: bytes) -> bytes:
             return sign(seed, CTX_WEBSOCKET_AUTH, websocket_auth_data(server_id, nonce, account_id))
 
-        channel = await Channel.open(
-            self.server_url,
-            server_id,
-            account_id,
-            sign_challenge,
-            timeout=self.timeout,
-            on_prekeys_low=self._on_prekeys_low,
-        )
+        async def open_channel() -> Channel:
+            if self.http.token is None:
+                raise NotLoggedInError("Log in first (Client.login).")
+            return await Channel.open(
+                self.server_url,
+                server_id,
+                account_id,
+                self.http.token,
+                sign_challenge,
+                timeout=self.timeout,
+                on_prekeys_low=self._on_prekeys_low,
+            )
+
+        try:
+            channel = await open_channel()
+        except ServerError as exc:
+            # The session's token expired since the last request: log in
+            # again, as an HTTP request would, and authenticate once more.
+            if exc.code != "unauthorized" or self.http.on_unauthorized is None:
+                raise
+            await self.http.on_unauthorized()
+            channel = await open_channel()
         # A closed channel is replaced only now, so that after a failed
         # reconnection the client still reports the disconnection.
         await self._close_channel()

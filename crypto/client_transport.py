@@ -40,7 +40,7 @@ DEFAULT_TIMEOUT = 30.0
 # An envelope frame is under 90 KB; a frame of vault items may approach the
 # server's own limit, which /api/info publishes and the server enforces.
 MAX_FRAME_BYTES = 8 * 1024 * 1024
-FATAL_CODES = frozenset({"session_moved", "unauthorized", "too_many_connections"})
+FATAL_CODES = frozenset({"signed_out", "too_many_devices", "unauthorized", "too_many_connections"})
 
 
 def normalize_server_url(url: str) -> str:
@@ -173,6 +173,7 @@ class Channel:
         server_url: str,
         server_id: bytes,
         account_id: bytes,
+        token: str,
         sign_challenge: Callable[[bytes], bytes],
         timeout: float = DEFAULT_TIMEOUT,
         on_prekeys_low: Callable[[int], Awaitable[None]] | None = None,
@@ -180,7 +181,8 @@ class Channel:
         """Connect and answer the challenge (PROTOCOL.md section 11).
 
         `sign_challenge(nonce)` returns the signature over the challenge; it is
-        a callable so that the identity seed never reaches this module.
+        a callable so that the identity seed never reaches this module. `token`
+        is the session's bearer token, which ties the connection to the session.
         """
         try:
             ws = await connect(
@@ -196,7 +198,7 @@ class Channel:
             ) from None
         channel = cls(ws, timeout, on_prekeys_low)
         try:
-            await channel._authenticate(server_id, account_id, sign_challenge)
+            await channel._authenticate(server_id, account_id, token, sign_challenge)
         except BaseException:
             await ws.close()
             raise
@@ -216,7 +218,11 @@ class Channel:
         return frame
 
     async def _authenticate(
-        self, server_id: bytes, account_id: bytes, sign_challenge: Callable[[bytes], bytes]
+        self,
+        server_id: bytes,
+        account_id: bytes,
+        token: str,
+        sign_challenge: Callable[[bytes], bytes],
     ) -> None:
         challenge = await self._receive_json()
         if challenge.get("type") != "challenge":
@@ -233,6 +239,7 @@ class Channel:
                     "type": "auth",
                     "account": b64u_encode(account_id),
                     "sig": b64u_encode(sign_challenge(nonce)),
+                    "token": token,
                 }
             )
         )

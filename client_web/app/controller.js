@@ -42,6 +42,7 @@ export function startController(practiceInfo) {
 function workspaceHooks() {
   return {
     onUnauthorized: () => lock("expired"),
+    onSignedOut: () => lock("signed_out"),
     onMessage: (peer) => {
       if (!ws) return;
       if (ws.viewing !== peer) announce(`New message from ${peerName(ws, peer)}.`);
@@ -226,11 +227,11 @@ function showConnection(detail) {
       );
       break;
     }
-    case "session_moved":
+    case "too_many_devices":
     case "too_many_connections":
       setStatus(describe({ code: detail.state }), {
         tone: "warning",
-        action: { label: "Use it here", onSelect: () => ws?.conn.resume() },
+        action: { label: "Try again", onSelect: () => ws?.conn.resume() },
       });
       break;
     default:

@@ -43,7 +43,16 @@ export function checkBody(body) {
   }
 }
 
-export function createSender({ identity, token, vault, conn, serial, emit, onUnauthorized }) {
+export function createSender({
+  identity,
+  token,
+  vault,
+  conn,
+  serial,
+  emit,
+  onUnauthorized,
+  onSignedOut,
+}) {
   const outbox = [];
   const started = new Map();
   let pumping = false;
@@ -219,6 +228,10 @@ export function createSender({ identity, token, vault, conn, serial, emit, onUna
     if (code === "offline" || code === "timeout") return "wait";
     if (code === "unauthorized") {
       onUnauthorized();
+      return "wait";
+    }
+    if (code === "signed_out") {
+      onSignedOut();
       return "wait";
     }
     if (WAITING.has(code)) {

@@ -67,6 +67,7 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
   const conn = createConnection({
     serverId: b64uDecode(info.server_id, { length: SERVER_ID_BYTES }),
     account,
+    token: tokenOf,
     identity,
     onEnvelope: (frame) => receiver.onEnvelope(frame),
     onPrekeysLow: () =>
@@ -75,6 +76,7 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
       events.dispatchEvent(new CustomEvent("connection", { detail: state }));
       if (state.state === "online") sender.pump();
       if (state.state === "unauthorized") hooks.onUnauthorized();
+      if (state.state === "signed_out") hooks.onSignedOut();
     },
   });
   const sender = createSender({
@@ -85,6 +87,7 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
     serial,
     emit,
     onUnauthorized: hooks.onUnauthorized,
+    onSignedOut: hooks.onSignedOut,
   });
   const receiver = createReceiver({
     identity,
