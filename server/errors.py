@@ -193,6 +193,28 @@ class ReadOnlyError(ApiError):
     )
 
 
+class InvalidAddressError(ApiError):
+    code = "invalid_address"
+    status = 400
+    default_message = "That mail or push address cannot be used; check it and try again."
+
+
+class MailUnavailableError(ApiError):
+    code = "mail_unavailable"
+    status = 409
+    default_message = (
+        "This practice has not set up a mail server; ask the administrator, or use a push address."
+    )
+
+
+class DeliveryFailedError(ApiError):
+    code = "delivery_failed"
+    status = 502
+    default_message = (
+        "The test notification could not be delivered; check the address, or try again later."
+    )
+
+
 class InternalError(ApiError):
     code = "internal"
     status = 500
@@ -224,6 +246,9 @@ ALL_ERRORS: tuple[type[ApiError], ...] = (
     TooManyDevicesError,
     SignedOutError,
     ReadOnlyError,
+    InvalidAddressError,
+    MailUnavailableError,
+    DeliveryFailedError,
     InternalError,
 )
 

@@ -151,6 +151,17 @@ def _activity_and_revocation(db: Database) -> None:
     db["accounts"].create_index(["role", "active"])
 
 
+def _notification_targets(db: Database) -> None:
+    # Only therapists have a row, and only while notifications are on: turning
+    # them off deletes it.
+    db["notification_targets"].create(
+        {"account": bytes, "email": str, "push_url": str},
+        pk="account",
+        foreign_keys=[_owned_by_account("notification_targets")],
+        not_null=["account"],
+    )
+
+
 def _sessions(db: Database) -> None:
     # A token row becomes a session a person can see and end from another
     # device: `id` names it without revealing the token, `kind` is what the
@@ -172,7 +183,8 @@ Migration = Callable[[Database], None]
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (1, "initial schema", _initial_schema),
     (2, "account activity day and therapist revocation", _activity_and_revocation),
-    (3, "sessions: token id, kind, last-active day, signed out", _sessions),
+    (3, "therapists' notification addresses", _notification_targets),
+    (4, "sessions: token id, kind, last-active day, signed out", _sessions),
 )
 
 
