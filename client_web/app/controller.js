@@ -4,7 +4,7 @@
 // it.
 
 import { beginAccount, deleteAccount, generateSecret, signIn, signOut } from "./account.js";
-import { clampMinutes, DEFAULT_IDLE_MINUTES, startIdleLock } from "./autolock.js";
+import { startIdleLock } from "./autolock.js";
 import { loadDirectory } from "./directory.js";
 import { browserNotices, idleMinutes } from "./mutations.js";
 import { onQuickExit } from "./quickexit.js";
@@ -125,9 +125,7 @@ function showSecret(role, invite, notice = "") {
 
 function enter(opened, { fresh = false } = {}) {
   workspace = opened;
-  idle = startIdleLock(clampMinutes(idleMinutes(workspace), DEFAULT_IDLE_MINUTES), () =>
-    lock("idle"),
-  );
+  idle = startIdleLock(idleMinutes(workspace), () => lock("idle"));
   workspace.events.addEventListener("connection", (event) => showConnection(event.detail));
   workspace.events.addEventListener("change", refreshNav);
   setStatus("");
