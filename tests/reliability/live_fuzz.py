@@ -902,7 +902,12 @@ async def opening_worker(rng: random.Random, world: World, budget: Budget, repor
                 nonce = rng.randbytes(len(nonce))
                 label = "stale-nonce"
             sig = auth_signature(me.identity, sid, nonce, me.id)
-            frame: Any = {"type": "auth", "account": me.id_text, "sig": b64u_encode(sig)}
+            frame: Any = {
+                "type": "auth",
+                "account": me.id_text,
+                "sig": b64u_encode(sig),
+                "token": me.token,
+            }
             if mutate:
                 label, frame = mutate_object(rng, frame)
             report.inputs[f"opening auth {label}"] += 1
