@@ -171,7 +171,7 @@ def _sessions(db: Database) -> None:
     # the signed-out device can show rather than as a plain expiry.
     db.execute("ALTER TABLE tokens ADD COLUMN id BLOB")
     db.execute("UPDATE tokens SET id = randomblob(16)")
-    db["tokens"].create_index(["id"], unique=True)
+    db.table("tokens").create_index(["id"], unique=True)
     db.execute("ALTER TABLE tokens ADD COLUMN kind TEXT")
     db.execute("ALTER TABLE tokens ADD COLUMN active INTEGER NOT NULL DEFAULT 0")
     db.execute("UPDATE tokens SET active = ?", (clock.today(),))
