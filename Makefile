@@ -17,7 +17,7 @@ DATA ?= data
 # - the development tools on top (`make deps`, `make test`, `make lint`).
 # Quietline is installed in place (pip -e), so the server finds client_web/
 # beside its code, whatever the install.
-deps: $(VENV)/.installed client_web/node_modules/.installed
+deps: $(VENV)/.installed client_web/node_modules/.installed $(VENV)/wheelhouse/.downloaded
 
 $(VENV)/.runtime-installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,14 @@ $(VENV)/.runtime-installed: pyproject.toml
 
 $(VENV)/.installed: $(VENV)/.runtime-installed pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+# The build requirements of pyproject.toml (setuptools), fetched once: the
+# guide's test (tests/deploy/test_deploy_guide.py) runs `make install` on a
+# fresh clone with no network, from this wheelhouse and the packages above.
+$(VENV)/wheelhouse/.downloaded: $(VENV)/.runtime-installed pyproject.toml
+	$(BIN)/pip download --quiet --no-deps --dest $(VENV)/wheelhouse \
+	  $$($(BIN)/python -c "import tomllib; print(' '.join(tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires']))")
 	touch $@
 
 # A development install of the web client's libraries includes the runtime one.
