@@ -10,10 +10,11 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import Mount, Route, Router, WebSocketRoute
 
 from server import (
     api_accounts,
+    api_notifications,
     api_prekeys,
     api_profiles,
     api_vault,
@@ -29,6 +30,7 @@ from server.guard import Guard
 from server.headers import SecurityHeaders
 from server.hub import Hub
 from server.logs import log_unexpected
+from server.notifier import Notifier
 from server.passwords import Passwords
 from server.readers import Readers
 from server.relay import relay
@@ -54,6 +56,10 @@ API_ROUTES = [
     Route("/blocks", api_profiles.list_blocks, methods=["GET"]),
     Route("/blocks/{client}", api_profiles.put_block, methods=["PUT"]),
     Route("/blocks/{client}", api_profiles.delete_block, methods=["DELETE"]),
+    Route("/notifications", api_notifications.get_settings, methods=["GET"]),
+    Route("/notifications", api_notifications.put_settings, methods=["PUT"]),
+    Route("/notifications", api_notifications.delete_settings, methods=["DELETE"]),
+    Route("/notifications/test", api_notifications.send_test, methods=["POST"]),
 ]
 
 
@@ -125,12 +131,14 @@ def create_app(settings: Settings) -> Starlette:
             readers=readers,
             passwords=Passwords(settings.argon2_concurrency),
             hub=Hub(settings.max_connections_per_account),
+            notifier=Notifier(settings),
             rates=RateLimits.from_settings(settings),
             server_id=server_id,
             handle_key=handle_key,
         )
         app.state.services = service
         await writer.start()
+        await service.notifier.start(readers)
         background = [
             asyncio.create_task(_purge_periodically(service), name="quietline-purge"),
             asyncio.create_task(_close_revoked_sessions(service), name="quietline-revocations"),
@@ -142,12 +150,14 @@ def create_app(settings: Settings) -> Starlette:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await service.notifier.stop()
             await writer.stop()
             readers.close()
+            service.passwords.close()
 
-    return Starlette(
+    app = Starlette(
         routes=[
-            Mount("/api", routes=API_ROUTES),
+            Mount("/api", app=Router(API_ROUTES, redirect_slashes=False)),
             WebSocketRoute("/ws", relay),
             Route("/{path:path}", static.serve, methods=["GET", "HEAD"]),
         ],
@@ -155,3 +165,9 @@ def create_app(settings: Settings) -> Starlette:
         exception_handlers={HTTPException: _http_error},
         lifespan=lifespan,
     )
+    # Starlette redirects `/api/info/` to `/api/info` by default, building the
+    # address from the request's own Host header: an answer that points
+    # wherever the request says. Every documented path has exactly one
+    # spelling, so any other is `not_found`.
+    app.router.redirect_slashes = False
+    return app

@@ -30,7 +30,7 @@ class BadRequestError(ApiError):
     default_message = "The request is not valid JSON of the documented shape; see docs/API.md."
 
 
-class MalformedError(ApiError):
+class MalformedApiError(ApiError):
     code = "malformed"
     status = 400
     default_message = "A key, signature or envelope does not parse; check the client."
@@ -183,6 +183,28 @@ class ReadOnlyError(ApiError):
     )
 
 
+class InvalidAddressError(ApiError):
+    code = "invalid_address"
+    status = 400
+    default_message = "That mail or push address cannot be used; check it and try again."
+
+
+class MailUnavailableError(ApiError):
+    code = "mail_unavailable"
+    status = 409
+    default_message = (
+        "This practice has not set up a mail server; ask the administrator, or use a push address."
+    )
+
+
+class DeliveryFailedError(ApiError):
+    code = "delivery_failed"
+    status = 502
+    default_message = (
+        "The test notification could not be delivered; check the address, or try again later."
+    )
+
+
 class InternalError(ApiError):
     code = "internal"
     status = 500
@@ -191,7 +213,7 @@ class InternalError(ApiError):
 
 ALL_ERRORS: tuple[type[ApiError], ...] = (
     BadRequestError,
-    MalformedError,
+    MalformedApiError,
     UnsupportedVersionApiError,
     BadSignatureError,
     TooLargeError,
@@ -213,6 +235,9 @@ ALL_ERRORS: tuple[type[ApiError], ...] = (
     TooManyConnectionsError,
     SessionMovedError,
     ReadOnlyError,
+    InvalidAddressError,
+    MailUnavailableError,
+    DeliveryFailedError,
     InternalError,
 )
 
@@ -221,4 +246,4 @@ def from_protocol_error(error: ProtocolError) -> ApiError:
     """A framing or encoding failure reported by crypto/, as the server answers it."""
     if isinstance(error, UnsupportedVersionError):
         return UnsupportedVersionApiError(error.message)
-    return MalformedError(error.message)
+    return MalformedApiError(error.message)

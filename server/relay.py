@@ -20,7 +20,7 @@ from starlette.websockets import WebSocket
 from crypto import signatures
 from crypto.constants import OPK_LOW_WATER, SIGNATURE_BYTES, WS_NONCE_BYTES
 from crypto.encoding import b64u_encode
-from crypto.errors import MalformedError as ProtocolMalformed
+from crypto.errors import MalformedError
 from server import accounts, envelopes, prekeys, retention, vault
 from server.connection import (
     CLIENT_GONE,
@@ -108,7 +108,7 @@ async def _authenticate(ws: WebSocket, service: Services) -> tuple[bytes, str] |
         identity_key, role = found
         try:
             signatures.verify_websocket_auth(identity_key, service.server_id, nonce, account, sig)
-        except ProtocolMalformed:
+        except MalformedError:
             raise UnauthorizedError("The authentication does not verify; log in again.") from None
     except ApiError as error:
         await _close_with(ws, error)
@@ -243,6 +243,7 @@ class Session:
         cmid = frame["cmid"]
         limits = self.service.limits()
         hub = self.service.hub
+        notifier = self.service.notifier
 
         def operation(tx: Tx) -> envelopes.Stored:
             stored = envelopes.store(tx.conn, send, limits)
@@ -252,6 +253,9 @@ class Session:
                 # (b64u_decode checked it), so it is relayed as it came.
                 text = envelopes.frame(stored.id, send.sender, frame["env"], stored.ts)
                 tx.after_commit(lambda: hub.deliver(send.recipient, seq, text))
+                if send.recipient in notifier.targets:
+                    # Only schedules: sending is the notifier's own task.
+                    tx.after_commit(lambda: notifier.stored_for(send.recipient))
             return stored
 
         def answer(stored: envelopes.Stored) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """`quietline serve`: prepare the database, then run uvicorn in this process.
 
-uvicorn runs with the websocket implementation and options the server relies
-on: the sans-I/O websockets protocol, no per-message compression (ciphertext
-does not compress), no access log, no Server header, no proxy headers (the
+uvicorn runs with the protocols and options the server relies on: h11 and
+the sans-I/O websockets protocol (subclassed in server/transport.py, so that
+what they refuse is answered in the documented format), no per-message
+compression (ciphertext does not compress), no access log, no Server header, no proxy headers (the
 server never looks at client addresses) and our own logging configuration.
 Its event loop is uvloop's: with a thousand connections each sending its own
 frames, asyncio's own loop cost the server's event loop about 15% more CPU
@@ -16,7 +17,7 @@ import sys
 import uvicorn
 import uvloop
 
-from server import database, datalock, migrations
+from server import database, datalock, migrations, transport
 from server.app import create_app
 from server.config import Settings
 from server.hints import admin_command
@@ -54,7 +55,8 @@ def uvicorn_config(settings: Settings) -> uvicorn.Config:
         create_app(settings),
         host=settings.host,
         port=settings.port,
-        ws="websockets-sansio",
+        http=transport.HttpProtocol,
+        ws=transport.WebSocketProtocol,
         ws_per_message_deflate=False,
         ws_max_size=settings.ws_max_size(),
         ws_ping_interval=settings.ws_ping_interval,

@@ -7,10 +7,15 @@ from server import settings_store
 from server.config import Settings
 from server.envelopes import Limits
 from server.hub import Hub
+from server.notifier import Notifier
 from server.passwords import Passwords
 from server.ratelimit import KeyedBuckets, TokenBucket
 from server.readers import Readers
 from server.writer import Writer
+
+# A therapist's test notifications: a few at once, then one every ten seconds.
+NOTIFICATION_TEST_SECONDS = 10.0
+NOTIFICATION_TEST_BURST = 3
 
 
 @dataclass
@@ -19,6 +24,7 @@ class RateLimits:
     logins: TokenBucket
     login_attempts: KeyedBuckets
     api: KeyedBuckets
+    notification_tests: KeyedBuckets
 
     @staticmethod
     def from_settings(settings: Settings) -> "RateLimits":
@@ -29,6 +35,7 @@ class RateLimits:
                 1 / settings.login_attempt_refill, settings.login_attempts_per_handle
             ),
             api=KeyedBuckets(settings.api_rate, settings.api_burst),
+            notification_tests=KeyedBuckets(1 / NOTIFICATION_TEST_SECONDS, NOTIFICATION_TEST_BURST),
         )
 
 
@@ -39,6 +46,7 @@ class Services:
     readers: Readers
     passwords: Passwords
     hub: Hub
+    notifier: Notifier
     rates: RateLimits
     server_id: bytes
     handle_key: bytes

@@ -1,33 +1,23 @@
 // Small vault changes made from the screens (notes, contact verification,
 // settings) and the therapist's block list. Each vault change is a single
-// compare-and-swap write; on a conflict the vault is synced and the change
-// made again on top of what another device wrote.
+// compare-and-swap write, made again on top of what another device wrote
+// when it conflicts (vaultstore.js's retryOnConflict).
 
+import { IDLE_LOCK_DEFAULT_MINUTES } from "../lib/constants.js";
 import { request } from "./api.js";
+import { withinIdleBounds } from "./autolock.js";
 import { nowSeconds } from "./ids.js";
 import { contactItem, noteItem, settingsItem } from "./records.js";
+import { retryOnConflict } from "./vaultstore.js";
 
-const MAX_ROUNDS = 4;
-
-async function change(ws, build) {
-  for (let round = 0; round < MAX_ROUNDS; round += 1) {
-    const record = build();
-    if (!record) return;
-    try {
-      await ws.vault.commit([record]);
-      return;
-    } catch (error) {
-      if (error.code !== "vault_conflict") throw error;
-      await ws.vault.sync();
-    }
-  }
-  throw Object.assign(new Error("conflict"), { code: "vault_conflict" });
+function change(workspace, build) {
+  return retryOnConflict(() => workspace.vault.commit([build()]), workspace.vault.sync);
 }
 
-export async function saveNote(ws, peer, body) {
-  await change(ws, () => {
-    const item = noteItem(ws.vault, peer);
-    return ws.vault.write(item?.id ?? null, {
+export async function saveNote(workspace, peer, body) {
+  await change(workspace, () => {
+    const item = noteItem(workspace.vault, peer);
+    return workspace.vault.write(item?.id ?? null, {
       ...(item?.data ?? {}),
       kind: "note",
       peer,
@@ -35,13 +25,13 @@ export async function saveNote(ws, peer, body) {
       updated: nowSeconds(),
     });
   });
-  ws.emit(peer);
+  workspace.emit(peer);
 }
 
-export async function setVerified(ws, peer, verified, label) {
-  await change(ws, () => {
-    const item = contactItem(ws.vault, peer);
-    return ws.vault.write(item?.id ?? null, {
+export async function setVerified(workspace, peer, verified, label) {
+  await change(workspace, () => {
+    const item = contactItem(workspace.vault, peer);
+    return workspace.vault.write(item?.id ?? null, {
       label,
       ...(item?.data ?? {}),
       kind: "contact",
@@ -49,18 +39,26 @@ export async function setVerified(ws, peer, verified, label) {
       verified,
     });
   });
-  ws.emit(peer);
+  workspace.emit(peer);
 }
 
-export function idleMinutes(ws) {
-  const value = settingsItem(ws.vault)?.data.idle_minutes;
-  return Number.isInteger(value) ? value : ws.info.idle_lock_minutes;
+// The person's own choice, or the practice's default when they made none or
+// theirs is outside the bounds (the settings screen then says so).
+export function idleMinutes(workspace) {
+  const chosen = savedIdleMinutes(workspace);
+  if (withinIdleBounds(chosen)) return chosen;
+  const practice = workspace.info.idle_lock_minutes;
+  return withinIdleBounds(practice) ? practice : IDLE_LOCK_DEFAULT_MINUTES;
 }
 
-export async function setIdleMinutes(ws, minutes) {
-  await change(ws, () => {
-    const item = settingsItem(ws.vault);
-    return ws.vault.write(item?.id ?? null, {
+export function savedIdleMinutes(workspace) {
+  return settingsItem(workspace.vault)?.data.idle_minutes ?? null;
+}
+
+export async function setIdleMinutes(workspace, minutes) {
+  await change(workspace, () => {
+    const item = settingsItem(workspace.vault);
+    return workspace.vault.write(item?.id ?? null, {
       ...(item?.data ?? {}),
       kind: "settings",
       idle_minutes: minutes,
@@ -68,13 +66,30 @@ export async function setIdleMinutes(ws, minutes) {
   });
 }
 
-export async function loadBlocks(ws) {
-  const answer = await request("GET", "/api/blocks", { token: ws.token() });
+// Whether this account wants a browser notification for a new message while
+// the page is open (the browser's own permission is asked for separately).
+export function browserNotices(workspace) {
+  return settingsItem(workspace.vault)?.data.browser_notices === true;
+}
+
+export async function setBrowserNotices(workspace, on) {
+  await change(workspace, () => {
+    const item = settingsItem(workspace.vault);
+    return workspace.vault.write(item?.id ?? null, {
+      ...(item?.data ?? {}),
+      kind: "settings",
+      browser_notices: on,
+    });
+  });
+}
+
+export async function loadBlocks(workspace) {
+  const answer = await request("GET", "/api/blocks", { token: workspace.token() });
   return new Set(Array.isArray(answer.blocked) ? answer.blocked : []);
 }
 
-export async function setBlocked(ws, peer, blocked) {
+export async function setBlocked(workspace, peer, blocked) {
   await request(blocked ? "PUT" : "DELETE", `/api/blocks/${encodeURIComponent(peer)}`, {
-    token: ws.token(),
+    token: workspace.token(),
   });
 }

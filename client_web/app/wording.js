@@ -9,7 +9,8 @@ const TEXT = {
   malformed: "Something did not have the expected form, so it was not used.",
   unsupported_version: "This page is out of date. Please reload it.",
   unknown_type: "This page sent something the service does not know. Please reload the page.",
-  method_not_allowed: "This page asked the service for something it does not offer. Please reload the page.",
+  method_not_allowed:
+    "This page asked the service for something it does not offer. Please reload the page.",
   bad_signature: "A signature did not check out, so nothing was changed.",
   too_large: "That is too long to send. Please shorten it.",
   invalid_credentials: "That account secret was not recognised. Check each group and try again.",
@@ -20,7 +21,10 @@ const TEXT = {
   invite_required: "An invite code from the practice is needed to join.",
   invalid_invite:
     "That invite code is not valid. It may have been used already; ask the practice for a new one.",
-  vault_conflict: "Another device changed your account at the same moment. Trying again.",
+  // Shown once the retries (vaultstore.js) ran out: nothing was saved. The
+  // outbox tries again by itself, and its message still shows as sending.
+  vault_conflict:
+    "Another device keeps changing your account at the same moment. Nothing was saved yet; please try again.",
   blocked: "This conversation has been closed by the therapist. Your message was not sent.",
   inbox_full:
     "The therapist has a lot of unread messages right now. Your message will be sent a little later.",
@@ -32,6 +36,12 @@ const TEXT = {
   session_moved: "This account was opened in another window or device, so this one has paused.",
   read_only:
     "The service can't save anything right now. You can still read; please try again later.",
+  invalid_address:
+    "That address can't be used for notifications. Check it: a mail address, or a push address beginning with https://.",
+  mail_unavailable:
+    "The practice has not set up mail notifications. Ask the practice, or use a push address instead.",
+  delivery_failed:
+    "The test notification did not arrive at that address. Check it, or try again later.",
   internal: "Something went wrong on the service. Nothing was lost; please try again.",
   tampered: "A message could not be opened: it was changed or damaged on the way.",
   replayed: "A message arrived twice; the copy was ignored.",

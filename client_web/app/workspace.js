@@ -7,16 +7,17 @@ import { ED25519_SEED_BYTES, SERVER_ID_BYTES } from "../lib/constants.js";
 import { b64uDecode } from "../lib/encoding.js";
 import { identityFromSeed, wipeIdentity } from "../lib/keys.js";
 import { sodium } from "../lib/sodium.js";
+import { request } from "./api.js";
 import { createConnection } from "./connection.js";
 import { AccountError } from "./errors.js";
-import { clientLabel, contactItem } from "./records.js";
 import { createReceiver } from "./receiver.js";
+import { clientLabel, contactItem } from "./records.js";
 import { createSender } from "./sender.js";
 import { checkPrekeys, topUpIfLow } from "./upkeep.js";
 
 // A promise chain: work that reads and advances sessions or prekeys runs one
 // piece at a time, so two pieces never start from the same state.
-function createSerial() {
+export function createSerial() {
   let chain = Promise.resolve();
   return (task) => {
     const run = chain.then(() => task());
@@ -42,8 +43,9 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
 
   const emit = (peer) => events.dispatchEvent(new CustomEvent("change", { detail: { peer } }));
   const tokenOf = () => bearer;
+  const upkeep = { vault, token: tokenOf, request };
 
-  const ws = {
+  const workspace = {
     info,
     account,
     role,
@@ -69,8 +71,7 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
     account,
     identity,
     onEnvelope: (frame) => receiver.onEnvelope(frame),
-    onPrekeysLow: () =>
-      serial(() => topUpIfLow({ vault, token: tokenOf }, identity)).catch(() => {}),
+    onPrekeysLow: () => serial(() => topUpIfLow(upkeep, identity)).catch(() => {}),
     onState: (state) => {
       events.dispatchEvent(new CustomEvent("connection", { detail: state }));
       if (state.state === "online") sender.pump();
@@ -80,6 +81,7 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
   const sender = createSender({
     identity,
     token: tokenOf,
+    request,
     vault,
     conn,
     serial,
@@ -100,8 +102,8 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
     onMessage: (peer) => hooks.onMessage(peer),
     onUnreadable: (peer, error) => hooks.onUnreadable(peer, error),
   });
-  ws.conn = conn;
-  ws.sender = sender;
+  workspace.conn = conn;
+  workspace.sender = sender;
 
   function close() {
     if (closed) return;
@@ -112,13 +114,14 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
     wipeIdentity(identity);
     sodium.memzero(vaultKey);
     bearer = null;
-    ws.directory = [];
-    ws.drafts.clear();
+    workspace.directory = [];
+    workspace.drafts.clear();
   }
 
   conn.connect();
-  serial(() => checkPrekeys({ vault, token: tokenOf }, identity)).catch(() => {
-    // Retried at the next sign-in or when the server reports low prekeys.
+  serial(() => checkPrekeys(upkeep, identity)).catch(() => {
+    // Retried at the next sign-in or when the server reports low prekeys;
+    // a conflict that outlasts its retries ends here too.
   });
-  return ws;
+  return workspace;
 }

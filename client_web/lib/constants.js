@@ -1,10 +1,11 @@
 // Every constant and domain-separation string of docs/PROTOCOL.md, named as in
 // the document so that a reviewer can check them line by line, and so that the
-// Python package and this client can never drift apart.
+// Python package and this client can never drift apart. The last sections hold
+// the few rules that are not part of the wire protocol but that the server and
+// both clients apply alike. This file mirrors crypto/constants.py value by
+// value; tests/test_shared_constants.py compares the two.
 
 const ascii = (text) => new TextEncoder().encode(text);
-
-export const PROTOCOL_VERSION = 1;
 
 // Section 1: sizes of primitives and identifiers.
 export const ID_BYTES = 16;
@@ -54,11 +55,11 @@ export const PAD_MARKER = 0x80;
 export const ENVELOPE_VERSION = 1;
 export const ENVELOPE_TYPE_PREKEY = 1;
 export const ENVELOPE_TYPE_MESSAGE = 2;
-export const PREKEY_ENVELOPE_FIXED_BYTES = 2 + 32 + 32 + 4 + 4 + 4 + MLKEM_CIPHERTEXT_BYTES
-  + HEADER_BYTES;
+export const PREKEY_ENVELOPE_FIXED_BYTES =
+  2 + 32 + 32 + 4 + 4 + 4 + MLKEM_CIPHERTEXT_BYTES + HEADER_BYTES;
 export const MESSAGE_ENVELOPE_FIXED_BYTES = 2 + HEADER_BYTES;
-export const MAX_ENVELOPE = PREKEY_ENVELOPE_FIXED_BYTES + BUCKETS[BUCKETS.length - 1]
-  + AEAD_TAG_BYTES;
+export const MAX_ENVELOPE =
+  PREKEY_ENVELOPE_FIXED_BYTES + BUCKETS[BUCKETS.length - 1] + AEAD_TAG_BYTES;
 
 // Section 8: safety numbers.
 export const SAFETY_FINGERPRINT_VERSION = 0;
@@ -67,7 +68,7 @@ export const SAFETY_CHUNKS = 6;
 export const SAFETY_CHUNK_MODULUS = 100000;
 
 // Section 9: account secret and keys derived from it.
-export const CROCKFORD_ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+export const CROCKFORD_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 export const SECRET_SYMBOLS = 24;
 export const HANDLE_SYMBOLS = 8;
 export const PASSPHRASE_SYMBOLS = SECRET_SYMBOLS - HANDLE_SYMBOLS;
@@ -88,19 +89,42 @@ export const VAULT_MIN_PADDED = 256;
 // Section 11: websocket authentication.
 export const SERVER_ID_BYTES = 16;
 export const WS_NONCE_BYTES = 32;
-export const WS_CHALLENGE_TTL = 30;
 
 // Section 12: domain-separation strings.
-export const CTX_PQXDH_INFO = ascii('Quietline_X25519_SHA-256_ML-KEM-768');
-export const CTX_ROOT_CHAIN = ascii('Quietline v1 root chain');
-export const CTX_MESSAGE_KEYS = ascii('Quietline v1 message keys');
-export const CTX_SIGNED_PREKEY = ascii('Quietline v1 signed prekey');
-export const CTX_PQ_PREKEY = ascii('Quietline v1 pq prekey');
-export const CTX_ONE_TIME_PREKEY = ascii('Quietline v1 one-time prekey');
-export const CTX_PROFILE = ascii('Quietline v1 profile');
-export const CTX_REGISTER = ascii('Quietline v1 register');
-export const CTX_WEBSOCKET_AUTH = ascii('Quietline v1 websocket auth');
-export const CTX_ARGON2_SALT = ascii('Quietline v1 argon2id salt');
-export const CTX_VAULT_KEY = ascii('Quietline v1 vault key');
-export const CTX_LOGIN_KEY = ascii('Quietline v1 login key');
-export const CTX_VAULT_ITEM = ascii('Quietline v1 vault item');
+export const CTX_PQXDH_INFO = ascii("Quietline_X25519_SHA-256_ML-KEM-768");
+export const CTX_ROOT_CHAIN = ascii("Quietline v1 root chain");
+export const CTX_MESSAGE_KEYS = ascii("Quietline v1 message keys");
+export const CTX_SIGNED_PREKEY = ascii("Quietline v1 signed prekey");
+export const CTX_PQ_PREKEY = ascii("Quietline v1 pq prekey");
+export const CTX_ONE_TIME_PREKEY = ascii("Quietline v1 one-time prekey");
+export const CTX_PROFILE = ascii("Quietline v1 profile");
+export const CTX_REGISTER = ascii("Quietline v1 register");
+export const CTX_WEBSOCKET_AUTH = ascii("Quietline v1 websocket auth");
+export const CTX_ARGON2_SALT = ascii("Quietline v1 argon2id salt");
+export const CTX_VAULT_KEY = ascii("Quietline v1 vault key");
+export const CTX_LOGIN_KEY = ascii("Quietline v1 login key");
+export const CTX_VAULT_ITEM = ascii("Quietline v1 vault item");
+
+// Therapist profiles (docs/API.md, "Profiles"): the server refuses anything
+// larger, and the clients check the same limits before signing.
+export const MAX_PROFILE_BYTES = 16 * 1024;
+export const PROFILE_TEXT_CHARS = Object.freeze({
+  display_name: 80,
+  pronouns: 80,
+  response_time: 80,
+  office_hours: 80,
+  away_message: 500,
+});
+export const PROFILE_LIST_ITEMS = 20;
+export const PROFILE_LIST_ITEM_CHARS = 60;
+
+// The idle lock (docs/WEB_CLIENT.md): the practice's default and each
+// person's own choice both lie within these bounds.
+export const IDLE_LOCK_DEFAULT_MINUTES = 5;
+export const IDLE_LOCK_MIN_MINUTES = 1;
+export const IDLE_LOCK_MAX_MINUTES = 240;
+
+// Compare-and-swap writes (section 10): a write refused with `vault_conflict`
+// is retried after a sync at most this many times after the first attempt;
+// then the conflict error reaches the caller (app/retry.js).
+export const VAULT_CONFLICT_RETRIES = 4;

@@ -6,14 +6,15 @@ import { loadBlocks } from "../mutations.js";
 import { threadList } from "../threads.js";
 import { listWhen } from "../time.js";
 import { initials } from "./directory.js";
+import { waitingCard } from "./waiting.js";
 
-export function inboxScreen(ctx, { ws, go }) {
-  const therapist = ws.role === "therapist";
+export function inboxScreen(ctx, { workspace, go }) {
+  const therapist = workspace.role === "therapist";
   const list = h("div", { class: "inbox__list" });
   let blocked = new Set();
 
   function render() {
-    const threads = threadList(ws);
+    const threads = threadList(workspace);
     clear(list);
     if (threads.length === 0) {
       list.append(
@@ -111,7 +112,7 @@ export function inboxScreen(ctx, { ws, go }) {
   }
 
   if (therapist) {
-    loadBlocks(ws)
+    loadBlocks(workspace)
       .then((found) => {
         blocked = found;
         render();
@@ -120,10 +121,11 @@ export function inboxScreen(ctx, { ws, go }) {
   }
   render();
 
-  const summary = h("aside", { class: "inbox__aside", "aria-labelledby": "availability-title" });
+  const summary = h("div", {});
+  const waiting = therapist ? waitingCard(workspace, go) : null;
 
   function renderSummary() {
-    const own = ws.directory.find((entry) => entry.account === ws.account)?.profile;
+    const own = workspace.directory.find((entry) => entry.account === workspace.account)?.profile;
     clear(summary);
     summary.append(
       h(
@@ -163,10 +165,13 @@ export function inboxScreen(ctx, { ws, go }) {
 
   const refresh = () => {
     render();
-    if (therapist) renderSummary();
+    if (therapist) {
+      renderSummary();
+      waiting.render();
+    }
   };
-  ws.events.addEventListener("change", refresh);
-  ctx.onLeave(() => ws.events.removeEventListener("change", refresh));
+  workspace.events.addEventListener("change", refresh);
+  ctx.onLeave(() => workspace.events.removeEventListener("change", refresh));
   if (therapist) renderSummary();
 
   return h(
@@ -185,7 +190,19 @@ export function inboxScreen(ctx, { ws, go }) {
             onClick: () => go("directory"),
           }),
     ),
-    therapist ? h("div", { class: "split" }, list, summary) : list,
+    therapist
+      ? h(
+          "div",
+          { class: "split" },
+          list,
+          h(
+            "aside",
+            { class: "inbox__aside", "aria-label": "Waiting and availability" },
+            waiting.element,
+            summary,
+          ),
+        )
+      : list,
   );
 }
 

@@ -1,14 +1,18 @@
-// Settings: how soon the page locks itself, signing out, and deleting the
-// account with everything the server holds for it.
+// Settings: how soon the page locks itself, how new messages are signalled
+// (views/notices.js), signing out, and deleting the account with everything
+// the server holds for it.
 
+import { IDLE_LOCK_MAX_MINUTES, IDLE_LOCK_MIN_MINUTES } from "../../lib/constants.js";
+import { withinIdleBounds } from "../autolock.js";
 import { h } from "../dom.js";
-import { idleMinutes, setIdleMinutes } from "../mutations.js";
+import { idleMinutes, savedIdleMinutes, setIdleMinutes } from "../mutations.js";
 import { describe } from "../wording.js";
+import { awayNotificationsCard, browserNoticeCard } from "./notices.js";
 
 const IDLE_CHOICES = [1, 2, 5, 10, 15, 30, 60];
 
-export function settingsScreen(_ctx, { ws, onIdleChange, onSignOut, onDelete }) {
-  const current = idleMinutes(ws);
+export function settingsScreen(_ctx, { workspace, onIdleChange, onSignOut, onDelete }) {
+  const current = idleMinutes(workspace);
   const choices = [...new Set([...IDLE_CHOICES, current])].sort((a, b) => a - b);
   const select = h(
     "select",
@@ -22,11 +26,18 @@ export function settingsScreen(_ctx, { ws, onIdleChange, onSignOut, onDelete }) 
     ),
   );
   const idleStatus = h("p", { class: "small muted", role: "status" });
+  const saved = savedIdleMinutes(workspace);
+  if (saved !== null && !withinIdleBounds(saved)) {
+    idleStatus.textContent =
+      `The saved lock time (${String(saved)}) is not between ${IDLE_LOCK_MIN_MINUTES} and ` +
+      `${IDLE_LOCK_MAX_MINUTES} minutes, so this page locks after ${current} minutes. ` +
+      "Choose a time to save a new one.";
+  }
   select.addEventListener("change", async () => {
     const minutes = Number(select.value);
     idleStatus.textContent = "";
     try {
-      await setIdleMinutes(ws, minutes);
+      await setIdleMinutes(workspace, minutes);
       onIdleChange(minutes);
       idleStatus.textContent = "Saved for this account, on every device.";
     } catch (failure) {
@@ -81,6 +92,8 @@ export function settingsScreen(_ctx, { ws, onIdleChange, onSignOut, onDelete }) 
       ),
       idleStatus,
     ),
+    workspace.role === "therapist" ? awayNotificationsCard(workspace) : null,
+    browserNoticeCard(workspace),
     h(
       "section",
       { class: "card", "aria-labelledby": "signout-title" },
@@ -105,7 +118,7 @@ export function settingsScreen(_ctx, { ws, onIdleChange, onSignOut, onDelete }) 
       h(
         "p",
         {},
-        ws.role === "therapist"
+        workspace.role === "therapist"
           ? "This deletes your account, your profile, your notes and every conversation from " +
               "the server, for good. Clients will no longer see you in the directory."
           : "This deletes your account and every conversation from the server, for good. " +

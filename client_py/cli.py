@@ -16,22 +16,23 @@ import os
 import signal
 import sys
 import time
-import unicodedata
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from crypto.client import Client, Conversation, Incoming, Message, Therapist
-from crypto.client_errors import (
+from client_py.api import normalize_server_url
+from client_py.client import Client, Conversation, Incoming, Message, Therapist
+from client_py.errors import (
     AnswerTimeoutError,
     BadInputError,
     ClientError,
     DisconnectedError,
     UnreachableError,
 )
-from crypto.client_profile import Profile, default_profile_dir
-from crypto.client_transport import normalize_server_url
+from client_py.profile_dir import Profile, default_profile_dir
+from crypto.encoding import terminal_text
 from crypto.errors import ProtocolError
+from crypto.vault import PROTOCOL_KDF_COST, KdfCost
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -50,29 +51,8 @@ DIRECTORY_FIELDS = (
 )
 
 
-# Bidirectional overrides and isolates: they can make a line read in another
-# order than it is written.
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
-def printable(text: str) -> str:
-    """Text from peers or the server, made safe to print to a terminal.
-
-    Control characters other than newline and tab (escape sequences could
-    recolour, move the cursor, retitle the window or fake other lines) and bidi
-    overrides are replaced by U+FFFD. `--json` output needs none of this: JSON
-    escapes every control character.
-    """
-    return "".join(
-        "\ufffd"
-        if (unicodedata.category(char) == "Cc" and char not in "\n\t") or char in _BIDI_CONTROLS
-        else char
-        for char in text
-    )
-
-
 def warn(text: str) -> None:
-    print(printable(text), file=sys.stderr, flush=True)
+    print(terminal_text(text), file=sys.stderr, flush=True)
 
 
 class Output:
@@ -84,7 +64,7 @@ class Output:
 
     def line(self, text: str = "") -> None:
         if not self.as_json:
-            print(printable(text), file=self.stream, flush=True)
+            print(terminal_text(text), file=self.stream, flush=True)
 
     def data(self, value: Any) -> None:
         if self.as_json:
@@ -153,7 +133,7 @@ def _server(args: argparse.Namespace, profile: Profile) -> str:
 
 async def _login(args: argparse.Namespace, profile: Profile) -> Client:
     server = _server(args, profile)
-    client = await Client.login(server, read_secret(args), profile=profile)
+    client = await Client.login(server, read_secret(args), profile=profile, kdf_cost=args.kdf_cost)
     profile.save_settings(server, client.handle)
     return client
 
@@ -167,7 +147,9 @@ async def cmd_register(args: argparse.Namespace, profile: Profile, out: Output) 
         except OSError as exc:
             raise BadInputError(f"The invite file cannot be read ({exc}).") from None
     role = "therapist" if args.therapist else "client"
-    client, secret = await Client.register(server, role, invite=invite, profile=profile)
+    client, secret = await Client.register(
+        server, role, invite=invite, profile=profile, kdf_cost=args.kdf_cost
+    )
     try:
         profile.save_settings(server, client.handle)
         out.data(
@@ -517,7 +499,7 @@ class _Parser(argparse.ArgumentParser):
         super().error(message)
 
 
-def _common_options() -> argparse.ArgumentParser:
+def _common_options() -> "_Parser":
     # Defaults are suppressed so that an option given before the command is not
     # overwritten by the subcommand parser's own default.
     common = _Parser(add_help=False, allow_abbrev=False)
@@ -621,12 +603,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], *, kdf_cost: KdfCost = PROTOCOL_KDF_COST) -> int:
+    """Run one command. `kdf_cost` is for test suites only; no option or variable sets it."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return EXIT_OK if exc.code == 0 else EXIT_USAGE
+    args.kdf_cost = kdf_cost
     for name, default in (("server", None), ("profile", None), ("secret_file", None)):
         if not hasattr(args, name):
             setattr(args, name, default)
