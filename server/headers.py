@@ -41,9 +41,14 @@ SECURITY_HEADERS = (
 _REPLACED = {name for name, _ in SECURITY_HEADERS} | {"cache-control", "set-cookie"}
 
 
+def security_headers() -> list[tuple[str, str]]:
+    """The headers every answer carries: pages, files, API and websocket alike."""
+    return [*SECURITY_HEADERS, ("cache-control", "no-store")]
+
+
 def _with_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     kept = [(k, v) for k, v in headers if k.decode("latin-1").lower() not in _REPLACED]
-    extra = [*SECURITY_HEADERS, ("cache-control", "no-store")]
+    extra = security_headers()
     return kept + [(k.encode("latin-1"), v.encode("latin-1")) for k, v in extra]
 
 

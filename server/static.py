@@ -11,9 +11,14 @@ browser that accepts it: libsodium alone is 1.2 MB, about a quarter of that
 compressed, which decides how soon a phone on a poor connection can use the
 page. Each file is compressed once, in a worker thread, and kept in memory
 with the size and modification time it was made from, so a request costs no
-compression and an edited file is compressed again. Every answer says
+compression and an edited file is compressed again. Their answers say
 `Vary: Accept-Encoding`, so no cache hands the compressed form to a client
 that did not ask for it.
+
+Files are always sent whole: a `Range` header is ignored, as HTTP allows
+(RFC 9110, section 14.2). Nothing here needs part of a file, and Starlette's
+range support answers a bad header in plain text (400, or 416 with an empty
+body) outside the documented error format.
 """
 
 import asyncio
@@ -23,6 +28,7 @@ from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from server.endpoint import endpoint, services
 from server.errors import NotFoundError
@@ -52,6 +58,17 @@ COMPRESSED_TYPES = frozenset(
     {".html", ".js", ".mjs", ".css", ".svg", ".json", ".webmanifest", ".txt"}
 )
 GZIP_LEVEL = 9
+
+
+_RANGE_HEADERS = (b"range", b"if-range")
+
+
+class WholeFileResponse(FileResponse):
+    """A file response that never answers a range request."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(k, v) for k, v in scope["headers"] if k not in _RANGE_HEADERS]
+        await super().__call__({**scope, "headers": headers}, receive, send)
 
 
 def _safe_parts(path: str) -> list[str] | None:
@@ -138,11 +155,12 @@ async def serve(request: Request) -> Response:
     if found is None or not found.is_file() or found.suffix not in CONTENT_TYPES:
         raise NotFoundError("There is no such page.")
     media_type = CONTENT_TYPES[found.suffix]
+    headers = {"accept-ranges": "none"}
     if found.suffix not in COMPRESSED_TYPES:
-        return FileResponse(found, media_type=media_type)
-    headers = {"Vary": "Accept-Encoding"}
+        return WholeFileResponse(found, media_type=media_type, headers=headers)
+    headers["vary"] = "Accept-Encoding"
     if not accepts_gzip(request.headers.get("accept-encoding", "")):
-        return FileResponse(found, media_type=media_type, headers=headers)
+        return WholeFileResponse(found, media_type=media_type, headers=headers)
     body = await compressed(found)
-    headers["Content-Encoding"] = "gzip"
+    headers["content-encoding"] = "gzip"
     return Response(body, media_type=media_type, headers=headers)

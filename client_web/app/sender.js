@@ -62,6 +62,7 @@ export function createSender({
   emit,
   onUnauthorized,
   onPeerGone,
+  onSignedOut,
 }) {
   const outbox = [];
   const started = new Map();
@@ -225,6 +226,10 @@ export function createSender({
     if (code === "offline" || code === "timeout") return "wait";
     if (code === "unauthorized") {
       onUnauthorized();
+      return "wait";
+    }
+    if (code === "signed_out") {
+      onSignedOut();
       return "wait";
     }
     if (WAITING.has(code)) {

@@ -75,6 +75,7 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
   const conn = createConnection({
     serverId: b64uDecode(info.server_id, { length: SERVER_ID_BYTES }),
     account,
+    token: tokenOf,
     identity,
     onEnvelope: (frame) => receiver.onEnvelope(frame),
     onPrekeysLow: () => serial(() => topUpIfLow(upkeep, identity)).catch(() => {}),
@@ -82,6 +83,7 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
       events.dispatchEvent(new CustomEvent("connection", { detail: state }));
       if (state.state === "online") sender.pump();
       if (state.state === "unauthorized") hooks.onUnauthorized();
+      if (state.state === "signed_out") hooks.onSignedOut();
     },
   });
   const sender = createSender({
@@ -94,6 +96,7 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
     emit,
     onUnauthorized: hooks.onUnauthorized,
     onPeerGone: (peer) => closeConversation(workspace, peer).catch(() => {}),
+    onSignedOut: hooks.onSignedOut,
   });
   const receiver = createReceiver({
     identity,
