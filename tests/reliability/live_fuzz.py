@@ -110,8 +110,9 @@ FUZZ_SETTINGS = {
     "max_inbox": 1_000_000,
     # The fuzzer's own reader shares two cores with the server: a deeper
     # queue keeps a busy moment from closing its connections as non-reading.
-    "send_queue_frames": 100_000,
-    "send_queue_bytes": 1024 * 1024 * 1024,
+    # Still bounded: each reconnect replays the backlog into it.
+    "send_queue_frames": 4096,
+    "send_queue_bytes": 32 * 1024 * 1024,
 }
 
 
@@ -337,7 +338,8 @@ class World:
     openers: list[Account]
     blockable: Account
     prekey_uploads: list[dict[str, Any]]
-    delivered: deque[str] = field(default_factory=lambda: deque(maxlen=2000))
+    # Envelope ids delivered to each account, for its own valid `ack` frames.
+    delivered: dict[bytes, deque[str]] = field(default_factory=dict)
     spare_tokens: deque[str] = field(default_factory=lambda: deque(maxlen=200))
     spare_logins: deque[tuple[str, str]] = field(default_factory=lambda: deque(maxlen=200))
 
@@ -725,7 +727,8 @@ def remember_token(world: World, item: HttpInput, answer: HttpAnswer) -> None:
 
 def build_frame(rng: random.Random, world: World, me: Account) -> tuple[str, str | bytes, bool]:
     """(label, frame, as text) for one authenticated connection."""
-    kind = rng.choices(["send", "ack", "ping", "junk"], weights=[55, 25, 10, 10])[0]
+    # About as many valid acks as valid sends, so that inboxes do not grow.
+    kind = rng.choices(["send", "ack", "ping", "junk"], weights=[45, 35, 10, 10])[0]
     if kind == "junk":
         # Step 5, a frame of a mebibyte, is rarer: it costs a thousand small ones.
         step = rng.choices(range(6), weights=[20, 20, 20, 20, 20, 1])[0]
@@ -752,7 +755,8 @@ def build_frame(rng: random.Random, world: World, me: Account) -> tuple[str, str
         if rng.random() < 0.2:
             frame["vault"] = vault_writes(rng)
     elif kind == "ack":
-        envelope = world.delivered.popleft() if world.delivered else b64u_encode(rng.randbytes(16))
+        mine = world.delivered.setdefault(me.id, deque(maxlen=2000))
+        envelope = mine.popleft() if mine else b64u_encode(rng.randbytes(16))
         frame = {"type": "ack", "id": envelope}
         if rng.random() < 0.2:
             frame["vault"] = vault_writes(rng)
@@ -807,7 +811,7 @@ async def ws_session(
                 frame = json.loads(message)
                 kind = frame.get("type")
                 if kind == "envelope":
-                    world.delivered.append(frame["id"])
+                    world.delivered.setdefault(me.id, deque(maxlen=2000)).append(frame["id"])
                 if kind == "error":
                     code = frame.get("code")
                     report.answers[f"ws error {code}"] += 1
@@ -842,6 +846,12 @@ async def ws_session(
                 break
             label, frame, text = build_frame(rng, world, me)
             report.inputs[label] += 1
+            # Text that is not UTF-8 closes the connection (1007), and a frame
+            # over uvicorn's limit may (1009): the frames in flight are
+            # answered first, so that every answer is seen and checked.
+            closing = (isinstance(frame, bytes) and text) or "oversize" in label
+            if closing and not await drain(waiting, closed, report):
+                break
             waiting.append((time.monotonic(), label, frame))
             try:
                 if isinstance(frame, bytes) and text:
@@ -850,11 +860,9 @@ async def ws_session(
                     await ws.send(frame)
             except websockets.ConnectionClosed:
                 break
-            if (isinstance(frame, bytes) and text) or "oversize" in label:
-                # Text that is not UTF-8 closes the connection (1007), and a
-                # frame over uvicorn's limit may (1009). Frames sent after it
-                # would meet a closed socket, whose reset can destroy the close
-                # frame before it is read: wait for the answers or the close.
+            if closing:
+                # Frames sent after it would meet a closed socket, whose reset
+                # can destroy the close frame before it is read.
                 await wait_close_or_answers(ws, waiting, closed)
     finally:
         await ws.close()
@@ -877,12 +885,14 @@ async def wait_close_or_answers(
 
 async def drain(
     waiting: deque[tuple[float, str, Any]], closed: asyncio.Event, report: Report
-) -> None:
+) -> bool:
+    """Wait for every frame in flight to be answered; False if the connection ended first."""
     deadline = time.monotonic() + ANSWER_SECONDS
     while waiting and not closed.is_set() and time.monotonic() < deadline:
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.002)
     if waiting and not closed.is_set():
         report.fail(f"{waiting[0][1]}: no answer within {ANSWER_SECONDS} s", waiting[0][2])
+    return not closed.is_set()
 
 
 # --- Websocket openings ----------------------------------------------------------------
