@@ -108,6 +108,21 @@ vault.json
 safety.json
   cases: {identity_key_a, account_a, identity_key_b, account_b,
           fingerprint_a, fingerprint_b, safety_number, formatted}
+
+groups.json (one group through crypto/group_roster.py and crypto/sender_key.py)
+  setup: {group_id, moderator_seed, moderator_key, members {name: {seed,
+          member_key, display_name, name_salt, name_commitment}},
+          rosters [{name, fields, encoded, signed}]}
+  roster_invalid: {name, signed, held (roster name, or null for a first
+          roster), error}
+  events: in order, each {step, actor, action, error, ...} with action one of
+          join {roster}, accept_roster {roster}, create_sender_key {now,
+          signing_seed, chain_key, sender_key}, distribute {label, message,
+          recipients}, receive_distribution {label, message}, encrypt {label,
+          payload, message}, decrypt {label, message, payload, member_key,
+          iteration}, needs_rotation {now, result}; a failing step leaves the
+          actor's state unchanged
+  tombstones: {name, roster, signed, error, sender_key and iteration if valid}
 """
 
 import hashlib
