@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import Mount, Route, Router, WebSocketRoute
 
 from server import (
     api_accounts,
@@ -46,6 +46,8 @@ API_ROUTES = [
     Route("/login", api_accounts.login, methods=["POST"]),
     Route("/logout", api_accounts.logout, methods=["POST"]),
     Route("/account", api_accounts.delete_account, methods=["DELETE"]),
+    Route("/sessions", api_accounts.list_sessions, methods=["GET"]),
+    Route("/sessions/sign-out-others", api_accounts.sign_out_others, methods=["POST"]),
     Route("/vault", api_vault.sync, methods=["GET"]),
     Route("/vault", api_vault.write, methods=["POST"]),
     Route("/prekeys", api_prekeys.upload, methods=["PUT"]),
@@ -153,10 +155,11 @@ def create_app(settings: Settings) -> Starlette:
             await service.notifier.stop()
             await writer.stop()
             readers.close()
+            service.passwords.close()
 
-    return Starlette(
+    app = Starlette(
         routes=[
-            Mount("/api", routes=API_ROUTES),
+            Mount("/api", app=Router(API_ROUTES, redirect_slashes=False)),
             WebSocketRoute("/ws", relay),
             Route("/{path:path}", static.serve, methods=["GET", "HEAD"]),
         ],
@@ -164,3 +167,9 @@ def create_app(settings: Settings) -> Starlette:
         exception_handlers={HTTPException: _http_error},
         lifespan=lifespan,
     )
+    # Starlette redirects `/api/info/` to `/api/info` by default, building the
+    # address from the request's own Host header: an answer that points
+    # wherever the request says. Every documented path has exactly one
+    # spelling, so any other is `not_found`.
+    app.router.redirect_slashes = False
+    return app

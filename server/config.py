@@ -83,7 +83,7 @@ class Settings:
     max_inbox: int = _setting(10_000, "most undelivered envelopes per recipient", 1)
     max_connections: int = _setting(5_000, "most open websocket connections in total", 1)
     max_connections_per_account: int = _setting(
-        1, "most websocket connections per account; the oldest gives way", 1
+        10, "most live websocket connections (devices, tabs) per account; one more is refused", 1
     )
     ws_rate: float = _setting(100.0, "websocket frames per second per connection", 0.1)
     ws_burst: int = _setting(400, "websocket frames a connection may send at once", 1)

@@ -1,8 +1,9 @@
 """`quietline serve`: prepare the database, then run uvicorn in this process.
 
-uvicorn runs with the websocket implementation and options the server relies
-on: the sans-I/O websockets protocol, no per-message compression (ciphertext
-does not compress), no access log, no Server header, no proxy headers (the
+uvicorn runs with the protocols and options the server relies on: h11 and
+the sans-I/O websockets protocol (subclassed in server/transport.py, so that
+what they refuse is answered in the documented format), no per-message
+compression (ciphertext does not compress), no access log, no Server header, no proxy headers (the
 server never looks at client addresses) and our own logging configuration.
 Its event loop is uvloop's: with a thousand connections each sending its own
 frames, asyncio's own loop cost the server's event loop about 15% more CPU
@@ -12,14 +13,14 @@ per message (bench/README.md, "Findings").
 import asyncio
 import gc
 import sys
-from pathlib import Path
 
 import uvicorn
 import uvloop
 
-from server import database, datalock, migrations
+from server import database, datalock, migrations, transport
 from server.app import create_app
 from server.config import Settings
+from server.hints import admin_command
 from server.logs import log_config
 from server.static import VENDOR
 
@@ -54,7 +55,8 @@ def uvicorn_config(settings: Settings) -> uvicorn.Config:
         create_app(settings),
         host=settings.host,
         port=settings.port,
-        ws="websockets-sansio",
+        http=transport.HttpProtocol,
+        ws=transport.WebSocketProtocol,
         ws_per_message_deflate=False,
         ws_max_size=settings.ws_max_size(),
         ws_ping_interval=settings.ws_ping_interval,
@@ -90,16 +92,6 @@ async def _serve(server: uvicorn.Server) -> None:
     await task
 
 
-def _admin_command() -> str:
-    """How the administrator ran us, so the hints below can be pasted as they are."""
-    program = Path(sys.argv[0])
-    if program.name != "quietline":
-        return f"{Path(sys.executable).name} -m server"
-    if program.is_absolute() and program.is_relative_to(Path.cwd()):
-        return str(program.relative_to(Path.cwd()))
-    return str(program)
-
-
 def _first_steps(settings: Settings) -> None:
     """Tell a new practice what to do next, and warn when the web client cannot be served."""
     conn = database.connect(settings.database_path(), readonly=True)
@@ -111,8 +103,8 @@ def _first_steps(settings: Settings) -> None:
         conn.close()
     if therapists == 0:
         print(
-            f"No therapist yet: run `{_admin_command()} admin --data {settings.data} "
-            "invite-therapist` to create an invite code.",
+            f"No therapist yet: run `{admin_command(settings, 'invite-therapist')}` "
+            "to create an invite code.",
             flush=True,
         )
     client = settings.client_path()

@@ -85,7 +85,13 @@ def parse_writes(value: Any, max_writes: int) -> list[VaultWrite]:
 def parse_cursor(text: str | None) -> int:
     if text is None or text == "":
         return 0
-    if not text.isascii() or not text.isdigit() or len(text) > MAX_CURSOR_DIGITS:
+    # 19 digits still reach past SQLite's largest integer (2**63 - 1).
+    if (
+        not text.isascii()
+        or not text.isdigit()
+        or len(text) > MAX_CURSOR_DIGITS
+        or int(text) > SQLITE_INT_MAX
+    ):
         raise BadRequestError("The vault cursor must be a value returned by an earlier sync.")
     return int(text)
 

@@ -38,7 +38,7 @@ function deriveKeys(secretText) {
 
 async function logIn(handle, loginKey) {
   return request("POST", "/api/login", {
-    body: { handle, login_key: b64uEncode(loginKey) },
+    body: { handle, login_key: b64uEncode(loginKey), kind: "browser" },
   });
 }
 

@@ -43,6 +43,7 @@ export function startController(practiceInfo) {
 function workspaceHooks() {
   return {
     onUnauthorized: () => lock("expired"),
+    onSignedOut: () => lock("signed_out"),
     onMessage: (peer) => {
       if (!workspace) return;
       const seen = workspace.viewing === peer && document.visibilityState === "visible";
@@ -232,11 +233,11 @@ function showConnection(detail) {
       );
       break;
     }
-    case "session_moved":
+    case "too_many_devices":
     case "too_many_connections":
       setStatus(describe({ code: detail.state }), {
         tone: "warning",
-        action: { label: "Use it here", onSelect: () => workspace?.conn.resume() },
+        action: { label: "Try again", onSelect: () => workspace?.conn.resume() },
       });
       break;
     default:

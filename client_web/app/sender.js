@@ -59,6 +59,7 @@ export function createSender({
   serial,
   emit,
   onUnauthorized,
+  onSignedOut,
 }) {
   const outbox = [];
   const started = new Map();
@@ -222,6 +223,10 @@ export function createSender({
     if (code === "offline" || code === "timeout") return "wait";
     if (code === "unauthorized") {
       onUnauthorized();
+      return "wait";
+    }
+    if (code === "signed_out") {
+      onSignedOut();
       return "wait";
     }
     if (WAITING.has(code)) {

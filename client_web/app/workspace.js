@@ -69,6 +69,7 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
   const conn = createConnection({
     serverId: b64uDecode(info.server_id, { length: SERVER_ID_BYTES }),
     account,
+    token: tokenOf,
     identity,
     onEnvelope: (frame) => receiver.onEnvelope(frame),
     onPrekeysLow: () => serial(() => topUpIfLow(upkeep, identity)).catch(() => {}),
@@ -76,6 +77,7 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
       events.dispatchEvent(new CustomEvent("connection", { detail: state }));
       if (state.state === "online") sender.pump();
       if (state.state === "unauthorized") hooks.onUnauthorized();
+      if (state.state === "signed_out") hooks.onSignedOut();
     },
   });
   const sender = createSender({
@@ -87,6 +89,7 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
     serial,
     emit,
     onUnauthorized: hooks.onUnauthorized,
+    onSignedOut: hooks.onSignedOut,
   });
   const receiver = createReceiver({
     identity,

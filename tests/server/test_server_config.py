@@ -30,7 +30,7 @@ def test_defaults() -> None:
     assert (settings.host, settings.port, settings.data) == ("127.0.0.1", 8000, "data")
     assert settings.neutral_title == "Notes"
     assert settings.exit_url == "https://www.wikipedia.org/"
-    assert settings.max_connections_per_account == 1
+    assert settings.max_connections_per_account == 10
 
 
 def test_every_setting_is_documented_with_its_default() -> None:
@@ -146,7 +146,7 @@ def test_a_configuration_file_in_the_data_directory_is_read(tmp_path: Path) -> N
 
 def test_migrations_are_numbered_applied_once_and_keep_the_installation_id(tmp_path: Path) -> None:
     settings = Settings(data=str(tmp_path / "data"))
-    assert prepare_database(settings) == [1, 2, 3]
+    assert prepare_database(settings) == [1, 2, 3, 4]
     assert prepare_database(settings) == []
     conn = sqlite3.connect(settings.database_path())
     try:
@@ -154,6 +154,7 @@ def test_migrations_are_numbered_applied_once_and_keep_the_installation_id(tmp_p
             (1, "initial schema"),
             (2, "account activity day and therapist revocation"),
             (3, "therapists' notification addresses"),
+            (4, "sessions: token id, kind, last-active day, signed out"),
         ]
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         server_id = conn.execute("SELECT value FROM settings WHERE key = 'server_id'").fetchone()
