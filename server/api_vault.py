@@ -22,10 +22,15 @@ async def write(request: Request) -> Response:
     caller = await authenticate(request)
     body = await read_json(request)
     writes = vault.parse_writes(required(body, "writes"), service.settings.max_vault_writes)
-    settings = service.settings
+    limits = service.limits(caller.role)
     cursor = await service.writer.run(
         lambda tx: vault.apply(
-            tx.conn, caller.account, writes, settings.max_vault_bytes, settings.max_vault_items
+            tx.conn,
+            caller.account,
+            writes,
+            limits.max_vault_bytes,
+            limits.max_vault_items,
+            may_grow=not limits.disk_low,
         )
     )
     return json_response({"cursor": str(cursor)})

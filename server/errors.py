@@ -183,6 +183,15 @@ class ReadOnlyError(ApiError):
     )
 
 
+class StorageFullError(ApiError):
+    code = "storage_full"
+    status = 507
+    default_message = (
+        "The server is short of disk space and takes no new data; nothing was stored. "
+        "Reading, delivery and acknowledgements still work. Try again later."
+    )
+
+
 class InternalError(ApiError):
     code = "internal"
     status = 500
@@ -213,6 +222,7 @@ ALL_ERRORS: tuple[type[ApiError], ...] = (
     TooManyConnectionsError,
     SessionMovedError,
     ReadOnlyError,
+    StorageFullError,
     InternalError,
 )
 

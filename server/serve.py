@@ -1,7 +1,8 @@
 """`quietline serve`: prepare the database, then run uvicorn in this process.
 
 uvicorn runs with the websocket implementation and options the server relies
-on: the sans-I/O websockets protocol, no per-message compression (ciphertext
+on: its h11 HTTP protocol with deadlines for slow requests (server/deadlines.py),
+the sans-I/O websockets protocol, no per-message compression (ciphertext
 does not compress), no access log, no Server header, no proxy headers (the
 server never looks at client addresses) and our own logging configuration.
 Its event loop is uvloop's: with a thousand connections each sending its own
@@ -20,6 +21,7 @@ import uvloop
 from server import database, datalock, migrations
 from server.app import create_app
 from server.config import Settings
+from server.deadlines import protocol_for
 from server.logs import log_config
 from server.static import VENDOR
 
@@ -54,6 +56,7 @@ def uvicorn_config(settings: Settings) -> uvicorn.Config:
         create_app(settings),
         host=settings.host,
         port=settings.port,
+        http=protocol_for(settings),
         ws="websockets-sansio",
         ws_per_message_deflate=False,
         ws_max_size=settings.ws_max_size(),

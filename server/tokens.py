@@ -1,7 +1,9 @@
 """Bearer tokens: 32 random bytes handed to the client, only their SHA-256 kept.
 
 A stolen database therefore holds no usable token. A token lives between
-11 and 12 hours (`TOKEN_TTL`, with the expiry rounded down to the hour). The lookup is by hash (an
+8 and 12 hours: `TOKEN_TTL`, with the expiry rounded down to `EXPIRY_GRAIN`,
+so that the row tells the login time only to within four hours (one of six
+windows a day). The lookup is by hash (an
 index on a hash of a random value leaks nothing about the token), and the
 stored hash is still compared with `hmac.compare_digest`, so no code path
 compares a secret in variable time.
@@ -18,6 +20,8 @@ from crypto.encoding import b64u_decode, b64u_encode
 from crypto.errors import ProtocolError
 from server import clock
 
+EXPIRY_GRAIN = 4 * clock.HOUR
+
 
 @dataclass(frozen=True)
 class Caller:
@@ -33,8 +37,7 @@ def token_hash(token: bytes) -> bytes:
 
 def issue(conn: sqlite3.Connection, account: bytes) -> tuple[str, int]:
     token = secrets.token_bytes(TOKEN_BYTES)
-    # Rounded down to the hour, so the expiry does not record the login's minute.
-    expires = (clock.now() + TOKEN_TTL) // clock.HOUR * clock.HOUR
+    expires = (clock.now() + TOKEN_TTL) // EXPIRY_GRAIN * EXPIRY_GRAIN
     conn.execute(
         "INSERT INTO tokens (hash, account, expires) VALUES (?, ?, ?)",
         (token_hash(token), account, expires),

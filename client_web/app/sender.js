@@ -30,7 +30,13 @@ import { toWire } from "./vaultstore.js";
 import { describe } from "./wording.js";
 
 const MAX_CONFLICT_ROUNDS = 4;
-const WAIT_MS = { rate_limited: 5000, inbox_full: 30000, read_only: 20000, internal: 15000 };
+const WAIT_MS = {
+  rate_limited: 5000,
+  inbox_full: 30000,
+  read_only: 20000,
+  storage_full: 60000,
+  internal: 15000,
+};
 const WAITING = new Set(Object.keys(WAIT_MS));
 
 export function checkBody(body) {

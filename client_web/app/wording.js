@@ -32,6 +32,8 @@ const TEXT = {
   session_moved: "This account was opened in another window or device, so this one has paused.",
   read_only:
     "The service can't save anything right now. You can still read; please try again later.",
+  storage_full:
+    "The service is short of storage space and can't take anything new right now. You can still read; please try again later.",
   internal: "Something went wrong on the service. Nothing was lost; please try again.",
   tampered: "A message could not be opened: it was changed or damaged on the way.",
   replayed: "A message arrived twice; the copy was ignored.",
