@@ -46,6 +46,7 @@ test-browser: deps chromium
 lint: deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	cd client_web && node_modules/.bin/biome ci --colors=off .
 
 # Benchmarks and the soak need matplotlib (plots) and atheris (fuzzing):
 # the optional groups `bench` and `fuzz`, kept out of `make test`.

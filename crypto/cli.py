@@ -16,7 +16,6 @@ import os
 import signal
 import sys
 import time
-import unicodedata
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
@@ -31,6 +30,7 @@ from crypto.client_errors import (
 )
 from crypto.client_profile import Profile, default_profile_dir
 from crypto.client_transport import normalize_server_url
+from crypto.encoding import terminal_text
 from crypto.errors import ProtocolError
 
 EXIT_OK = 0
@@ -50,29 +50,8 @@ DIRECTORY_FIELDS = (
 )
 
 
-# Bidirectional overrides and isolates: they can make a line read in another
-# order than it is written.
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
-def printable(text: str) -> str:
-    """Text from peers or the server, made safe to print to a terminal.
-
-    Control characters other than newline and tab (escape sequences could
-    recolour, move the cursor, retitle the window or fake other lines) and bidi
-    overrides are replaced by U+FFFD. `--json` output needs none of this: JSON
-    escapes every control character.
-    """
-    return "".join(
-        "\ufffd"
-        if (unicodedata.category(char) == "Cc" and char not in "\n\t") or char in _BIDI_CONTROLS
-        else char
-        for char in text
-    )
-
-
 def warn(text: str) -> None:
-    print(printable(text), file=sys.stderr, flush=True)
+    print(terminal_text(text), file=sys.stderr, flush=True)
 
 
 class Output:
@@ -84,7 +63,7 @@ class Output:
 
     def line(self, text: str = "") -> None:
         if not self.as_json:
-            print(printable(text), file=self.stream, flush=True)
+            print(terminal_text(text), file=self.stream, flush=True)
 
     def data(self, value: Any) -> None:
         if self.as_json:

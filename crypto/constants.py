@@ -2,9 +2,11 @@
 
 One place, named as in the document, so that a reviewer can check them against
 the contract line by line and the server and the client can never drift apart.
+The last sections hold the few rules that are not part of the wire protocol
+but that the server and both clients must apply alike (profile limits, the
+idle lock, retrying after a vault conflict); client_web/lib/constants.js
+mirrors this file value by value.
 """
-
-PROTOCOL_VERSION = 1
 
 # Section 1: sizes of primitives and identifiers.
 ID_BYTES = 16
@@ -89,6 +91,8 @@ VAULT_MIN_PADDED = 256
 # Section 11: websocket authentication.
 SERVER_ID_BYTES = 16
 WS_NONCE_BYTES = 32
+# Seconds a websocket challenge may stay unanswered; the server's
+# `auth_timeout` defaults to this and may only be set lower.
 WS_CHALLENGE_TTL = 30
 
 # Section 12: domain-separation strings.
@@ -105,3 +109,31 @@ CTX_ARGON2_SALT = b"Quietline v1 argon2id salt"
 CTX_VAULT_KEY = b"Quietline v1 vault key"
 CTX_LOGIN_KEY = b"Quietline v1 login key"
 CTX_VAULT_ITEM = b"Quietline v1 vault item"
+
+# Therapist profiles (docs/API.md, "Profiles"): the server refuses anything
+# larger, and the clients check the same limits before signing, so that a
+# profile the client accepts is never refused after it was signed.
+MAX_PROFILE_BYTES = 16 * 1024
+PROFILE_TEXT_CHARS: dict[str, int] = {
+    "display_name": 80,
+    "pronouns": 80,
+    "response_time": 80,
+    "office_hours": 80,
+    "away_message": 500,
+}
+PROFILE_LIST_ITEMS = 20
+PROFILE_LIST_ITEM_CHARS = 60
+
+# The web client's idle lock (docs/WEB_CLIENT.md): the practice's default
+# (`idle_lock_minutes`, which the server refuses outside these bounds) and
+# each person's own choice both lie within them.
+IDLE_LOCK_DEFAULT_MINUTES = 5
+IDLE_LOCK_MIN_MINUTES = 1
+IDLE_LOCK_MAX_MINUTES = 240
+
+# Compare-and-swap writes (docs/PROTOCOL.md section 10): a write refused with
+# `vault_conflict` is retried after a sync at most this many times after the
+# first attempt (so at most VAULT_CONFLICT_RETRIES + 1 attempts in all); then
+# the conflict error reaches the caller. Each retry follows a sync, so running
+# out means devices keep racing, not that the work was lost.
+VAULT_CONFLICT_RETRIES = 4

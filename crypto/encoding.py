@@ -8,10 +8,15 @@ one key past a check.
 
 Integers are unsigned big-endian. `Reader` walks a byte string field by field
 and turns every short read into `MalformedError`.
+
+`terminal_text` is the one rule for printing text that someone else chose (a
+peer's message, a therapist's profile) to a terminal, used by the Python
+client's CLI and by the server's admin commands alike.
 """
 
 import base64
 import binascii
+import unicodedata
 
 from crypto.errors import MalformedError
 
@@ -19,6 +24,17 @@ from crypto.errors import MalformedError
 # and padding are not canonical base64url, so they become "!", which the
 # decoder refuses.
 _TO_STANDARD = bytes.maketrans(b"-_+/=", b"+/!!!")
+
+
+def exact_bytes(value: object, length: int, what: str) -> bytes:
+    """`value` as bytes when it is a byte string of exactly `length` bytes; else MalformedError.
+
+    The one check behind every fixed-size key, nonce and identifier, so that
+    each refusal says the same thing: what was expected and how long it must be.
+    """
+    if not isinstance(value, bytes | bytearray) or len(value) != length:
+        raise MalformedError(f"The {what} must be {length} bytes.")
+    return bytes(value)
 
 
 def b64u_encode(data: bytes) -> str:
@@ -120,3 +136,25 @@ class Reader:
     def finish(self) -> None:
         if self._offset != len(self._data):
             raise MalformedError(f"The {self._what} has trailing bytes.")
+
+
+# Bidirectional overrides and isolates: they can make a line read in another
+# order than it is written.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def terminal_text(text: str, *, keep: str = "\n\t") -> str:
+    """Text someone else chose, made safe to print to a terminal.
+
+    Control characters (escape sequences could recolour, move the cursor,
+    retitle the window or fake other lines) and bidi overrides are replaced by
+    U+FFFD; only the characters in `keep` survive (newline and tab by default;
+    a one-line field passes `keep=""`). JSON output needs none of this: JSON
+    escapes every control character.
+    """
+    return "".join(
+        "\ufffd"
+        if (unicodedata.category(char) == "Cc" and char not in keep) or char in _BIDI_CONTROLS
+        else char
+        for char in text
+    )

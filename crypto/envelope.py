@@ -19,15 +19,10 @@ from crypto.constants import (
     MLKEM_CIPHERTEXT_BYTES,
     X25519_KEY_BYTES,
 )
-from crypto.encoding import Reader, u8, u32
+from crypto.encoding import Reader, exact_bytes, u8, u32
 from crypto.errors import MalformedError, UnsupportedVersionError
 
 _CIPHERTEXT_LENGTHS = frozenset(bucket + AEAD_TAG_BYTES for bucket in BUCKETS)
-
-
-def _check_length(value: bytes, length: int, what: str) -> None:
-    if not isinstance(value, bytes) or len(value) != length:
-        raise MalformedError(f"The {what} must be {length} bytes.")
 
 
 def _check_ciphertext(ciphertext: bytes) -> None:
@@ -44,7 +39,7 @@ class Header:
     n: int
 
     def encode(self) -> bytes:
-        _check_length(self.dh, X25519_KEY_BYTES, "ratchet public key")
+        exact_bytes(self.dh, X25519_KEY_BYTES, "ratchet public key")
         return self.dh + u32(self.pn) + u32(self.n)
 
     @staticmethod
@@ -86,9 +81,9 @@ class PrekeyEnvelope:
     ciphertext: bytes
 
     def encode(self) -> bytes:
-        _check_length(self.identity_key, ED25519_PUBLIC_KEY_BYTES, "identity key")
-        _check_length(self.ephemeral_key, X25519_KEY_BYTES, "ephemeral key")
-        _check_length(self.kem_ciphertext, MLKEM_CIPHERTEXT_BYTES, "KEM ciphertext")
+        exact_bytes(self.identity_key, ED25519_PUBLIC_KEY_BYTES, "identity key")
+        exact_bytes(self.ephemeral_key, X25519_KEY_BYTES, "ephemeral key")
+        exact_bytes(self.kem_ciphertext, MLKEM_CIPHERTEXT_BYTES, "KEM ciphertext")
         if self.spk_id == 0 or self.pq_id == 0:
             raise MalformedError("The signed prekey and pq prekey ids must be non-zero.")
         _check_ciphertext(self.ciphertext)

@@ -26,6 +26,7 @@ from crypto.constants import (
     PREKEY_ID_MAX,
     X25519_KEY_BYTES,
 )
+from crypto.encoding import exact_bytes
 from crypto.errors import MalformedError
 from crypto.signatures import (
     ONE_TIME_PREKEY,
@@ -34,12 +35,6 @@ from crypto.signatures import (
     check_identity_key,
     sign_prekey,
 )
-
-
-def _require(value: bytes, length: int, what: str) -> bytes:
-    if not isinstance(value, bytes | bytearray) or len(value) != length:
-        raise MalformedError(f"The {what} must be {length} bytes.")
-    return bytes(value)
 
 
 @dataclass(frozen=True)
@@ -51,7 +46,7 @@ class KeyPair:
 
 
 def x25519_from_private(private: bytes) -> KeyPair:
-    private = _require(private, X25519_KEY_BYTES, "X25519 private key")
+    private = exact_bytes(private, X25519_KEY_BYTES, "X25519 private key")
     return KeyPair(private, nacl.bindings.crypto_scalarmult_base(private))
 
 
@@ -62,8 +57,8 @@ def generate_x25519() -> KeyPair:
 
 def dh(private: bytes, public: bytes) -> bytes:
     """X25519; a low-order peer key (all-zero output) is MalformedError."""
-    private = _require(private, X25519_KEY_BYTES, "X25519 private key")
-    public = _require(public, X25519_KEY_BYTES, "X25519 public key")
+    private = exact_bytes(private, X25519_KEY_BYTES, "X25519 private key")
+    public = exact_bytes(public, X25519_KEY_BYTES, "X25519 public key")
     try:
         shared = nacl.bindings.crypto_scalarmult(private, public)
     except nacl.exceptions.CryptoError as exc:
@@ -89,7 +84,7 @@ class IdentityKeyPair:
 
     @staticmethod
     def from_seed(seed: bytes) -> "IdentityKeyPair":
-        seed = _require(seed, ED25519_SEED_BYTES, "identity seed")
+        seed = exact_bytes(seed, ED25519_SEED_BYTES, "identity seed")
         public, secret = nacl.bindings.crypto_sign_seed_keypair(seed)
         return IdentityKeyPair(
             seed=seed,
@@ -104,13 +99,13 @@ class IdentityKeyPair:
 
 
 def mlkem_public_key(seed: bytes) -> bytes:
-    seed = _require(seed, MLKEM_SEED_BYTES, "ML-KEM seed")
+    seed = exact_bytes(seed, MLKEM_SEED_BYTES, "ML-KEM seed")
     return MLKEM768PrivateKey.from_seed_bytes(seed).public_key().public_bytes_raw()
 
 
 def mlkem_encapsulate(public_key: bytes) -> tuple[bytes, bytes]:
     """KEM.Encaps: (ciphertext, shared secret)."""
-    public_key = _require(public_key, MLKEM_PUBLIC_KEY_BYTES, "ML-KEM public key")
+    public_key = exact_bytes(public_key, MLKEM_PUBLIC_KEY_BYTES, "ML-KEM public key")
     try:
         shared, ciphertext = MLKEM768PublicKey.from_public_bytes(public_key).encapsulate()
     except ValueError as exc:
@@ -120,8 +115,8 @@ def mlkem_encapsulate(public_key: bytes) -> tuple[bytes, bytes]:
 
 def mlkem_decapsulate(seed: bytes, ciphertext: bytes) -> bytes:
     """KEM.Decaps; ML-KEM's implicit rejection turns a bad ciphertext into a wrong secret."""
-    seed = _require(seed, MLKEM_SEED_BYTES, "ML-KEM seed")
-    ciphertext = _require(ciphertext, MLKEM_CIPHERTEXT_BYTES, "ML-KEM ciphertext")
+    seed = exact_bytes(seed, MLKEM_SEED_BYTES, "ML-KEM seed")
+    ciphertext = exact_bytes(ciphertext, MLKEM_CIPHERTEXT_BYTES, "ML-KEM ciphertext")
     return MLKEM768PrivateKey.from_seed_bytes(seed).decapsulate(ciphertext)
 
 

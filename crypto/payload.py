@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from crypto.constants import ID_BYTES, MAX_BODY_CHARS, MAX_PLAINTEXT, PAYLOAD_VERSION
-from crypto.encoding import b64u_decode, b64u_encode
+from crypto.encoding import b64u_decode, b64u_encode, exact_bytes
 from crypto.errors import MalformedError, UnsupportedVersionError
 
 RECEIPT_STATES = ("delivered", "read")
@@ -50,8 +50,7 @@ def _check_id(value: Any) -> str:
 
 
 def encode_text(message_id: bytes, sent: int, body: str) -> bytes:
-    if not isinstance(message_id, bytes) or len(message_id) != ID_BYTES:
-        raise MalformedError("A message id is 16 bytes.")
+    exact_bytes(message_id, ID_BYTES, "message id")
     return _dump(
         {
             "v": PAYLOAD_VERSION,
@@ -66,8 +65,10 @@ def encode_text(message_id: bytes, sent: int, body: str) -> bytes:
 def encode_receipt(state: str, message_ids: list[bytes]) -> bytes:
     if state not in RECEIPT_STATES:
         raise MalformedError("A receipt state is 'delivered' or 'read'.")
-    if not message_ids or any(not isinstance(i, bytes) or len(i) != ID_BYTES for i in message_ids):
-        raise MalformedError("A receipt lists one or more 16-byte message ids.")
+    if not message_ids:
+        raise MalformedError("A receipt lists one or more message ids.")
+    for message_id in message_ids:
+        exact_bytes(message_id, ID_BYTES, "message id")
     return _dump(
         {
             "v": PAYLOAD_VERSION,

@@ -15,19 +15,13 @@ from crypto.constants import (
     SAFETY_FINGERPRINT_VERSION,
     SAFETY_ITERATIONS,
 )
-from crypto.encoding import u16
-from crypto.errors import MalformedError
+from crypto.encoding import exact_bytes, u16
 
 
 def fingerprint(identity_key: bytes, account_id: bytes) -> str:
     """One party's 30 decimal digits."""
-    if (
-        not isinstance(identity_key, bytes)
-        or not isinstance(account_id, bytes)
-        or len(identity_key) != ED25519_PUBLIC_KEY_BYTES
-        or len(account_id) != ID_BYTES
-    ):
-        raise MalformedError("A fingerprint needs a 32-byte identity key and a 16-byte id.")
+    exact_bytes(identity_key, ED25519_PUBLIC_KEY_BYTES, "identity key")
+    exact_bytes(account_id, ID_BYTES, "account id")
     digest = hashlib.sha512(u16(SAFETY_FINGERPRINT_VERSION) + identity_key + account_id).digest()
     for _ in range(SAFETY_ITERATIONS):
         digest = hashlib.sha512(digest + identity_key).digest()

@@ -43,7 +43,7 @@ from crypto.constants import (
     WS_NONCE_BYTES,
     X25519_KEY_BYTES,
 )
-from crypto.encoding import u32
+from crypto.encoding import exact_bytes, u32
 from crypto.errors import MalformedError
 
 
@@ -66,15 +66,9 @@ PQ_PREKEY = PrekeyKind.PQ_PREKEY
 ONE_TIME_PREKEY = PrekeyKind.ONE_TIME_PREKEY
 
 
-def _require_bytes(value: bytes, length: int, what: str) -> bytes:
-    if not isinstance(value, bytes | bytearray) or len(value) != length:
-        raise MalformedError(f"The {what} must be {length} bytes.")
-    return bytes(value)
-
-
 def check_identity_key(pk: bytes) -> None:
     """Reject anything that is not a usable Ed25519 public key (section 2)."""
-    key = _require_bytes(pk, ED25519_PUBLIC_KEY_BYTES, "identity key")
+    key = exact_bytes(pk, ED25519_PUBLIC_KEY_BYTES, "identity key")
     try:
         nacl.bindings.crypto_sign_ed25519_pk_to_curve25519(key)
     except nacl.exceptions.CryptoError as exc:
@@ -83,7 +77,7 @@ def check_identity_key(pk: bytes) -> None:
 
 def sign(seed: bytes, context: bytes, data: bytes) -> bytes:
     """Detached Ed25519 signature by the key pair of `seed` over `context || data`."""
-    seed = _require_bytes(seed, ED25519_SEED_BYTES, "identity seed")
+    seed = exact_bytes(seed, ED25519_SEED_BYTES, "identity seed")
     _public, secret = nacl.bindings.crypto_sign_seed_keypair(seed)
     return nacl.bindings.crypto_sign(context + data, secret)[:SIGNATURE_BYTES]
 
@@ -91,7 +85,7 @@ def sign(seed: bytes, context: bytes, data: bytes) -> bytes:
 def verify(identity_key: bytes, context: bytes, data: bytes, sig: bytes) -> None:
     """Raise MalformedError unless `sig` is `identity_key`'s signature of `context || data`."""
     check_identity_key(identity_key)
-    sig = _require_bytes(sig, SIGNATURE_BYTES, "signature")
+    sig = exact_bytes(sig, SIGNATURE_BYTES, "signature")
     if not isinstance(data, bytes | bytearray):
         raise MalformedError("The signed data must be bytes.")
     try:
@@ -103,7 +97,7 @@ def verify(identity_key: bytes, context: bytes, data: bytes, sig: bytes) -> None
 def prekey_data(kind: PrekeyKind, prekey_id: int, key: bytes) -> bytes:
     if not isinstance(prekey_id, int) or isinstance(prekey_id, bool) or prekey_id == 0:
         raise MalformedError("A prekey id must be a non-zero 32-bit unsigned integer.")
-    return u32(prekey_id) + _require_bytes(key, kind.key_length, "prekey")
+    return u32(prekey_id) + exact_bytes(key, kind.key_length, "prekey")
 
 
 def verify_prekey(
@@ -121,7 +115,7 @@ def verify_profile(identity_key: bytes, profile_bytes: bytes, sig: bytes) -> Non
 
 
 def registration_data(server_id: bytes, handle: str) -> bytes:
-    server_id = _require_bytes(server_id, SERVER_ID_BYTES, "server id")
+    server_id = exact_bytes(server_id, SERVER_ID_BYTES, "server id")
     if (
         not isinstance(handle, str)
         or len(handle) != HANDLE_SYMBOLS
@@ -139,9 +133,9 @@ def verify_registration(identity_key: bytes, server_id: bytes, handle: str, sig:
 
 def websocket_auth_data(server_id: bytes, nonce: bytes, account_id: bytes) -> bytes:
     return (
-        _require_bytes(server_id, SERVER_ID_BYTES, "server id")
-        + _require_bytes(nonce, WS_NONCE_BYTES, "challenge nonce")
-        + _require_bytes(account_id, ID_BYTES, "account id")
+        exact_bytes(server_id, SERVER_ID_BYTES, "server id")
+        + exact_bytes(nonce, WS_NONCE_BYTES, "challenge nonce")
+        + exact_bytes(account_id, ID_BYTES, "account id")
     )
 
 

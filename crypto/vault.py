@@ -35,7 +35,7 @@ from crypto.constants import (
     VAULT_KEY_SALT,
     VAULT_MIN_PADDED,
 )
-from crypto.encoding import u8, u64
+from crypto.encoding import exact_bytes, u8, u64
 from crypto.errors import MalformedError, TamperedError, UnsupportedVersionError
 from crypto.kdf import hkdf
 from crypto.padding import vpad, vunpad
@@ -112,14 +112,8 @@ def derive_keys(secret: AccountSecret) -> AccountKeys:
     return keys_from_master(derive_master(secret))
 
 
-def _check_key(vault_key: bytes) -> None:
-    if not isinstance(vault_key, bytes) or len(vault_key) != AEAD_KEY_BYTES:
-        raise MalformedError("A vault key is 32 bytes.")
-
-
 def _item_ad(item_id: bytes, version: int) -> bytes:
-    if not isinstance(item_id, bytes) or len(item_id) != ID_BYTES:
-        raise MalformedError("A vault item id is 16 bytes.")
+    exact_bytes(item_id, ID_BYTES, "vault item id")
     encoded_version = u64(version)
     if version < 1:
         raise MalformedError("A vault item version starts at 1.")
@@ -130,10 +124,9 @@ def encrypt_item(
     vault_key: bytes, item_id: bytes, version: int, item: bytes, nonce: bytes | None = None
 ) -> bytes:
     """blob = 0x01 || nonce || AEAD(vault_key, nonce, ad(id, version), vpad(item))."""
-    _check_key(vault_key)
+    exact_bytes(vault_key, AEAD_KEY_BYTES, "vault key")
     nonce = secrets.token_bytes(AEAD_NONCE_BYTES) if nonce is None else nonce
-    if not isinstance(nonce, bytes) or len(nonce) != AEAD_NONCE_BYTES:
-        raise MalformedError("A vault nonce is 24 bytes.")
+    exact_bytes(nonce, AEAD_NONCE_BYTES, "vault nonce")
     sealed = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(
         vpad(item), _item_ad(item_id, version), nonce, vault_key
     )
@@ -141,7 +134,7 @@ def encrypt_item(
 
 
 def decrypt_item(vault_key: bytes, item_id: bytes, version: int, blob: bytes) -> bytes:
-    _check_key(vault_key)
+    exact_bytes(vault_key, AEAD_KEY_BYTES, "vault key")
     if not isinstance(blob, bytes) or not blob:
         raise MalformedError("A vault blob is non-empty bytes.")
     if blob[0] != VAULT_BLOB_VERSION:

@@ -15,6 +15,7 @@ from crypto.constants import (
     ED25519_PUBLIC_KEY_BYTES,
     ID_BYTES,
     MLKEM_CIPHERTEXT_BYTES,
+    MLKEM_SHARED_SECRET_BYTES,
     PQXDH_F,
     PQXDH_SALT,
     PREKEY_ID_MAX,
@@ -142,7 +143,10 @@ def initiate(
         kem_ciphertext, kem_shared = mlkem_encapsulate(bundle.pq_prekey.key)
     else:
         kem_ciphertext, kem_shared = kem_encapsulation
-        if len(kem_ciphertext) != MLKEM_CIPHERTEXT_BYTES or len(kem_shared) != 32:
+        if (
+            len(kem_ciphertext) != MLKEM_CIPHERTEXT_BYTES
+            or len(kem_shared) != MLKEM_SHARED_SECRET_BYTES
+        ):
             raise MalformedError("An injected ML-KEM encapsulation has the wrong size.")
     return InitiatorSecret(
         sk=derive_sk(dh_outputs, kem_shared),

@@ -20,10 +20,23 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from server import backup, database, invites, retention, revocation, settings_store, web_hash
+from crypto.encoding import terminal_text
+from server import (
+    backup,
+    database,
+    delivery,
+    invites,
+    notification_targets,
+    retention,
+    revocation,
+    settings_store,
+    web_hash,
+)
 from server.admin_errors import (
     AdminError,
     AmbiguousAccountError,
+    MailFailedError,
+    MailNotConfiguredError,
     NoWebClientError,
     UnknownAccountError,
 )
@@ -34,6 +47,7 @@ from server.config import (
     env_name,
     load_settings_and_sources,
 )
+from server.errors import InvalidAddressError
 from server.serve import prepare_database
 
 # Accounts are shown to the administrator as the start of their id in hex:
@@ -80,11 +94,6 @@ def _day(day: int) -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(day))
 
 
-def _printable(text: str) -> str:
-    """A therapist chose this text: keep terminal control sequences out of the admin's screen."""
-    return "".join(c if c.isprintable() else "?" for c in text)
-
-
 def _invite(kind: str) -> DatabaseCommand:
     def run(args: argparse.Namespace, settings: Settings, conn: sqlite3.Connection) -> int:
         with transaction(conn):
@@ -118,7 +127,8 @@ def _display_name(profile: bytes | None) -> str:
         name = json.loads(profile)["display_name"]
     except (ValueError, KeyError, TypeError):
         return "(unreadable profile)"
-    return _printable(str(name))
+    # A therapist chose this text: no control sequence reaches the admin's screen.
+    return terminal_text(str(name), keep="")
 
 
 def _list_therapists(args: argparse.Namespace, settings: Settings, conn: sqlite3.Connection) -> int:
@@ -268,6 +278,8 @@ def _config(args: argparse.Namespace, settings: Settings) -> int:
     print(f"# configuration file: {path}{'' if path.exists() else ' (none)'}")
     for item in SETTING_FIELDS:
         value = json.dumps(getattr(settings, item.name))
+        if item.metadata["secret"] and getattr(settings, item.name):
+            value = '"(set, not shown)"'
         print(f"{item.name} = {value}  # {sources[item.name]}")
     return 0
 
@@ -291,6 +303,33 @@ def _web_hash_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"the web client's directory (env {env_name('client_dir')})",
     )
+
+
+def _test_mail(args: argparse.Namespace, settings: Settings) -> int:
+    if not delivery.mail_configured(settings):
+        raise MailNotConfiguredError(
+            "No mail server is set: set smtp_host, smtp_from and the other smtp_ settings "
+            '(docs/SELF_HOSTING.md, "Mail and push").'
+        )
+    try:
+        address = notification_targets.check_email(args.address)
+    except InvalidAddressError as error:
+        raise MailFailedError(error.message) from None
+    try:
+        delivery.send_mail(settings, address)
+    except delivery.DeliveryError as error:
+        raise MailFailedError(
+            f"The test mail was not sent: {error}. Check the smtp_ settings and the mail server."
+        ) from None
+    print(
+        f"Sent a test notification through {settings.smtp_host}:{settings.smtp_port}; "
+        "it reads exactly as therapists will see it."
+    )
+    return 0
+
+
+def _test_mail_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("address", help="a mail address to send the test notification to")
 
 
 COMMANDS: list[AdminCommand] = [
@@ -336,6 +375,12 @@ COMMANDS: list[AdminCommand] = [
     ),
     AdminCommand("purge", "apply the retention policy now", _with_database(_purge)),
     AdminCommand("config", "print every setting, its value and where it came from", _config),
+    AdminCommand(
+        "test-mail",
+        "send a notification mail through the configured mail server, as a test",
+        _test_mail,
+        _test_mail_arguments,
+    ),
     AdminCommand(
         "web-hash",
         "print SHA-256 of every web client file served, and a combined hash",

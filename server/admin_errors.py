@@ -39,3 +39,11 @@ class AmbiguousAccountError(AdminError):
 
 class NoWebClientError(AdminError):
     code = "no_web_client"
+
+
+class MailNotConfiguredError(AdminError):
+    code = "mail_not_configured"
+
+
+class MailFailedError(AdminError):
+    code = "mail_failed"

@@ -64,6 +64,7 @@ async def info(request: Request) -> Response:
             "exit_url": settings.exit_url,
             "idle_lock_minutes": settings.idle_lock_minutes,
             "crisis_text": settings.crisis_text,
+            "title_marker": settings.title_marker,
         }
     )
 
@@ -161,6 +162,7 @@ async def delete_account(request: Request) -> Response:
     def operation(tx: Tx) -> None:
         if not accounts.delete(tx.conn, caller.account):
             raise UnauthorizedError("This account no longer exists.")
+        tx.after_commit(lambda: service.notifier.set_target(caller.account, None))
         tx.after_commit(
             lambda: service.hub.close_account(
                 caller.account, UnauthorizedError("This account was deleted; log in again.")

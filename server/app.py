@@ -14,6 +14,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 
 from server import (
     api_accounts,
+    api_notifications,
     api_prekeys,
     api_profiles,
     api_vault,
@@ -31,6 +32,7 @@ from server.guard import Guard
 from server.headers import SecurityHeaders
 from server.hub import Hub
 from server.logs import log_unexpected
+from server.notifier import Notifier
 from server.passwords import Passwords
 from server.readers import Readers
 from server.relay import relay
@@ -56,6 +58,10 @@ API_ROUTES = [
     Route("/blocks", api_profiles.list_blocks, methods=["GET"]),
     Route("/blocks/{client}", api_profiles.put_block, methods=["PUT"]),
     Route("/blocks/{client}", api_profiles.delete_block, methods=["DELETE"]),
+    Route("/notifications", api_notifications.get_settings, methods=["GET"]),
+    Route("/notifications", api_notifications.put_settings, methods=["PUT"]),
+    Route("/notifications", api_notifications.delete_settings, methods=["DELETE"]),
+    Route("/notifications/test", api_notifications.send_test, methods=["POST"]),
 ]
 
 
@@ -129,12 +135,14 @@ def create_app(settings: Settings) -> Starlette:
             hub=Hub(settings.max_connections_per_account),
             admission=Admission(settings.max_unauthenticated),
             disk=DiskGuard(settings.data_dir(), settings.min_free_disk_mib),
+            notifier=Notifier(settings),
             rates=RateLimits.from_settings(settings),
             server_id=server_id,
             handle_key=handle_key,
         )
         app.state.services = service
         await writer.start()
+        await service.notifier.start(readers)
         background = [
             asyncio.create_task(_purge_periodically(service), name="quietline-purge"),
             asyncio.create_task(_close_revoked_sessions(service), name="quietline-revocations"),
@@ -146,6 +154,7 @@ def create_app(settings: Settings) -> Starlette:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await service.notifier.stop()
             await writer.stop()
             readers.close()
 

@@ -11,7 +11,14 @@ import sqlite3
 import sys
 
 from server import admin, serve
-from server.config import SETTING_FIELDS, ConfigError, env_name, flag_name, load_settings
+from server.config import (
+    SETTING_FIELDS,
+    ConfigError,
+    env_name,
+    flag_name,
+    load_settings,
+    parse_bool,
+)
 
 ADMIN_FLAGS = ("data",)
 
@@ -25,7 +32,7 @@ def _add_setting_flags(
         parser.add_argument(
             flag_name(item.name),
             dest=item.name,
-            type=item.type,
+            type=parse_bool if item.type is bool else item.type,
             default=None,
             metavar=item.name.split("_")[-1].upper(),
             help=f"{item.metadata['help']} (env {env_name(item.name)}, default {item.default!r})",

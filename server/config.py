@@ -15,6 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crypto.constants import (
+    IDLE_LOCK_DEFAULT_MINUTES,
+    IDLE_LOCK_MAX_MINUTES,
+    IDLE_LOCK_MIN_MINUTES,
+    WS_CHALLENGE_TTL,
+)
+
 ENV_PREFIX = "QUIETLINE_"
 CONFIG_FILE_NAME = "quietline.toml"
 MIB = 1024 * 1024
@@ -24,8 +31,19 @@ class ConfigError(Exception):
     """A setting has a value the server cannot use; the message names it and says why."""
 
 
-def _setting(default: Any, help_text: str, minimum: float | None = None) -> Any:
-    return field(default=default, metadata={"help": help_text, "minimum": minimum})
+def _setting(
+    default: Any,
+    help_text: str,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    *,
+    secret: bool = False,
+) -> Any:
+    """`secret` settings are never printed (`quietline admin config` shows that one is set)."""
+    return field(
+        default=default,
+        metadata={"help": help_text, "minimum": minimum, "maximum": maximum, "secret": secret},
+    )
 
 
 @dataclass(frozen=True)
@@ -42,8 +60,16 @@ class Settings:
     exit_url: str = _setting(
         "https://www.wikipedia.org/", "where quick exit sends the browser (never fetched here)"
     )
-    idle_lock_minutes: int = _setting(5, "minutes of inactivity before the web client locks", 1)
+    idle_lock_minutes: int = _setting(
+        IDLE_LOCK_DEFAULT_MINUTES,
+        "minutes of inactivity before the web client locks",
+        IDLE_LOCK_MIN_MINUTES,
+        IDLE_LOCK_MAX_MINUTES,
+    )
     crisis_text: str = _setting("", "crisis information shown by the web client (may be empty)")
+    title_marker: bool = _setting(
+        True, "a client's tab title gains a count of new messages while the app is open"
+    )
 
     max_request_bytes: int = _setting(8 * MIB, "largest HTTP request body", 1024)
     max_frame_bytes: int = _setting(MIB, "largest websocket frame", 96 * 1024)
@@ -93,7 +119,9 @@ class Settings:
     send_queue_bytes: int = _setting(
         8 * MIB, "bytes queued for a slow connection before closing it", 256 * 1024
     )
-    auth_timeout: float = _setting(10.0, "seconds an unauthenticated websocket may stay open", 0.1)
+    auth_timeout: float = _setting(
+        10.0, "seconds an unauthenticated websocket may stay open", 0.1, WS_CHALLENGE_TTL
+    )
     header_timeout: float = _setting(
         10.0, "seconds a client may take over an HTTP request's headers", 0.1
     )
@@ -118,6 +146,34 @@ class Settings:
     api_rate: float = _setting(50.0, "authenticated HTTP requests per second per account", 0.1)
     api_burst: int = _setting(200, "authenticated HTTP requests per account at once", 1)
     argon2_concurrency: int = _setting(2, "password hashes computed at the same time", 1)
+
+    # Therapists' notifications (server/notifier.py, docs/SELF_HOSTING.md "Mail and push").
+    smtp_host: str = _setting("", "the practice's mail server for notifications (empty: no mail)")
+    smtp_port: int = _setting(587, "the mail server's port", 1, 65535)
+    smtp_security: str = _setting("starttls", "starttls, tls (implicit, port 465) or none")
+    smtp_user: str = _setting("", "user name for the mail server (empty: no login)")
+    smtp_password: str = _setting("", "password for the mail server", secret=True)
+    smtp_from: str = _setting("", "sender address of notification mail")
+    notify_subject: str = _setting("Something new at the practice", "subject of a notification")
+    notify_text: str = _setting(
+        "There is something new for you at the practice. Sign in to read it.",
+        "the whole text of a notification (mail body and push body)",
+    )
+    notify_interval: float = _setting(
+        900.0, "seconds: at most one notification per therapist and channel in this time", 0.1
+    )
+    notify_delay: float = _setting(
+        120.0, "seconds: a notification waits a random time up to this before it goes", 0.0
+    )
+    notify_retry: float = _setting(
+        30.0, "seconds before the first retry of a failed delivery; doubles up to an hour", 0.1
+    )
+    notify_timeout: float = _setting(
+        10.0, "seconds a mail server or push address may take to connect or answer", 0.1
+    )
+    notify_allow_http_loopback: bool = _setting(
+        False, "accept http:// push addresses on this machine (for testing only)"
+    )
 
     def data_dir(self) -> Path:
         return Path(self.data)
@@ -174,6 +230,7 @@ LIMITS: tuple[str, ...] = (
     "api_rate",
     "api_burst",
     "argon2_concurrency",
+    "notify_interval",
 )
 
 
@@ -185,7 +242,30 @@ def flag_name(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+TRUE_WORDS = ("true", "yes", "on", "1")
+FALSE_WORDS = ("false", "no", "off", "0")
+
+
+def parse_bool(text: str) -> bool:
+    """A yes/no setting as text (environment, command line): true/false, yes/no, on/off, 1/0."""
+    lowered = text.strip().lower()
+    if lowered in TRUE_WORDS:
+        return True
+    if lowered in FALSE_WORDS:
+        return False
+    raise ValueError(text)
+
+
 def _convert(name: str, kind: Any, raw: Any, source: str) -> Any:
+    if kind is bool:
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str):
+            try:
+                return parse_bool(raw)
+            except ValueError:
+                pass
+        raise ConfigError(f"{name} from {source} must be true or false, not {raw!r}.")
     try:
         if kind is int:
             if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
@@ -224,10 +304,12 @@ def _read_config_file(path: Path) -> dict[str, Any]:
 
 def _validate(settings: Settings) -> Settings:
     for item in SETTING_FIELDS:
-        minimum = item.metadata["minimum"]
+        minimum, maximum = item.metadata["minimum"], item.metadata["maximum"]
         value = getattr(settings, item.name)
         if minimum is not None and value < minimum:
             raise ConfigError(f"{item.name} must be at least {minimum}, not {value}.")
+        if maximum is not None and value > maximum:
+            raise ConfigError(f"{item.name} must be at most {maximum}, not {value}.")
     if settings.port > 65535:
         raise ConfigError(f"port must be at most 65535, not {settings.port}.")
     exit_url = urllib.parse.urlsplit(settings.exit_url)
@@ -237,7 +319,26 @@ def _validate(settings: Settings) -> Settings:
         raise ConfigError("log_level must be debug, info, warning or error.")
     if len(settings.neutral_title) > 80 or len(settings.crisis_text) > 4000:
         raise ConfigError("neutral_title is at most 80 and crisis_text at most 4000 characters.")
+    _validate_notifications(settings)
     return settings
+
+
+SMTP_SECURITY = ("starttls", "tls", "none")
+
+
+def _validate_notifications(settings: Settings) -> None:
+    if settings.smtp_security not in SMTP_SECURITY:
+        raise ConfigError("smtp_security must be starttls, tls or none.")
+    if settings.smtp_host and "@" not in settings.smtp_from:
+        raise ConfigError("smtp_from must be the sender's mail address when smtp_host is set.")
+    if any(c in settings.smtp_from for c in "\r\n"):
+        raise ConfigError("smtp_from must be one line.")
+    if not settings.notify_subject.strip() or len(settings.notify_subject) > 200:
+        raise ConfigError("notify_subject must be 1 to 200 characters.")
+    if any(c in settings.notify_subject for c in "\r\n"):
+        raise ConfigError("notify_subject must be one line.")
+    if not settings.notify_text.strip() or len(settings.notify_text) > 2000:
+        raise ConfigError("notify_text must be 1 to 2000 characters.")
 
 
 SOURCES = ("default", "file", "env", "flag")

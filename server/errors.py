@@ -189,6 +189,25 @@ class StorageFullError(ApiError):
     default_message = (
         "The server is short of disk space and takes no new data; nothing was stored. "
         "Reading, delivery and acknowledgements still work. Try again later."
+class InvalidAddressError(ApiError):
+    code = "invalid_address"
+    status = 400
+    default_message = "That mail or push address cannot be used; check it and try again."
+
+
+class MailUnavailableError(ApiError):
+    code = "mail_unavailable"
+    status = 409
+    default_message = (
+        "This practice has not set up a mail server; ask the administrator, or use a push address."
+    )
+
+
+class DeliveryFailedError(ApiError):
+    code = "delivery_failed"
+    status = 502
+    default_message = (
+        "The test notification could not be delivered; check the address, or try again later."
     )
 
 
@@ -223,6 +242,9 @@ ALL_ERRORS: tuple[type[ApiError], ...] = (
     SessionMovedError,
     ReadOnlyError,
     StorageFullError,
+    InvalidAddressError,
+    MailUnavailableError,
+    DeliveryFailedError,
     InternalError,
 )
 

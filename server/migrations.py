@@ -151,6 +151,17 @@ def _activity_and_revocation(db: Database) -> None:
     db["accounts"].create_index(["role", "active"])
 
 
+def _notification_targets(db: Database) -> None:
+    # Only therapists have a row, and only while notifications are on: turning
+    # them off deletes it.
+    db["notification_targets"].create(
+        {"account": bytes, "email": str, "push_url": str},
+        pk="account",
+        foreign_keys=[_owned_by_account("notification_targets")],
+        not_null=["account"],
+    )
+
+
 def _sender_limits_and_shorter_traces(db: Database) -> None:
     # The bytes of undelivered envelopes each account has sent, for
     # `max_pending_bytes`; kept by the same triggers as the inbox count.
@@ -208,8 +219,9 @@ Migration = Callable[[Database], None]
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (1, "initial schema", _initial_schema),
     (2, "account activity day and therapist revocation", _activity_and_revocation),
+    (3, "therapists' notification addresses", _notification_targets),
     (
-        3,
+        4,
         "per-sender pending limits, shorter-lived sending traces",
         _sender_limits_and_shorter_traces,
     ),

@@ -14,19 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from crypto import signatures
-from crypto.constants import MLKEM_PUBLIC_KEY_BYTES, SIGNATURE_BYTES, X25519_KEY_BYTES
+from crypto.constants import PREKEY_ID_MAX, SIGNATURE_BYTES
 from crypto.encoding import b64u_encode
 from crypto.errors import MalformedError as ProtocolMalformed
 from server.errors import BadRequestError, BadSignatureError, NotFoundError, TooLargeError
-from server.validation import U32_MAX, array, binary, integer, require_object
+from server.validation import array, binary, integer, require_object
 
 SIGNED = "signed"
 PQ = "pq"
-_KEY_LENGTHS = {
-    signatures.SIGNED_PREKEY: X25519_KEY_BYTES,
-    signatures.PQ_PREKEY: MLKEM_PUBLIC_KEY_BYTES,
-    signatures.ONE_TIME_PREKEY: X25519_KEY_BYTES,
-}
 
 
 @dataclass(frozen=True)
@@ -49,8 +44,8 @@ class Upload:
 def parse_prekey(value: Any, name: str, kind: signatures.PrekeyKind, identity_key: bytes) -> Prekey:
     data = require_object(value, f"The field {name!r}")
     prekey = Prekey(
-        integer(data, "id", 1, U32_MAX),
-        binary(data, "key", _KEY_LENGTHS[kind]),
+        integer(data, "id", 1, PREKEY_ID_MAX),
+        binary(data, "key", kind.key_length),
         binary(data, "sig", SIGNATURE_BYTES),
     )
     try:

@@ -9,34 +9,30 @@ import sqlite3
 from typing import Any
 
 from crypto import signatures
-from crypto.constants import SIGNATURE_BYTES
+from crypto.constants import (
+    MAX_PROFILE_BYTES,
+    PROFILE_LIST_ITEM_CHARS,
+    PROFILE_LIST_ITEMS,
+    PROFILE_TEXT_CHARS,
+    SIGNATURE_BYTES,
+)
 from crypto.encoding import b64u_encode
 from crypto.errors import MalformedError as ProtocolMalformed
 from server.errors import BadRequestError, BadSignatureError
 from server.validation import binary, parse_json
 
-MAX_PROFILE_BYTES = 16 * 1024
-_TEXT_LIMITS = {
-    "display_name": 80,
-    "pronouns": 80,
-    "response_time": 80,
-    "office_hours": 80,
-    "away_message": 500,
-}
-_LIST_LIMIT = 20
-_LIST_ITEM_LIMIT = 60
-
 
 def _check_fields(profile: Any) -> None:
     if not isinstance(profile, dict):
         raise BadRequestError("The profile must be a JSON object.")
-    unknown = sorted(set(profile) - set(_TEXT_LIMITS) - {"specialties", "languages", "accepting"})
+    known = {*PROFILE_TEXT_CHARS, "specialties", "languages", "accepting"}
+    unknown = sorted(set(profile) - known)
     if unknown:
         raise BadRequestError(f"The profile has unknown fields: {', '.join(unknown)}.")
     name = profile.get("display_name")
     if not isinstance(name, str) or not name.strip():
         raise BadRequestError("The profile needs a non-empty 'display_name'.")
-    for field, limit in _TEXT_LIMITS.items():
+    for field, limit in PROFILE_TEXT_CHARS.items():
         value = profile.get(field, "")
         if not isinstance(value, str) or len(value) > limit:
             raise BadRequestError(
@@ -46,12 +42,12 @@ def _check_fields(profile: Any) -> None:
         items = profile.get(field, [])
         if (
             not isinstance(items, list)
-            or len(items) > _LIST_LIMIT
-            or not all(isinstance(i, str) and 0 < len(i) <= _LIST_ITEM_LIMIT for i in items)
+            or len(items) > PROFILE_LIST_ITEMS
+            or not all(isinstance(i, str) and 0 < len(i) <= PROFILE_LIST_ITEM_CHARS for i in items)
         ):
             raise BadRequestError(
-                f"The profile's {field!r} must be at most {_LIST_LIMIT} texts "
-                f"of 1 to {_LIST_ITEM_LIMIT} characters."
+                f"The profile's {field!r} must be at most {PROFILE_LIST_ITEMS} texts "
+                f"of 1 to {PROFILE_LIST_ITEM_CHARS} characters."
             )
     if not isinstance(profile.get("accepting", True), bool):
         raise BadRequestError("The profile's 'accepting' must be true or false.")

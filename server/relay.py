@@ -266,6 +266,7 @@ class Session:
         cmid = frame["cmid"]
         limits = self.service.limits(self.role)
         hub = self.service.hub
+        notifier = self.service.notifier
 
         def operation(tx: Tx) -> envelopes.Stored:
             stored = envelopes.store(tx.conn, send, limits)
@@ -275,6 +276,9 @@ class Session:
                 # (b64u_decode checked it), so it is relayed as it came.
                 text = envelopes.frame(stored.id, send.sender, frame["env"], stored.ts)
                 tx.after_commit(lambda: hub.deliver(send.recipient, seq, text))
+                if send.recipient in notifier.targets:
+                    # Only schedules: sending is the notifier's own task.
+                    tx.after_commit(lambda: notifier.stored_for(send.recipient))
             return stored
 
         def answer(stored: envelopes.Stored) -> dict[str, Any]:

@@ -9,10 +9,15 @@ from server.config import Settings
 from server.diskspace import DiskGuard
 from server.envelopes import Limits
 from server.hub import Hub
+from server.notifier import Notifier
 from server.passwords import Passwords
 from server.ratelimit import KeyedBuckets, TokenBucket
 from server.readers import Readers
 from server.writer import Writer
+
+# A therapist's test notifications: a few at once, then one every ten seconds.
+NOTIFICATION_TEST_SECONDS = 10.0
+NOTIFICATION_TEST_BURST = 3
 
 
 @dataclass
@@ -21,6 +26,7 @@ class RateLimits:
     logins: TokenBucket
     one_time_prekeys: KeyedBuckets
     api: KeyedBuckets
+    notification_tests: KeyedBuckets
 
     @staticmethod
     def from_settings(settings: Settings) -> "RateLimits":
@@ -31,6 +37,7 @@ class RateLimits:
                 1 / settings.one_time_prekey_refill, settings.one_time_prekeys_per_requester
             ),
             api=KeyedBuckets(settings.api_rate, settings.api_burst),
+            notification_tests=KeyedBuckets(1 / NOTIFICATION_TEST_SECONDS, NOTIFICATION_TEST_BURST),
         )
 
 
@@ -43,6 +50,7 @@ class Services:
     hub: Hub
     admission: Admission
     disk: DiskGuard
+    notifier: Notifier
     rates: RateLimits
     server_id: bytes
     handle_key: bytes

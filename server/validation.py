@@ -14,7 +14,6 @@ from crypto.encoding import b64u_decode, b64u_length
 from crypto.errors import MalformedError as ProtocolMalformed
 from server.errors import BadRequestError, MalformedError, TooLargeError
 
-U32_MAX = 0xFFFFFFFF
 SQLITE_INT_MAX = 2**63 - 1
 
 

@@ -165,10 +165,12 @@ export async function signIn(info, secretText, hooks) {
   }
 }
 
-export async function signOut(ws) {
-  await request("POST", "/api/logout", { token: ws.token(), timeoutMs: 5000 }).catch(() => {});
+export async function signOut(workspace) {
+  await request("POST", "/api/logout", { token: workspace.token(), timeoutMs: 5000 }).catch(
+    () => {},
+  );
 }
 
-export async function deleteAccount(ws) {
-  await request("DELETE", "/api/account", { token: ws.token() });
+export async function deleteAccount(workspace) {
+  await request("DELETE", "/api/account", { token: workspace.token() });
 }

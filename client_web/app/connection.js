@@ -42,17 +42,8 @@ export function createConnection({
 
   function connect() {
     if (closed) return;
-    clearTimeout(retryTimer);
-    retryTimer = null;
-    if (socket) {
-      // A connection still being set up is replaced, never left dangling.
-      const old = socket;
-      socket = null;
-      ready = false;
-      stopPings();
-      rejectAll("offline");
-      old.close();
-    }
+    // A connection still being set up is replaced, never left dangling.
+    teardown();
     const scheme = window.location.protocol === "https:" ? "wss" : "ws";
     setState("connecting");
     socket = new WebSocket(`${scheme}://${window.location.host}/ws`);
@@ -149,11 +140,22 @@ export function createConnection({
     pending.clear();
   }
 
-  function lost() {
-    ready = false;
+  // The one way a socket is let go, whoever lets it go: requests still
+  // waiting are refused with `offline`, the timers stop, and the socket is
+  // closed; its own close event is ignored, as it is no longer `socket`.
+  function teardown() {
+    const old = socket;
     socket = null;
+    ready = false;
+    clearTimeout(retryTimer);
+    retryTimer = null;
     stopPings();
     rejectAll("offline");
+    old?.close();
+  }
+
+  function lost() {
+    teardown();
     if (closed) return;
     const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** attempt);
     const jittered = Math.round(delay / 2 + Math.random() * (delay / 2));
@@ -165,12 +167,7 @@ export function createConnection({
   // Stops for good after a final error: the person chooses to come back.
   function stop(code) {
     closed = true;
-    ready = false;
-    stopPings();
-    rejectAll("offline");
-    const old = socket;
-    socket = null;
-    old?.close();
+    teardown();
     setState(code);
   }
 
@@ -218,13 +215,8 @@ export function createConnection({
 
   function close() {
     closed = true;
-    clearTimeout(retryTimer);
-    stopPings();
-    rejectAll("offline");
-    const old = socket;
-    socket = null;
-    ready = false;
-    old?.close();
+    window.removeEventListener("online", reconnectNow);
+    teardown();
   }
 
   window.addEventListener("online", reconnectNow);
@@ -232,10 +224,7 @@ export function createConnection({
   return {
     connect,
     request,
-    close() {
-      window.removeEventListener("online", reconnectNow);
-      close();
-    },
+    close,
     resume,
     get ready() {
       return ready;

@@ -24,15 +24,15 @@ import { welcomeScreen } from "./views/welcome.js";
 import { describe } from "./wording.js";
 
 let info = null;
-let ws = null;
+let workspace = null;
 let idle = null;
 
 export function startController(practiceInfo) {
   info = practiceInfo;
   onQuickExit(() => {
     idle?.stop();
-    ws?.close();
-    ws = null;
+    workspace?.close();
+    workspace = null;
   });
   // On first load focus stays at the top of the page, where the skip link and
   // the exit button come first.
@@ -43,14 +43,14 @@ function workspaceHooks() {
   return {
     onUnauthorized: () => lock("expired"),
     onMessage: (peer) => {
-      if (!ws) return;
-      if (ws.viewing !== peer) announce(`New message from ${peerName(ws, peer)}.`);
+      if (!workspace) return;
+      if (workspace.viewing !== peer) announce(`New message from ${peerName(workspace, peer)}.`);
       refreshNav();
     },
     onUnreadable: (peer) => {
-      if (!ws) return;
+      if (!workspace) return;
       setStatus(
-        `A message from ${peerName(ws, peer)} could not be opened: ` +
+        `A message from ${peerName(workspace, peer)} could not be opened: ` +
           "it was damaged or not meant for this account.",
         { tone: "danger", action: { label: "Dismiss", onSelect: () => setStatus("") } },
       );
@@ -119,35 +119,36 @@ function showSecret(role, invite, notice = "") {
 
 // Signed in
 
-function enter(workspace, { fresh = false } = {}) {
-  ws = workspace;
-  idle = startIdleLock(clampMinutes(idleMinutes(ws), DEFAULT_IDLE_MINUTES), () => lock("idle"));
-  ws.events.addEventListener("connection", (event) => showConnection(event.detail));
-  ws.events.addEventListener("change", refreshNav);
+function enter(opened, { fresh = false } = {}) {
+  workspace = opened;
+  idle = startIdleLock(clampMinutes(idleMinutes(workspace), DEFAULT_IDLE_MINUTES), () =>
+    lock("idle"),
+  );
+  workspace.events.addEventListener("connection", (event) => showConnection(event.detail));
+  workspace.events.addEventListener("change", refreshNav);
   setStatus("");
   refreshNav();
-  const opened = ws;
   loadDirectory()
     .then((therapists) => {
-      if (ws !== opened) return;
-      ws.directory = therapists;
-      ws.emit(null);
+      if (workspace !== opened) return;
+      workspace.directory = therapists;
+      workspace.emit(null);
     })
     .catch(() => {});
-  if (ws.role === "therapist" && fresh) go("profile", { first: true });
+  if (workspace.role === "therapist" && fresh) go("profile", { first: true });
   else goHome();
 }
 
 function goHome() {
-  if (!ws) return;
-  if (ws.role === "therapist") go("inbox");
-  else go(threadList(ws).length > 0 ? "messages" : "directory");
+  if (!workspace) return;
+  if (workspace.role === "therapist") go("inbox");
+  else go(threadList(workspace).length > 0 ? "messages" : "directory");
 }
 
 function navItems() {
-  const unread = unreadTotal(ws);
+  const unread = unreadTotal(workspace);
   const lockItem = { name: "lock", label: "Lock", onSelect: () => lock("manual") };
-  if (ws.role === "therapist") {
+  if (workspace.role === "therapist") {
     return [
       { name: "inbox", label: "Inbox", badge: unread, onSelect: () => go("inbox") },
       { name: "profile", label: "Profile", onSelect: () => go("profile") },
@@ -166,7 +167,7 @@ function navItems() {
 let lastNavSignature = "";
 
 function refreshNav() {
-  if (!ws) return;
+  if (!workspace) return;
   const items = navItems();
   const signature = items.map((item) => `${item.name}:${item.badge ?? ""}`).join("|");
   if (signature === lastNavSignature) return;
@@ -175,9 +176,9 @@ function refreshNav() {
 }
 
 function go(name, params = {}) {
-  if (!ws) return;
-  ws.setViewing(name === "thread" ? params.peer : null);
-  const common = { ws, go };
+  if (!workspace) return;
+  workspace.setViewing(name === "thread" ? params.peer : null);
+  const common = { workspace, go };
   switch (name) {
     case "directory":
       show(name, directoryScreen, { ...common });
@@ -201,7 +202,7 @@ function go(name, params = {}) {
         onIdleChange: (minutes) => idle?.setMinutes(minutes),
         onSignOut: () => leave(),
         onDelete: async () => {
-          await deleteAccount(ws);
+          await deleteAccount(workspace);
           leave({ deleted: true });
         },
       });
@@ -212,7 +213,7 @@ function go(name, params = {}) {
 }
 
 function showConnection(detail) {
-  if (!ws) return;
+  if (!workspace) return;
   switch (detail.state) {
     case "online":
       setStatus("");
@@ -222,7 +223,10 @@ function showConnection(detail) {
       setStatus(
         `Connection lost. Trying again in ${seconds} s. ` +
           "Anything you write is kept and sent when the connection is back.",
-        { tone: "warning", action: { label: "Retry now", onSelect: () => ws?.conn.resume() } },
+        {
+          tone: "warning",
+          action: { label: "Retry now", onSelect: () => workspace?.conn.resume() },
+        },
       );
       break;
     }
@@ -230,7 +234,7 @@ function showConnection(detail) {
     case "too_many_connections":
       setStatus(describe({ code: detail.state }), {
         tone: "warning",
-        action: { label: "Use it here", onSelect: () => ws?.conn.resume() },
+        action: { label: "Use it here", onSelect: () => workspace?.conn.resume() },
       });
       break;
     default:
@@ -243,19 +247,19 @@ function showConnection(detail) {
 function closeWorkspace({ deleted = false } = {}) {
   idle?.stop();
   idle = null;
-  if (ws) {
-    if (!deleted) signOut(ws);
-    ws.close();
+  if (workspace) {
+    if (!deleted) signOut(workspace);
+    workspace.close();
   }
-  ws = null;
+  workspace = null;
   lastNavSignature = "";
   setNav([]);
   setStatus("");
 }
 
 function lock(reason) {
-  if (!ws) return;
-  const lostUnsent = ws.sender.hasUnsent();
+  if (!workspace) return;
+  const lostUnsent = workspace.sender.hasUnsent();
   closeWorkspace();
   show("lock", lockScreen, {
     reason,

@@ -59,7 +59,7 @@ function list(value) {
 export function readProfile(raw) {
   if (!raw || typeof raw !== "object" || Array.isArray(raw)) return null;
   const name = text(raw.display_name, PROFILE_LIMITS.display_name);
-  if (!name || !name.trim()) return null;
+  if (!name?.trim()) return null;
   return {
     display_name: name.trim(),
     pronouns: text(raw.pronouns, PROFILE_LIMITS.pronouns) ?? "",

@@ -9,25 +9,25 @@ import { contactItem, noteItem, settingsItem } from "./records.js";
 
 const MAX_ROUNDS = 4;
 
-async function change(ws, build) {
+async function change(workspace, build) {
   for (let round = 0; round < MAX_ROUNDS; round += 1) {
     const record = build();
     if (!record) return;
     try {
-      await ws.vault.commit([record]);
+      await workspace.vault.commit([record]);
       return;
     } catch (error) {
       if (error.code !== "vault_conflict") throw error;
-      await ws.vault.sync();
+      await workspace.vault.sync();
     }
   }
   throw Object.assign(new Error("conflict"), { code: "vault_conflict" });
 }
 
-export async function saveNote(ws, peer, body) {
-  await change(ws, () => {
-    const item = noteItem(ws.vault, peer);
-    return ws.vault.write(item?.id ?? null, {
+export async function saveNote(workspace, peer, body) {
+  await change(workspace, () => {
+    const item = noteItem(workspace.vault, peer);
+    return workspace.vault.write(item?.id ?? null, {
       ...(item?.data ?? {}),
       kind: "note",
       peer,
@@ -35,13 +35,13 @@ export async function saveNote(ws, peer, body) {
       updated: nowSeconds(),
     });
   });
-  ws.emit(peer);
+  workspace.emit(peer);
 }
 
-export async function setVerified(ws, peer, verified, label) {
-  await change(ws, () => {
-    const item = contactItem(ws.vault, peer);
-    return ws.vault.write(item?.id ?? null, {
+export async function setVerified(workspace, peer, verified, label) {
+  await change(workspace, () => {
+    const item = contactItem(workspace.vault, peer);
+    return workspace.vault.write(item?.id ?? null, {
       label,
       ...(item?.data ?? {}),
       kind: "contact",
@@ -49,18 +49,18 @@ export async function setVerified(ws, peer, verified, label) {
       verified,
     });
   });
-  ws.emit(peer);
+  workspace.emit(peer);
 }
 
-export function idleMinutes(ws) {
-  const value = settingsItem(ws.vault)?.data.idle_minutes;
-  return Number.isInteger(value) ? value : ws.info.idle_lock_minutes;
+export function idleMinutes(workspace) {
+  const value = settingsItem(workspace.vault)?.data.idle_minutes;
+  return Number.isInteger(value) ? value : workspace.info.idle_lock_minutes;
 }
 
-export async function setIdleMinutes(ws, minutes) {
-  await change(ws, () => {
-    const item = settingsItem(ws.vault);
-    return ws.vault.write(item?.id ?? null, {
+export async function setIdleMinutes(workspace, minutes) {
+  await change(workspace, () => {
+    const item = settingsItem(workspace.vault);
+    return workspace.vault.write(item?.id ?? null, {
       ...(item?.data ?? {}),
       kind: "settings",
       idle_minutes: minutes,
@@ -68,13 +68,13 @@ export async function setIdleMinutes(ws, minutes) {
   });
 }
 
-export async function loadBlocks(ws) {
-  const answer = await request("GET", "/api/blocks", { token: ws.token() });
+export async function loadBlocks(workspace) {
+  const answer = await request("GET", "/api/blocks", { token: workspace.token() });
   return new Set(Array.isArray(answer.blocked) ? answer.blocked : []);
 }
 
-export async function setBlocked(ws, peer, blocked) {
+export async function setBlocked(workspace, peer, blocked) {
   await request(blocked ? "PUT" : "DELETE", `/api/blocks/${encodeURIComponent(peer)}`, {
-    token: ws.token(),
+    token: workspace.token(),
   });
 }

@@ -2,8 +2,8 @@
 // client reads and changes them: sessions, messages, contacts and notes, all
 // keyed by the peer's account id.
 
-import { b64uDecode, b64uEncode } from "../lib/encoding.js";
 import { ED25519_PUBLIC_KEY_BYTES } from "../lib/constants.js";
+import { b64uDecode, b64uEncode } from "../lib/encoding.js";
 import { exportSession, importSession } from "../lib/session.js";
 
 // Message states only move forward.

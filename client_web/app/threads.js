@@ -4,51 +4,51 @@
 
 import { clientLabel, contactItem } from "./records.js";
 
-export function peerName(ws, peer) {
-  const listed = ws.directory.find((therapist) => therapist.account === peer);
+export function peerName(workspace, peer) {
+  const listed = workspace.directory.find((therapist) => therapist.account === peer);
   if (listed) return listed.profile.display_name;
-  const label = contactItem(ws.vault, peer)?.data.label;
+  const label = contactItem(workspace.vault, peer)?.data.label;
   if (typeof label === "string" && label.trim()) return label;
-  return ws.role === "therapist" ? clientLabel(peer) : "Therapist";
+  return workspace.role === "therapist" ? clientLabel(peer) : "Therapist";
 }
 
-function byPeer(ws) {
+function byPeer(workspace) {
   const threads = new Map();
   const entry = (peer) => {
     if (!threads.has(peer)) threads.set(peer, { peer, last: null, unread: 0 });
     return threads.get(peer);
   };
-  for (const item of ws.vault.list("message")) {
+  for (const item of workspace.vault.list("message")) {
     const message = item.data;
     if (typeof message.peer !== "string") continue;
     const thread = entry(message.peer);
     if (message.dir === "in" && message.state === "delivered") thread.unread += 1;
     if (!thread.last || (message.sent ?? 0) >= (thread.last.sent ?? 0)) thread.last = message;
   }
-  for (const item of ws.vault.list("contact")) {
+  for (const item of workspace.vault.list("contact")) {
     if (typeof item.data.peer === "string") entry(item.data.peer);
   }
   return threads;
 }
 
-export function threadList(ws) {
-  return [...byPeer(ws).values()]
+export function threadList(workspace) {
+  return [...byPeer(workspace).values()]
     .map((thread) => ({
       ...thread,
-      name: peerName(ws, thread.peer),
-      verified: contactItem(ws.vault, thread.peer)?.data.verified === true,
+      name: peerName(workspace, thread.peer),
+      verified: contactItem(workspace.vault, thread.peer)?.data.verified === true,
     }))
     .sort((a, b) => (b.last?.sent ?? 0) - (a.last?.sent ?? 0));
 }
 
-export function unreadTotal(ws) {
+export function unreadTotal(workspace) {
   let total = 0;
-  for (const thread of byPeer(ws).values()) total += thread.unread;
+  for (const thread of byPeer(workspace).values()) total += thread.unread;
   return total;
 }
 
-export function threadMessages(ws, peer) {
-  const stored = ws.vault
+export function threadMessages(workspace, peer) {
+  const stored = workspace.vault
     .list("message")
     .filter((item) => item.data.peer === peer && typeof item.data.body === "string")
     .map((item) => ({
@@ -61,7 +61,7 @@ export function threadMessages(ws, peer) {
       pending: false,
     }))
     .sort((a, b) => a.sent - b.sent);
-  const waiting = ws.sender.pendingFor(peer).map((entry) => ({
+  const waiting = workspace.sender.pendingFor(peer).map((entry) => ({
     key: entry.key,
     id: entry.message.id,
     dir: "out",
@@ -77,13 +77,13 @@ export function threadMessages(ws, peer) {
 }
 
 // Marks what this person has now seen as read, and tells the sender.
-export function markRead(ws, peer) {
-  const ids = ws.vault
+export function markRead(workspace, peer) {
+  const ids = workspace.vault
     .list("message")
     .filter(
       (item) =>
         item.data.peer === peer && item.data.dir === "in" && item.data.state === "delivered",
     )
     .map((item) => item.data.id);
-  if (ids.length > 0) ws.sender.queueReceipt(peer, "read", ids);
+  if (ids.length > 0) workspace.sender.queueReceipt(peer, "read", ids);
 }

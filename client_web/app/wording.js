@@ -9,7 +9,8 @@ const TEXT = {
   malformed: "Something did not have the expected form, so it was not used.",
   unsupported_version: "This page is out of date. Please reload it.",
   unknown_type: "This page sent something the service does not know. Please reload the page.",
-  method_not_allowed: "This page asked the service for something it does not offer. Please reload the page.",
+  method_not_allowed:
+    "This page asked the service for something it does not offer. Please reload the page.",
   bad_signature: "A signature did not check out, so nothing was changed.",
   too_large: "That is too long to send. Please shorten it.",
   invalid_credentials: "That account secret was not recognised. Check each group and try again.",
@@ -34,6 +35,12 @@ const TEXT = {
     "The service can't save anything right now. You can still read; please try again later.",
   storage_full:
     "The service is short of storage space and can't take anything new right now. You can still read; please try again later.",
+  invalid_address:
+    "That address can't be used for notifications. Check it: a mail address, or a push address beginning with https://.",
+  mail_unavailable:
+    "The practice has not set up mail notifications. Ask the practice, or use a push address instead.",
+  delivery_failed:
+    "The test notification did not arrive at that address. Check it, or try again later.",
   internal: "Something went wrong on the service. Nothing was lost; please try again.",
   tampered: "A message could not be opened: it was changed or damaged on the way.",
   replayed: "A message arrived twice; the copy was ignored.",

@@ -9,8 +9,8 @@ import { identityFromSeed, wipeIdentity } from "../lib/keys.js";
 import { sodium } from "../lib/sodium.js";
 import { createConnection } from "./connection.js";
 import { AccountError } from "./errors.js";
-import { clientLabel, contactItem } from "./records.js";
 import { createReceiver } from "./receiver.js";
+import { clientLabel, contactItem } from "./records.js";
 import { createSender } from "./sender.js";
 import { checkPrekeys, topUpIfLow } from "./upkeep.js";
 
@@ -43,7 +43,7 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
   const emit = (peer) => events.dispatchEvent(new CustomEvent("change", { detail: { peer } }));
   const tokenOf = () => bearer;
 
-  const ws = {
+  const workspace = {
     info,
     account,
     role,
@@ -100,8 +100,8 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
     onMessage: (peer) => hooks.onMessage(peer),
     onUnreadable: (peer, error) => hooks.onUnreadable(peer, error),
   });
-  ws.conn = conn;
-  ws.sender = sender;
+  workspace.conn = conn;
+  workspace.sender = sender;
 
   function close() {
     if (closed) return;
@@ -112,13 +112,13 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
     wipeIdentity(identity);
     sodium.memzero(vaultKey);
     bearer = null;
-    ws.directory = [];
-    ws.drafts.clear();
+    workspace.directory = [];
+    workspace.drafts.clear();
   }
 
   conn.connect();
   serial(() => checkPrekeys({ vault, token: tokenOf }, identity)).catch(() => {
     // Retried at the next sign-in or when the server reports low prekeys.
   });
-  return ws;
+  return workspace;
 }

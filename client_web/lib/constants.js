@@ -54,11 +54,11 @@ export const PAD_MARKER = 0x80;
 export const ENVELOPE_VERSION = 1;
 export const ENVELOPE_TYPE_PREKEY = 1;
 export const ENVELOPE_TYPE_MESSAGE = 2;
-export const PREKEY_ENVELOPE_FIXED_BYTES = 2 + 32 + 32 + 4 + 4 + 4 + MLKEM_CIPHERTEXT_BYTES
-  + HEADER_BYTES;
+export const PREKEY_ENVELOPE_FIXED_BYTES =
+  2 + 32 + 32 + 4 + 4 + 4 + MLKEM_CIPHERTEXT_BYTES + HEADER_BYTES;
 export const MESSAGE_ENVELOPE_FIXED_BYTES = 2 + HEADER_BYTES;
-export const MAX_ENVELOPE = PREKEY_ENVELOPE_FIXED_BYTES + BUCKETS[BUCKETS.length - 1]
-  + AEAD_TAG_BYTES;
+export const MAX_ENVELOPE =
+  PREKEY_ENVELOPE_FIXED_BYTES + BUCKETS[BUCKETS.length - 1] + AEAD_TAG_BYTES;
 
 // Section 8: safety numbers.
 export const SAFETY_FINGERPRINT_VERSION = 0;
@@ -67,7 +67,7 @@ export const SAFETY_CHUNKS = 6;
 export const SAFETY_CHUNK_MODULUS = 100000;
 
 // Section 9: account secret and keys derived from it.
-export const CROCKFORD_ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+export const CROCKFORD_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 export const SECRET_SYMBOLS = 24;
 export const HANDLE_SYMBOLS = 8;
 export const PASSPHRASE_SYMBOLS = SECRET_SYMBOLS - HANDLE_SYMBOLS;
@@ -91,16 +91,16 @@ export const WS_NONCE_BYTES = 32;
 export const WS_CHALLENGE_TTL = 30;
 
 // Section 12: domain-separation strings.
-export const CTX_PQXDH_INFO = ascii('Quietline_X25519_SHA-256_ML-KEM-768');
-export const CTX_ROOT_CHAIN = ascii('Quietline v1 root chain');
-export const CTX_MESSAGE_KEYS = ascii('Quietline v1 message keys');
-export const CTX_SIGNED_PREKEY = ascii('Quietline v1 signed prekey');
-export const CTX_PQ_PREKEY = ascii('Quietline v1 pq prekey');
-export const CTX_ONE_TIME_PREKEY = ascii('Quietline v1 one-time prekey');
-export const CTX_PROFILE = ascii('Quietline v1 profile');
-export const CTX_REGISTER = ascii('Quietline v1 register');
-export const CTX_WEBSOCKET_AUTH = ascii('Quietline v1 websocket auth');
-export const CTX_ARGON2_SALT = ascii('Quietline v1 argon2id salt');
-export const CTX_VAULT_KEY = ascii('Quietline v1 vault key');
-export const CTX_LOGIN_KEY = ascii('Quietline v1 login key');
-export const CTX_VAULT_ITEM = ascii('Quietline v1 vault item');
+export const CTX_PQXDH_INFO = ascii("Quietline_X25519_SHA-256_ML-KEM-768");
+export const CTX_ROOT_CHAIN = ascii("Quietline v1 root chain");
+export const CTX_MESSAGE_KEYS = ascii("Quietline v1 message keys");
+export const CTX_SIGNED_PREKEY = ascii("Quietline v1 signed prekey");
+export const CTX_PQ_PREKEY = ascii("Quietline v1 pq prekey");
+export const CTX_ONE_TIME_PREKEY = ascii("Quietline v1 one-time prekey");
+export const CTX_PROFILE = ascii("Quietline v1 profile");
+export const CTX_REGISTER = ascii("Quietline v1 register");
+export const CTX_WEBSOCKET_AUTH = ascii("Quietline v1 websocket auth");
+export const CTX_ARGON2_SALT = ascii("Quietline v1 argon2id salt");
+export const CTX_VAULT_KEY = ascii("Quietline v1 vault key");
+export const CTX_LOGIN_KEY = ascii("Quietline v1 login key");
+export const CTX_VAULT_ITEM = ascii("Quietline v1 vault item");

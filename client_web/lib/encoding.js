@@ -6,16 +6,16 @@
 // Integers are unsigned big-endian. `Reader` walks bytes field by field and
 // turns every short or trailing read into MalformedError.
 
-import { MalformedError } from './errors.js';
-import { sodium } from './sodium.js';
+import { MalformedError } from "./errors.js";
+import { sodium } from "./sodium.js";
 
-const B64U_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+const B64U_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 const B64U_VALUES = new Map([...B64U_ALPHABET].map((symbol, value) => [symbol, value]));
-const UTF8_DECODER = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const UTF8_DECODER = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const UTF8_ENCODER = new TextEncoder();
 
 export function b64uEncode(bytes) {
-  let text = '';
+  let text = "";
   for (let i = 0; i < bytes.length; i += 3) {
     const chunk = (bytes[i] << 16) | ((bytes[i + 1] ?? 0) << 8) | (bytes[i + 2] ?? 0);
     const symbols = Math.min(4, Math.ceil(((bytes.length - i) * 8) / 6));
@@ -34,8 +34,8 @@ export function b64uLength(byteCount) {
 
 // `length` is the exact and `maxLength` the largest accepted decoded size.
 export function b64uDecode(text, { length, maxLength } = {}) {
-  if (typeof text !== 'string') {
-    throw new MalformedError('Expected a base64url string.');
+  if (typeof text !== "string") {
+    throw new MalformedError("Expected a base64url string.");
   }
   // Checked on the text first so that an oversized input is refused unread.
   if (length !== undefined && text.length !== b64uLength(length)) {
@@ -45,7 +45,7 @@ export function b64uDecode(text, { length, maxLength } = {}) {
     throw new MalformedError(`Expected base64url of at most ${maxLength} bytes.`);
   }
   if (text.length % 4 === 1) {
-    throw new MalformedError('Not canonical unpadded base64url.');
+    throw new MalformedError("Not canonical unpadded base64url.");
   }
   const bytes = new Uint8Array(Math.floor((text.length * 6) / 8));
   let buffer = 0;
@@ -54,7 +54,7 @@ export function b64uDecode(text, { length, maxLength } = {}) {
   for (const symbol of text) {
     const value = B64U_VALUES.get(symbol);
     if (value === undefined) {
-      throw new MalformedError('Not canonical unpadded base64url.');
+      throw new MalformedError("Not canonical unpadded base64url.");
     }
     buffer = ((buffer << 6) | value) & 0xfff;
     bits += 6;
@@ -65,18 +65,18 @@ export function b64uDecode(text, { length, maxLength } = {}) {
     }
   }
   if ((buffer & ((1 << bits) - 1)) !== 0) {
-    throw new MalformedError('Not canonical base64url: the trailing bits must be zero.');
+    throw new MalformedError("Not canonical base64url: the trailing bits must be zero.");
   }
   return bytes;
 }
 
 export function hexEncode(bytes) {
-  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
 }
 
 export function hexDecode(text) {
-  if (typeof text !== 'string' || text.length % 2 !== 0 || !/^[0-9a-f]*$/.test(text)) {
-    throw new MalformedError('Expected lower-case hexadecimal of whole bytes.');
+  if (typeof text !== "string" || text.length % 2 !== 0 || !/^[0-9a-f]*$/.test(text)) {
+    throw new MalformedError("Expected lower-case hexadecimal of whole bytes.");
   }
   const bytes = new Uint8Array(text.length / 2);
   for (let i = 0; i < bytes.length; i += 1) {
@@ -93,7 +93,7 @@ export function utf8Decode(bytes) {
   try {
     return UTF8_DECODER.decode(bytes);
   } catch {
-    throw new MalformedError('The text is not valid UTF-8.');
+    throw new MalformedError("The text is not valid UTF-8.");
   }
 }
 
@@ -135,7 +135,7 @@ export function readUnsigned(bytes) {
 
 // A JSON object with exactly these fields, no more and no fewer.
 export function hasExactly(json, fields) {
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+  if (json === null || typeof json !== "object" || Array.isArray(json)) {
     return false;
   }
   const keys = Object.keys(json);

@@ -17,10 +17,10 @@ import {
   MLKEM_CIPHERTEXT_BYTES,
   PREKEY_ENVELOPE_FIXED_BYTES,
   X25519_KEY_BYTES,
-} from './constants.js';
-import { concatBytes, Reader, u8, u32 } from './encoding.js';
-import { MalformedError, UnsupportedVersionError } from './errors.js';
-import { identityDhPublic } from './keys.js';
+} from "./constants.js";
+import { concatBytes, Reader, u8, u32 } from "./encoding.js";
+import { MalformedError, UnsupportedVersionError } from "./errors.js";
+import { identityDhPublic } from "./keys.js";
 
 const CIPHERTEXT_LENGTHS = new Set(BUCKETS.map((bucket) => bucket + AEAD_TAG_BYTES));
 
@@ -32,23 +32,23 @@ function requireLength(value, length, what) {
 
 function requireCiphertext(ciphertext) {
   if (!(ciphertext instanceof Uint8Array) || !CIPHERTEXT_LENGTHS.has(ciphertext.length)) {
-    throw new MalformedError('The ciphertext length is not a padding bucket plus the tag.');
+    throw new MalformedError("The ciphertext length is not a padding bucket plus the tag.");
   }
 }
 
 // `prekey` is {identityKey, ephemeralKey, spkId, opkId, pqId, kemCiphertext}, or
 // null for a type-2 message.
 export function encodeEnvelope({ prekey, header, ciphertext }) {
-  requireLength(header, HEADER_BYTES, 'ratchet header');
+  requireLength(header, HEADER_BYTES, "ratchet header");
   requireCiphertext(ciphertext);
   if (prekey === null) {
     return concatBytes(u8(ENVELOPE_VERSION), u8(ENVELOPE_TYPE_MESSAGE), header, ciphertext);
   }
-  requireLength(prekey.identityKey, ED25519_PUBLIC_KEY_BYTES, 'identity key');
-  requireLength(prekey.ephemeralKey, X25519_KEY_BYTES, 'ephemeral key');
-  requireLength(prekey.kemCiphertext, MLKEM_CIPHERTEXT_BYTES, 'ML-KEM ciphertext');
+  requireLength(prekey.identityKey, ED25519_PUBLIC_KEY_BYTES, "identity key");
+  requireLength(prekey.ephemeralKey, X25519_KEY_BYTES, "ephemeral key");
+  requireLength(prekey.kemCiphertext, MLKEM_CIPHERTEXT_BYTES, "ML-KEM ciphertext");
   if (prekey.spkId === 0 || prekey.pqId === 0) {
-    throw new MalformedError('A prekey message needs non-zero spk_id and pq_id.');
+    throw new MalformedError("A prekey message needs non-zero spk_id and pq_id.");
   }
   return concatBytes(
     u8(ENVELOPE_VERSION),
@@ -68,10 +68,10 @@ export function encodeEnvelope({ prekey, header, ciphertext }) {
 // encodeEnvelope (null for type 2).
 export function decodeEnvelope(bytes) {
   if (!(bytes instanceof Uint8Array)) {
-    throw new MalformedError('The envelope must be bytes.');
+    throw new MalformedError("The envelope must be bytes.");
   }
   if (bytes.length < 2) {
-    throw new MalformedError('The envelope is shorter than its version and type.');
+    throw new MalformedError("The envelope is shorter than its version and type.");
   }
   if (bytes.length > MAX_ENVELOPE) {
     throw new MalformedError(`An envelope is at most ${MAX_ENVELOPE} bytes.`);
@@ -89,9 +89,9 @@ export function decodeEnvelope(bytes) {
     throw new MalformedError(`Envelope type ${type} is not known.`);
   }
   if (!CIPHERTEXT_LENGTHS.has(bytes.length - fixed)) {
-    throw new MalformedError('The envelope length does not match its type and a bucket.');
+    throw new MalformedError("The envelope length does not match its type and a bucket.");
   }
-  const reader = new Reader(bytes, 'envelope');
+  const reader = new Reader(bytes, "envelope");
   reader.take(2);
   let prekey = null;
   if (type === ENVELOPE_TYPE_PREKEY) {
@@ -104,7 +104,7 @@ export function decodeEnvelope(bytes) {
       kemCiphertext: reader.take(MLKEM_CIPHERTEXT_BYTES),
     };
     if (prekey.spkId === 0 || prekey.pqId === 0) {
-      throw new MalformedError('A prekey message needs non-zero spk_id and pq_id.');
+      throw new MalformedError("A prekey message needs non-zero spk_id and pq_id.");
     }
     identityDhPublic(prekey.identityKey);
   }

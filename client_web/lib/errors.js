@@ -5,8 +5,8 @@
 // a session has been changed: a failed operation leaves every state as it was.
 
 export class ProtocolError extends Error {
-  static code = 'protocol_error';
-  static defaultMessage = 'The data does not follow the Quietline protocol.';
+  static code = "protocol_error";
+  static defaultMessage = "The data does not follow the Quietline protocol.";
 
   constructor(message) {
     const defaults = new.target;
@@ -17,45 +17,50 @@ export class ProtocolError extends Error {
 }
 
 export class MalformedError extends ProtocolError {
-  static code = 'malformed';
-  static defaultMessage = 'The bytes do not have the shape the protocol gives them '
-    + '(wrong length, bad encoding, invalid key or signature); check the sender.';
+  static code = "malformed";
+  static defaultMessage =
+    "The bytes do not have the shape the protocol gives them " +
+    "(wrong length, bad encoding, invalid key or signature); check the sender.";
 }
 
 export class UnsupportedVersionError extends ProtocolError {
-  static code = 'unsupported_version';
-  static defaultMessage = 'The data uses a protocol version this software does not know; '
-    + 'update the client.';
+  static code = "unsupported_version";
+  static defaultMessage =
+    "The data uses a protocol version this software does not know; " + "update the client.";
 }
 
 export class TamperedError extends ProtocolError {
-  static code = 'tampered';
-  static defaultMessage = 'Authentication failed: the data was changed in transit or '
-    + 'encrypted under another key; it was discarded and nothing was changed.';
+  static code = "tampered";
+  static defaultMessage =
+    "Authentication failed: the data was changed in transit or " +
+    "encrypted under another key; it was discarded and nothing was changed.";
 }
 
 export class ReplayedError extends ProtocolError {
-  static code = 'replayed';
-  static defaultMessage = 'This message was already received and processed; '
-    + 'the copy was ignored.';
+  static code = "replayed";
+  static defaultMessage =
+    "This message was already received and processed; " + "the copy was ignored.";
 }
 
 export class TooFarSkippedError extends ProtocolError {
-  static code = 'too_far_skipped';
-  static defaultMessage = 'The message is too far ahead of the last one received in its '
-    + 'chain; it cannot be decrypted without discarding too many keys.';
+  static code = "too_far_skipped";
+  static defaultMessage =
+    "The message is too far ahead of the last one received in its " +
+    "chain; it cannot be decrypted without discarding too many keys.";
 }
 
 export class WrongRecipientError extends ProtocolError {
-  static code = 'wrong_recipient';
-  static defaultMessage = 'The message names prekeys this account does not hold; it was '
-    + 'not made for this account, or its one-time prekey was already used.';
+  static code = "wrong_recipient";
+  static defaultMessage =
+    "The message names prekeys this account does not hold; it was " +
+    "not made for this account, or its one-time prekey was already used.";
 }
 
 export class IdentityChangedError extends ProtocolError {
-  static code = 'identity_changed';
-  static defaultMessage = 'The message carries an identity key other than the one this '
-    + "contact's session was made with; it was not opened. Compare safety numbers with them.";
+  static code = "identity_changed";
+  static defaultMessage =
+    "The message carries an identity key other than the one this " +
+    "contact's session was made with; it was not opened. Compare safety numbers with them.";
 }
 
 export const ALL_ERRORS = [

@@ -16,10 +16,9 @@ import {
   CTX_ROOT_CHAIN,
   HASH_BYTES,
   MESSAGE_KEY_SALT,
-} from './constants.js';
-import { concatBytes } from './encoding.js';
-import { sodium } from './sodium.js';
-
+} from "./constants.js";
+import { concatBytes } from "./encoding.js";
+import { sodium } from "./sodium.js";
 
 export function hmacSha256(key, ...parts) {
   const state = sodium.crypto_auth_hmacsha256_init(key);
@@ -43,7 +42,7 @@ export function hkdf(ikm, salt, info, length) {
   }
   const okm = concatBytes(...blocks).slice(0, length);
   sodium.memzero(prk);
-  blocks.forEach((block) => sodium.memzero(block));
+  for (const block of blocks) sodium.memzero(block);
   return okm;
 }
 

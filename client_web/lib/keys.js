@@ -25,9 +25,9 @@ import {
   MLKEM_PUBLIC_KEY_BYTES,
   MLKEM_SEED_BYTES,
   X25519_KEY_BYTES,
-} from './constants.js';
-import { MalformedError } from './errors.js';
-import { sodium } from './sodium.js';
+} from "./constants.js";
+import { MalformedError } from "./errors.js";
+import { sodium } from "./sodium.js";
 
 function requireBytes(value, length, what) {
   if (!(value instanceof Uint8Array) || value.length !== length) {
@@ -40,7 +40,7 @@ export function generateIdentitySeed() {
 }
 
 export function identityFromSeed(seed) {
-  requireBytes(seed, ED25519_SEED_BYTES, 'identity seed');
+  requireBytes(seed, ED25519_SEED_BYTES, "identity seed");
   const pair = sodium.crypto_sign_seed_keypair(seed);
   return {
     seed: seed.slice(),
@@ -60,11 +60,11 @@ export function wipeIdentity(identity) {
 // Section 2: a received Ed25519 key is checked by converting it; a key the
 // conversion rejects (small order, not on the curve) is malformed.
 export function identityDhPublic(publicKey) {
-  requireBytes(publicKey, ED25519_PUBLIC_KEY_BYTES, 'identity key');
+  requireBytes(publicKey, ED25519_PUBLIC_KEY_BYTES, "identity key");
   try {
     return sodium.crypto_sign_ed25519_pk_to_curve25519(publicKey);
   } catch {
-    throw new MalformedError('The identity key is not a valid Ed25519 public key.');
+    throw new MalformedError("The identity key is not a valid Ed25519 public key.");
   }
 }
 
@@ -74,20 +74,20 @@ export function generateX25519() {
 }
 
 export function x25519FromPrivate(privateKey) {
-  requireBytes(privateKey, X25519_KEY_BYTES, 'X25519 private key');
+  requireBytes(privateKey, X25519_KEY_BYTES, "X25519 private key");
   return { privateKey: privateKey.slice(), publicKey: sodium.crypto_scalarmult_base(privateKey) };
 }
 
 export function dh(privateKey, publicKey) {
-  requireBytes(publicKey, X25519_KEY_BYTES, 'X25519 public key');
+  requireBytes(publicKey, X25519_KEY_BYTES, "X25519 public key");
   let shared;
   try {
     shared = sodium.crypto_scalarmult(privateKey, publicKey);
   } catch {
-    throw new MalformedError('The X25519 public key has small order (all-zero shared secret).');
+    throw new MalformedError("The X25519 public key has small order (all-zero shared secret).");
   }
   if (shared.length !== DH_OUTPUT_BYTES || sodium.is_zero(shared)) {
-    throw new MalformedError('The X25519 public key has small order (all-zero shared secret).');
+    throw new MalformedError("The X25519 public key has small order (all-zero shared secret).");
   }
   return shared;
 }
@@ -97,21 +97,21 @@ export function generateMlkemSeed() {
 }
 
 export function mlkemFromSeed(seed) {
-  requireBytes(seed, MLKEM_SEED_BYTES, 'ML-KEM seed');
+  requireBytes(seed, MLKEM_SEED_BYTES, "ML-KEM seed");
   const pair = sodium.crypto_kem_mlkem768_seed_keypair(seed);
   return { seed: seed.slice(), publicKey: pair.publicKey, privateKey: pair.privateKey };
 }
 
 export function mlkemEncapsulate(publicKey) {
-  requireBytes(publicKey, MLKEM_PUBLIC_KEY_BYTES, 'ML-KEM public key');
+  requireBytes(publicKey, MLKEM_PUBLIC_KEY_BYTES, "ML-KEM public key");
   try {
     return sodium.crypto_kem_mlkem768_enc(publicKey);
   } catch {
-    throw new MalformedError('The ML-KEM public key is not valid.');
+    throw new MalformedError("The ML-KEM public key is not valid.");
   }
 }
 
 export function mlkemDecapsulate(privateKey, ciphertext) {
-  requireBytes(ciphertext, MLKEM_CIPHERTEXT_BYTES, 'ML-KEM ciphertext');
+  requireBytes(ciphertext, MLKEM_CIPHERTEXT_BYTES, "ML-KEM ciphertext");
   return sodium.crypto_kem_mlkem768_dec(ciphertext, privateKey);
 }

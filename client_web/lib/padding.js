@@ -11,8 +11,8 @@ import {
   MAX_VAULT_ITEM,
   PAD_MARKER,
   VAULT_MIN_PADDED,
-} from './constants.js';
-import { MalformedError } from './errors.js';
+} from "./constants.js";
+import { MalformedError } from "./errors.js";
 
 function padTo(data, size) {
   const out = new Uint8Array(size);
@@ -27,7 +27,7 @@ function stripPadding(padded) {
     end -= 1;
   }
   if (end < 0 || padded[end] !== PAD_MARKER) {
-    throw new MalformedError('The padding is not 0x80 followed by zero bytes.');
+    throw new MalformedError("The padding is not 0x80 followed by zero bytes.");
   }
   return padded.slice(0, end);
 }

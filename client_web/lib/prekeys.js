@@ -30,31 +30,31 @@
 //   acceptPrekeyMessage(item, {spkId, opkId, ephemeralKey}) -> item without that
 //       one-time prekey and with the ephemeral key recorded as seen
 
-import { MLKEM_SEED_BYTES, OPK_BATCH, SPK_ROTATE_DAYS, X25519_KEY_BYTES } from './constants.js';
-import { b64uDecode, b64uEncode, bytesEqual, hasExactly } from './encoding.js';
-import { MalformedError, WrongRecipientError } from './errors.js';
-import { generateMlkemSeed, generateX25519, mlkemFromSeed, x25519FromPrivate } from './keys.js';
-import { isPrekeyId, PREKEY_KINDS, signPrekey } from './signatures.js';
-import { sodium } from './sodium.js';
+import { MLKEM_SEED_BYTES, OPK_BATCH, SPK_ROTATE_DAYS, X25519_KEY_BYTES } from "./constants.js";
+import { b64uDecode, b64uEncode, bytesEqual, hasExactly } from "./encoding.js";
+import { MalformedError, WrongRecipientError } from "./errors.js";
+import { generateMlkemSeed, generateX25519, mlkemFromSeed, x25519FromPrivate } from "./keys.js";
+import { isPrekeyId, PREKEY_KINDS, signPrekey } from "./signatures.js";
+import { sodium } from "./sodium.js";
 
 export const GENERATIONS_KEPT = 2;
 // One-time prekeys handed out but never used stay in the item; beyond this
 // many the oldest go, so the item cannot grow forever.
 export const MAX_OPK_KEPT = 4 * OPK_BATCH;
 const ROTATE_SECONDS = SPK_ROTATE_DAYS * 24 * 60 * 60;
-const ITEM_FIELDS = ['kind', 'spk', 'pq', 'opk', 'seen_ek', 'rotated'];
+const ITEM_FIELDS = ["kind", "spk", "pq", "opk", "seen_ek", "rotated"];
 
 function entries(list, secretField, length) {
   if (!Array.isArray(list)) {
-    throw new MalformedError('A prekey list must be a JSON array.');
+    throw new MalformedError("A prekey list must be a JSON array.");
   }
   const byId = new Map();
   for (const entry of list) {
-    if (!hasExactly(entry, ['id', secretField])) {
+    if (!hasExactly(entry, ["id", secretField])) {
       throw new MalformedError(`A stored prekey is {"id", "${secretField}"}.`);
     }
     if (!isPrekeyId(entry.id) || byId.has(entry.id)) {
-      throw new MalformedError('Prekey ids are distinct non-zero 32-bit integers.');
+      throw new MalformedError("Prekey ids are distinct non-zero 32-bit integers.");
     }
     byId.set(entry.id, b64uDecode(entry[secretField], { length }));
   }
@@ -62,18 +62,23 @@ function entries(list, secretField, length) {
 }
 
 function checkItem(item) {
-  if (item === null || typeof item !== 'object' || item.kind !== 'prekeys'
-      || !ITEM_FIELDS.every((field) => Object.hasOwn(item, field))) {
-    throw new MalformedError('Not a prekeys vault item.');
+  if (
+    item === null ||
+    typeof item !== "object" ||
+    item.kind !== "prekeys" ||
+    !ITEM_FIELDS.every((field) => Object.hasOwn(item, field))
+  ) {
+    throw new MalformedError("Not a prekeys vault item.");
   }
 }
 
 // The accepted ephemeral keys alone, without decoding any private key.
 function seenOf(item) {
   checkItem(item);
-  if (!Array.isArray(item.seen_ek)
-      || !item.seen_ek.every((seen) => hasExactly(seen, ['spk', 'ek'])
-        && Number.isInteger(seen.spk))) {
+  if (
+    !Array.isArray(item.seen_ek) ||
+    !item.seen_ek.every((seen) => hasExactly(seen, ["spk", "ek"]) && Number.isInteger(seen.spk))
+  ) {
     throw new MalformedError('`seen_ek` is a list of {"spk", "ek"}.');
   }
   return item.seen_ek.map((seen) => ({
@@ -85,19 +90,19 @@ function seenOf(item) {
 export function readPrekeys(item) {
   const seen = seenOf(item);
   if (!Number.isSafeInteger(item.rotated) || item.rotated < 0) {
-    throw new MalformedError('`rotated` is unix seconds.');
+    throw new MalformedError("`rotated` is unix seconds.");
   }
   return {
-    spk: entries(item.spk, 'priv', X25519_KEY_BYTES),
-    pq: entries(item.pq, 'seed', MLKEM_SEED_BYTES),
-    opk: entries(item.opk, 'priv', X25519_KEY_BYTES),
+    spk: entries(item.spk, "priv", X25519_KEY_BYTES),
+    pq: entries(item.pq, "seed", MLKEM_SEED_BYTES),
+    opk: entries(item.opk, "priv", X25519_KEY_BYTES),
     seen,
     rotated: item.rotated,
   };
 }
 
 function takenIds(item) {
-  return new Set(['spk', 'pq', 'opk'].flatMap((field) => (item[field] ?? []).map((e) => e.id)));
+  return new Set(["spk", "pq", "opk"].flatMap((field) => (item[field] ?? []).map((e) => e.id)));
 }
 
 // A uniform non-zero u32 not yet used by any of the account's prekeys.
@@ -155,7 +160,7 @@ export function createPrekeys(identity, now, { oneTime = OPK_BATCH } = {}) {
   const opk = newOneTimePrekeys(identity, taken, oneTime);
   return {
     item: {
-      kind: 'prekeys',
+      kind: "prekeys",
       spk: [signed.spk],
       pq: [signed.pq],
       opk: opk.stored,
@@ -203,7 +208,8 @@ function held(map, id, what) {
   const key = map.get(id);
   if (key === undefined) {
     throw new WrongRecipientError(
-      `This account holds no ${what} with id ${id}; the message was not made for it.`);
+      `This account holds no ${what} with id ${id}; the message was not made for it.`,
+    );
   }
   return key;
 }
@@ -212,9 +218,9 @@ export function findPrekeys(item, { spkId, opkId, pqId }) {
   const store = readPrekeys(item);
   let oneTimePrivate = null;
   try {
-    const spkPrivate = held(store.spk, spkId, 'signed prekey');
-    const pqSeed = held(store.pq, pqId, 'pq prekey');
-    oneTimePrivate = opkId === 0 ? null : held(store.opk, opkId, 'one-time prekey');
+    const spkPrivate = held(store.spk, spkId, "signed prekey");
+    const pqSeed = held(store.pq, pqId, "pq prekey");
+    oneTimePrivate = opkId === 0 ? null : held(store.opk, opkId, "one-time prekey");
     const pq = mlkemFromSeed(pqSeed);
     sodium.memzero(pq.seed);
     return {

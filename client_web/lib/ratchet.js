@@ -15,18 +15,18 @@ import {
   MLKEM_CIPHERTEXT_BYTES,
   SESSION_STATE_VERSION,
   X25519_KEY_BYTES,
-} from './constants.js';
-import { bytesEqual, concatBytes, hexEncode, Reader, u8, u16, u32 } from './encoding.js';
+} from "./constants.js";
+import { bytesEqual, concatBytes, hexEncode, Reader, u8, u16, u32 } from "./encoding.js";
 import {
   MalformedError,
   ReplayedError,
   TamperedError,
   TooFarSkippedError,
   UnsupportedVersionError,
-} from './errors.js';
-import { kdfCk, kdfRk, messageKeys } from './kdf.js';
-import { dh, generateX25519 } from './keys.js';
-import { sodium } from './sodium.js';
+} from "./errors.js";
+import { kdfCk, kdfRk, messageKeys } from "./kdf.js";
+import { dh, generateX25519 } from "./keys.js";
+import { sodium } from "./sodium.js";
 
 const KEY_BYTES = 32;
 const FLAG_DHR = 0x01;
@@ -47,14 +47,20 @@ function withMessageCipher(messageKey, operate) {
 
 function encryptMessage(messageKey, plaintext, associatedData) {
   return withMessageCipher(messageKey, (key, nonce) =>
-    sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, associatedData, null, nonce, key));
+    sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, associatedData, null, nonce, key),
+  );
 }
 
 function decryptMessage(messageKey, ciphertext, associatedData) {
   return withMessageCipher(messageKey, (key, nonce) => {
     try {
       return sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
-        null, ciphertext, associatedData, nonce, key);
+        null,
+        ciphertext,
+        associatedData,
+        nonce,
+        key,
+      );
     } catch {
       throw new TamperedError();
     }
@@ -69,7 +75,7 @@ export function decodeHeader(bytes) {
   if (!(bytes instanceof Uint8Array) || bytes.length !== HEADER_BYTES) {
     throw new MalformedError(`A ratchet header is ${HEADER_BYTES} bytes.`);
   }
-  const reader = new Reader(bytes, 'ratchet header');
+  const reader = new Reader(bytes, "ratchet header");
   return { dh: reader.take(X25519_KEY_BYTES), pn: reader.u32(), n: reader.u32() };
 }
 
@@ -150,7 +156,7 @@ export function initReceiver({ sharedKey, signedPrekeyPair, ad, ek }) {
 
 export function ratchetEncrypt(state, plaintext) {
   if (state.cks === null) {
-    throw new MalformedError('This session has no sending chain until a message is received.');
+    throw new MalformedError("This session has no sending chain until a message is received.");
   }
   const next = copyState(state);
   const [chainKey, messageKey] = kdfCk(next.cks);
@@ -225,8 +231,10 @@ export function ratchetDecrypt(state, headerBytes, ciphertext, { generateDh } = 
     next.skipped.delete(id);
     plaintext = decryptMessage(stored.mk, ciphertext, associatedData);
   } else {
-    if (isCurrentChainReplay(next, header)
-        || next.previous.some((key) => bytesEqual(key, header.dh))) {
+    if (
+      isCurrentChainReplay(next, header) ||
+      next.previous.some((key) => bytesEqual(key, header.dh))
+    ) {
       throw new ReplayedError();
     }
     if (next.dhr === null || !bytesEqual(header.dh, next.dhr)) {
@@ -255,12 +263,13 @@ export function ratchetDecrypt(state, headerBytes, ciphertext, { generateDh } = 
 
 export function encodeState(state) {
   if (state.skipped.size > MAX_SKIPPED_KEYS || state.previous.length > MAX_PREVIOUS_RATCHET_KEYS) {
-    throw new MalformedError('The session holds more keys than the protocol allows.');
+    throw new MalformedError("The session holds more keys than the protocol allows.");
   }
-  const flags = (state.dhr !== null ? FLAG_DHR : 0)
-    | (state.cks !== null ? FLAG_CKS : 0)
-    | (state.ckr !== null ? FLAG_CKR : 0)
-    | (state.pending !== null ? FLAG_PENDING : 0);
+  const flags =
+    (state.dhr !== null ? FLAG_DHR : 0) |
+    (state.cks !== null ? FLAG_CKS : 0) |
+    (state.ckr !== null ? FLAG_CKR : 0) |
+    (state.pending !== null ? FLAG_PENDING : 0);
   const parts = [
     u8(SESSION_STATE_VERSION),
     state.dhs.privateKey,
@@ -289,7 +298,7 @@ export function encodeState(state) {
 }
 
 export function decodeState(bytes) {
-  const reader = new Reader(bytes, 'session state');
+  const reader = new Reader(bytes, "session state");
   const version = reader.u8();
   if (version !== SESSION_STATE_VERSION) {
     throw new UnsupportedVersionError(`Session state version ${version} is not known here.`);
@@ -297,7 +306,7 @@ export function decodeState(bytes) {
   const dhs = { privateKey: reader.take(KEY_BYTES), publicKey: reader.take(KEY_BYTES) };
   const flags = reader.u8();
   if ((flags & ~KNOWN_FLAGS) !== 0) {
-    throw new MalformedError('The session state has unknown flags.');
+    throw new MalformedError("The session state has unknown flags.");
   }
   // Canonical: an absent key is zero bytes, so a state has a single encoding.
   const optional = (flag, what) => {
@@ -310,10 +319,10 @@ export function decodeState(bytes) {
     }
     return null;
   };
-  const dhr = optional(FLAG_DHR, 'DHr');
+  const dhr = optional(FLAG_DHR, "DHr");
   const rk = reader.take(KEY_BYTES);
-  const cks = optional(FLAG_CKS, 'sending chain key');
-  const ckr = optional(FLAG_CKR, 'receiving chain key');
+  const cks = optional(FLAG_CKS, "sending chain key");
+  const ckr = optional(FLAG_CKR, "receiving chain key");
   const state = {
     dhs,
     dhr,
@@ -337,7 +346,7 @@ export function decodeState(bytes) {
       kemCiphertext: reader.take(MLKEM_CIPHERTEXT_BYTES),
     };
     if (state.pending.spkId === 0 || state.pending.pqId === 0) {
-      throw new MalformedError('The pending prekey ids must be non-zero.');
+      throw new MalformedError("The pending prekey ids must be non-zero.");
     }
   }
   const skippedCount = reader.u16();
@@ -349,14 +358,15 @@ export function decodeState(bytes) {
     const n = reader.u32();
     const id = skippedId(ratchetKey, n);
     if (state.skipped.has(id)) {
-      throw new MalformedError('The session state stores one skipped key twice.');
+      throw new MalformedError("The session state stores one skipped key twice.");
     }
     state.skipped.set(id, { dh: ratchetKey, n, mk: reader.take(KEY_BYTES) });
   }
   const previousCount = reader.u8();
   if (previousCount > MAX_PREVIOUS_RATCHET_KEYS) {
     throw new MalformedError(
-      `A session remembers at most ${MAX_PREVIOUS_RATCHET_KEYS} earlier ratchet keys.`);
+      `A session remembers at most ${MAX_PREVIOUS_RATCHET_KEYS} earlier ratchet keys.`,
+    );
   }
   for (let i = 0; i < previousCount; i += 1) {
     state.previous.push(reader.take(X25519_KEY_BYTES));

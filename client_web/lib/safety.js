@@ -15,31 +15,36 @@ import {
   SAFETY_CHUNKS,
   SAFETY_FINGERPRINT_VERSION,
   SAFETY_ITERATIONS,
-} from './constants.js';
-import { concatBytes, readUnsigned, u16 } from './encoding.js';
-import { MalformedError } from './errors.js';
-import { sodium } from './sodium.js';
+} from "./constants.js";
+import { concatBytes, readUnsigned, u16 } from "./encoding.js";
+import { MalformedError } from "./errors.js";
+import { sodium } from "./sodium.js";
 
 const CHUNK_BYTES = 5;
 const CHUNK_DIGITS = 5;
 
 export function fingerprint(identityKey, accountId) {
-  if (!(identityKey instanceof Uint8Array) || identityKey.length !== ED25519_PUBLIC_KEY_BYTES
-      || !(accountId instanceof Uint8Array) || accountId.length !== ID_BYTES) {
-    throw new MalformedError('A fingerprint needs a 32-byte identity key and a 16-byte id.');
+  if (
+    !(identityKey instanceof Uint8Array) ||
+    identityKey.length !== ED25519_PUBLIC_KEY_BYTES ||
+    !(accountId instanceof Uint8Array) ||
+    accountId.length !== ID_BYTES
+  ) {
+    throw new MalformedError("A fingerprint needs a 32-byte identity key and a 16-byte id.");
   }
   let hash = sodium.crypto_hash_sha512(
-    concatBytes(u16(SAFETY_FINGERPRINT_VERSION), identityKey, accountId));
+    concatBytes(u16(SAFETY_FINGERPRINT_VERSION), identityKey, accountId),
+  );
   const input = new Uint8Array(hash.length + identityKey.length);
   input.set(identityKey, hash.length);
   for (let i = 0; i < SAFETY_ITERATIONS; i += 1) {
     input.set(hash, 0);
     hash = sodium.crypto_hash_sha512(input);
   }
-  let digits = '';
+  let digits = "";
   for (let i = 0; i < SAFETY_CHUNKS; i += 1) {
     const chunk = readUnsigned(hash.subarray(CHUNK_BYTES * i, CHUNK_BYTES * (i + 1)));
-    digits += String(chunk % SAFETY_CHUNK_MODULUS).padStart(CHUNK_DIGITS, '0');
+    digits += String(chunk % SAFETY_CHUNK_MODULUS).padStart(CHUNK_DIGITS, "0");
   }
   return digits;
 }
@@ -47,9 +52,9 @@ export function fingerprint(identityKey, accountId) {
 export function safetyNumber(identityKeyA, accountIdA, identityKeyB, accountIdB) {
   const parts = [fingerprint(identityKeyA, accountIdA), fingerprint(identityKeyB, accountIdB)];
   parts.sort();
-  return parts.join('');
+  return parts.join("");
 }
 
 export function formatSafetyNumber(digits) {
-  return digits.match(/.{1,5}/g).join(' ');
+  return digits.match(/.{1,5}/g).join(" ");
 }

@@ -34,15 +34,13 @@
 //   exportSession(state) -> string (b64u of PROTOCOL.md 5.7, for the session item)
 //   importSession(text) -> state
 
-import { ED25519_PUBLIC_KEY_BYTES, ENVELOPE_TYPE_PREKEY } from './constants.js';
-import { b64uDecode, b64uEncode, bytesEqual } from './encoding.js';
-import {
-  IdentityChangedError, MalformedError, ReplayedError, WrongRecipientError,
-} from './errors.js';
-import { decodeEnvelope, encodeEnvelope } from './envelope.js';
-import { pad, unpad } from './padding.js';
-import { decodePayload } from './payload.js';
-import { acceptPrekeyMessage, findPrekeys, hasSeenEphemeral } from './prekeys.js';
+import { ED25519_PUBLIC_KEY_BYTES, ENVELOPE_TYPE_PREKEY } from "./constants.js";
+import { b64uDecode, b64uEncode, bytesEqual } from "./encoding.js";
+import { decodeEnvelope, encodeEnvelope } from "./envelope.js";
+import { IdentityChangedError, ReplayedError, WrongRecipientError } from "./errors.js";
+import { pad, unpad } from "./padding.js";
+import { decodePayload } from "./payload.js";
+import { acceptPrekeyMessage, findPrekeys, hasSeenEphemeral } from "./prekeys.js";
 import {
   decodeState,
   encodeState,
@@ -50,9 +48,9 @@ import {
   initSender,
   ratchetDecrypt,
   ratchetEncrypt,
-} from './ratchet.js';
-import { sodium } from './sodium.js';
-import { initiate, parseBundle, respond } from './x3dh.js';
+} from "./ratchet.js";
+import { sodium } from "./sodium.js";
+import { initiate, parseBundle, respond } from "./x3dh.js";
 
 function initiatorKey(state) {
   return state.ad.slice(0, ED25519_PUBLIC_KEY_BYTES);
@@ -64,7 +62,8 @@ function responderKey(state) {
 
 export function peerIdentityOf(state, identity) {
   return bytesEqual(initiatorKey(state), identity.publicKey)
-    ? responderKey(state) : initiatorKey(state);
+    ? responderKey(state)
+    : initiatorKey(state);
 }
 
 // `fixed` lets a test vector supply the ephemeral pair, the KEM result and the
@@ -93,11 +92,14 @@ export function encryptPayload(state, payloadBytes) {
   const padded = pad(payloadBytes);
   const sent = ratchetEncrypt(state, padded);
   sodium.memzero(padded);
-  const prekey = state.pending === null ? null : {
-    identityKey: initiatorKey(state),
-    ephemeralKey: state.ek,
-    ...state.pending,
-  };
+  const prekey =
+    state.pending === null
+      ? null
+      : {
+          identityKey: initiatorKey(state),
+          ephemeralKey: state.ek,
+          ...state.pending,
+        };
   return {
     state: sent.state,
     envelope: encodeEnvelope({ prekey, header: sent.header, ciphertext: sent.ciphertext }),
@@ -115,13 +117,12 @@ function openInSession(state, envelope, options) {
 
 // Step 1 of section 4: a further prekey message of the session it set up.
 function belongsToSession(session, prekey) {
-  return session !== null && session !== undefined
-    && bytesEqual(session.ek, prekey.ephemeralKey);
+  return session !== null && session !== undefined && bytesEqual(session.ek, prekey.ephemeralKey);
 }
 
 function acceptNewSession(identity, prekeys, prekey, envelope, options) {
   if (hasSeenEphemeral(prekeys, prekey.ephemeralKey)) {
-    throw new ReplayedError('This prekey message was already accepted; the copy was ignored.');
+    throw new ReplayedError("This prekey message was already accepted; the copy was ignored.");
   }
   const held = findPrekeys(prekeys, prekey);
   let fresh;
@@ -159,14 +160,20 @@ export function decryptEnvelope(
   let result;
   if (envelope.type === ENVELOPE_TYPE_PREKEY) {
     const { prekey } = envelope;
-    if (expectedPeerIdentity !== undefined && expectedPeerIdentity !== null
-        && !bytesEqual(prekey.identityKey, expectedPeerIdentity)) {
+    if (
+      expectedPeerIdentity !== undefined &&
+      expectedPeerIdentity !== null &&
+      !bytesEqual(prekey.identityKey, expectedPeerIdentity)
+    ) {
       throw new IdentityChangedError();
     }
     // Step 0 of section 4: an account's identity key never changes, so a
     // sender we have a session with must name the same one.
-    if (session !== null && session !== undefined
-        && !bytesEqual(prekey.identityKey, peerIdentityOf(session, identity))) {
+    if (
+      session !== null &&
+      session !== undefined &&
+      !bytesEqual(prekey.identityKey, peerIdentityOf(session, identity))
+    ) {
       throw new IdentityChangedError();
     }
     result = belongsToSession(session, prekey)
@@ -175,7 +182,8 @@ export function decryptEnvelope(
   } else {
     if (session === null || session === undefined) {
       throw new WrongRecipientError(
-        'There is no session with this sender to read the message; ask them to start over.');
+        "There is no session with this sender to read the message; ask them to start over.",
+      );
     }
     result = { ...openInSession(session, envelope, options), prekeys, newSession: false };
   }

@@ -38,21 +38,21 @@ import {
   SIGNATURE_BYTES,
   WS_NONCE_BYTES,
   X25519_KEY_BYTES,
-} from './constants.js';
-import { b64uDecode, b64uEncode, concatBytes, hasExactly, u32, utf8Encode } from './encoding.js';
-import { MalformedError } from './errors.js';
-import { identityDhPublic } from './keys.js';
-import { sodium } from './sodium.js';
+} from "./constants.js";
+import { b64uDecode, b64uEncode, concatBytes, hasExactly, u32, utf8Encode } from "./encoding.js";
+import { MalformedError } from "./errors.js";
+import { identityDhPublic } from "./keys.js";
+import { sodium } from "./sodium.js";
 
-export const PREKEY_KINDS = Object.freeze({ signed: 'signed', pq: 'pq', oneTime: 'one_time' });
+export const PREKEY_KINDS = Object.freeze({ signed: "signed", pq: "pq", oneTime: "one_time" });
 
 const PREKEY_LAYOUT = {
-  signed: { context: CTX_SIGNED_PREKEY, keyBytes: X25519_KEY_BYTES, name: 'signed prekey' },
-  pq: { context: CTX_PQ_PREKEY, keyBytes: MLKEM_PUBLIC_KEY_BYTES, name: 'pq prekey' },
-  one_time: { context: CTX_ONE_TIME_PREKEY, keyBytes: X25519_KEY_BYTES, name: 'one-time prekey' },
+  signed: { context: CTX_SIGNED_PREKEY, keyBytes: X25519_KEY_BYTES, name: "signed prekey" },
+  pq: { context: CTX_PQ_PREKEY, keyBytes: MLKEM_PUBLIC_KEY_BYTES, name: "pq prekey" },
+  one_time: { context: CTX_ONE_TIME_PREKEY, keyBytes: X25519_KEY_BYTES, name: "one-time prekey" },
 };
 
-const PREKEY_FIELDS = ['id', 'key', 'sig'];
+const PREKEY_FIELDS = ["id", "key", "sig"];
 
 function requireBytes(value, length, what) {
   if (!(value instanceof Uint8Array) || value.length !== length) {
@@ -74,9 +74,9 @@ export function sign(identity, message) {
 
 export function verify(publicKey, message, signature) {
   identityDhPublic(publicKey);
-  requireBytes(signature, SIGNATURE_BYTES, 'signature');
+  requireBytes(signature, SIGNATURE_BYTES, "signature");
   if (!sodium.crypto_sign_verify_detached(signature, message, publicKey)) {
-    throw new MalformedError('The signature does not verify.');
+    throw new MalformedError("The signature does not verify.");
   }
 }
 
@@ -110,9 +110,12 @@ export function parsePrekey(identityKey, kind, json) {
 }
 
 export function registrationMessage(serverId, handle) {
-  requireBytes(serverId, SERVER_ID_BYTES, 'server id');
-  if (typeof handle !== 'string' || handle.length !== HANDLE_SYMBOLS
-      || ![...handle].every((symbol) => CROCKFORD_ALPHABET.includes(symbol))) {
+  requireBytes(serverId, SERVER_ID_BYTES, "server id");
+  if (
+    typeof handle !== "string" ||
+    handle.length !== HANDLE_SYMBOLS ||
+    ![...handle].every((symbol) => CROCKFORD_ALPHABET.includes(symbol))
+  ) {
     throw new MalformedError(`The handle must be ${HANDLE_SYMBOLS} normalised symbols.`);
   }
   return concatBytes(CTX_REGISTER, serverId, utf8Encode(handle));
@@ -123,9 +126,9 @@ export function signRegistration(identity, serverId, handle) {
 }
 
 export function websocketAuthMessage(serverId, nonce, accountId) {
-  requireBytes(serverId, SERVER_ID_BYTES, 'server id');
-  requireBytes(nonce, WS_NONCE_BYTES, 'challenge nonce');
-  requireBytes(accountId, ID_BYTES, 'account id');
+  requireBytes(serverId, SERVER_ID_BYTES, "server id");
+  requireBytes(nonce, WS_NONCE_BYTES, "challenge nonce");
+  requireBytes(accountId, ID_BYTES, "account id");
   return concatBytes(CTX_WEBSOCKET_AUTH, serverId, nonce, accountId);
 }
 
@@ -135,7 +138,7 @@ export function signWebsocketAuth(identity, serverId, nonce, accountId) {
 
 export function profileMessage(profileBytes) {
   if (!(profileBytes instanceof Uint8Array)) {
-    throw new MalformedError('The profile must be bytes.');
+    throw new MalformedError("The profile must be bytes.");
   }
   return concatBytes(CTX_PROFILE, profileBytes);
 }

@@ -14,13 +14,15 @@ export async function loadSodium() {
   }
   let candidate = globalThis.sodium;
   if (candidate === undefined) {
-    const module = await import('libsodium-wrappers-sumo');
+    const module = await import("libsodium-wrappers-sumo");
     candidate = module.default ?? module;
   }
   await candidate.ready;
-  if (typeof candidate.crypto_pwhash !== 'function'
-      || typeof candidate.crypto_kem_mlkem768_enc !== 'function') {
-    throw new Error('The loaded libsodium is not the sumo build; serve libsodium-wrappers-sumo.');
+  if (
+    typeof candidate.crypto_pwhash !== "function" ||
+    typeof candidate.crypto_kem_mlkem768_enc !== "function"
+  ) {
+    throw new Error("The loaded libsodium is not the sumo build; serve libsodium-wrappers-sumo.");
   }
   sodium = candidate;
   return sodium;

@@ -41,19 +41,19 @@ import {
   VAULT_BLOB_VERSION,
   VAULT_KEY_SALT,
   VAULT_MIN_PADDED,
-} from './constants.js';
-import { concatBytes, u8, u64, utf8Decode, utf8Encode } from './encoding.js';
-import { MalformedError, TamperedError, UnsupportedVersionError } from './errors.js';
-import { hkdf } from './kdf.js';
-import { vaultPad, vaultUnpad } from './padding.js';
-import { sodium } from './sodium.js';
+} from "./constants.js";
+import { concatBytes, u8, u64, utf8Decode, utf8Encode } from "./encoding.js";
+import { MalformedError, TamperedError, UnsupportedVersionError } from "./errors.js";
+import { hkdf } from "./kdf.js";
+import { vaultPad, vaultUnpad } from "./padding.js";
+import { sodium } from "./sodium.js";
 
 // Crockford's reading of look-alike symbols.
-const SYMBOL_ALIASES = { O: '0', I: '1', L: '1' };
+const SYMBOL_ALIASES = { O: "0", I: "1", L: "1" };
 const SEPARATORS = /[- \t\r\n]/g;
 
 export function generateSecret() {
-  let symbols = '';
+  let symbols = "";
   for (let i = 0; i < SECRET_SYMBOLS; i += 1) {
     symbols += CROCKFORD_ALPHABET[sodium.randombytes_uniform(CROCKFORD_ALPHABET.length)];
   }
@@ -64,35 +64,40 @@ export function generateSecret() {
 }
 
 export function normaliseSecret(text) {
-  if (typeof text !== 'string') {
-    throw new MalformedError('The account secret must be text.');
+  if (typeof text !== "string") {
+    throw new MalformedError("The account secret must be text.");
   }
   // Non-ASCII input is refused before upper-casing, so that no language's
   // case rules (dotless i, sharp s) can turn a character into a symbol.
-  if (!/^[\x00-\x7f]*$/.test(text)) {
+  if (!/^\p{ASCII}*$/u.test(text)) {
     throw new MalformedError(
-      'An account secret uses only the digits and the letters A-Z without I, L, O and U.');
+      "An account secret uses only the digits and the letters A-Z without I, L, O and U.",
+    );
   }
-  const symbols = [...text.toUpperCase().replace(SEPARATORS, '')]
-    .map((symbol) => SYMBOL_ALIASES[symbol] ?? symbol);
+  const symbols = [...text.toUpperCase().replace(SEPARATORS, "")].map(
+    (symbol) => SYMBOL_ALIASES[symbol] ?? symbol,
+  );
   if (symbols.length !== SECRET_SYMBOLS) {
     throw new MalformedError(
-      `An account secret has ${SECRET_SYMBOLS} symbols; this one has ${symbols.length}.`);
+      `An account secret has ${SECRET_SYMBOLS} symbols; this one has ${symbols.length}.`,
+    );
   }
   if (!symbols.every((symbol) => CROCKFORD_ALPHABET.includes(symbol))) {
     throw new MalformedError(
-      'An account secret uses only the digits and the letters A-Z without I, L, O and U.');
+      "An account secret uses only the digits and the letters A-Z without I, L, O and U.",
+    );
   }
-  const joined = symbols.join('');
+  const joined = symbols.join("");
   return { handle: joined.slice(0, HANDLE_SYMBOLS), passphrase: joined.slice(HANDLE_SYMBOLS) };
 }
 
 export function formatSecret({ handle, passphrase }) {
-  return `${handle}${passphrase}`.match(new RegExp(`.{1,${SECRET_GROUP}}`, 'g')).join('-');
+  return `${handle}${passphrase}`.match(new RegExp(`.{1,${SECRET_GROUP}}`, "g")).join("-");
 }
 
 export function argon2Salt(handle) {
-  return sodium.crypto_hash_sha256(concatBytes(CTX_ARGON2_SALT, utf8Encode(handle)))
+  return sodium
+    .crypto_hash_sha256(concatBytes(CTX_ARGON2_SALT, utf8Encode(handle)))
     .slice(0, ARGON2_SALT_BYTES);
 }
 
@@ -132,7 +137,7 @@ export function itemAssociatedData(id, version) {
     throw new MalformedError(`A vault item id is ${ID_BYTES} bytes.`);
   }
   if (!Number.isSafeInteger(version) || version < 1) {
-    throw new MalformedError('A vault item version is an integer from 1.');
+    throw new MalformedError("A vault item version is an integer from 1.");
   }
   return concatBytes(CTX_VAULT_ITEM, id, u64(version));
 }
@@ -144,7 +149,12 @@ export function sealItem(vaultKey, id, version, itemBytes, { nonce } = {}) {
   const itemNonce = nonce ?? sodium.randombytes_buf(AEAD_NONCE_BYTES);
   const padded = vaultPad(itemBytes);
   const sealed = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
-    padded, associatedData, null, itemNonce, vaultKey);
+    padded,
+    associatedData,
+    null,
+    itemNonce,
+    vaultKey,
+  );
   sodium.memzero(padded);
   return concatBytes(u8(VAULT_BLOB_VERSION), itemNonce, sealed);
 }
@@ -152,23 +162,28 @@ export function sealItem(vaultKey, id, version, itemBytes, { nonce } = {}) {
 export function openItem(vaultKey, id, version, blob) {
   const associatedData = itemAssociatedData(id, version);
   if (!(blob instanceof Uint8Array) || blob.length === 0) {
-    throw new MalformedError('A vault blob must be non-empty bytes.');
+    throw new MalformedError("A vault blob must be non-empty bytes.");
   }
   if (blob[0] !== VAULT_BLOB_VERSION) {
     throw new UnsupportedVersionError(`Vault blob version ${blob[0]} is not known here.`);
   }
   const paddedLength = blob.length - 1 - AEAD_NONCE_BYTES - AEAD_TAG_BYTES;
   if (paddedLength < VAULT_MIN_PADDED || paddedLength > MAX_VAULT_ITEM) {
-    throw new MalformedError('The vault blob has the wrong length.');
+    throw new MalformedError("The vault blob has the wrong length.");
   }
   let padded;
   try {
     padded = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
-      null, blob.subarray(1 + AEAD_NONCE_BYTES), associatedData,
-      blob.subarray(1, 1 + AEAD_NONCE_BYTES), vaultKey);
+      null,
+      blob.subarray(1 + AEAD_NONCE_BYTES),
+      associatedData,
+      blob.subarray(1, 1 + AEAD_NONCE_BYTES),
+      vaultKey,
+    );
   } catch {
     throw new TamperedError(
-      'The vault item does not open: it was changed, swapped or is not the current version.');
+      "The vault item does not open: it was changed, swapped or is not the current version.",
+    );
   }
   try {
     return vaultUnpad(padded);
@@ -193,12 +208,13 @@ export function decryptItem(vaultKey, id, version, blob) {
     item = JSON.parse(utf8Decode(itemBytes));
   } catch (error) {
     throw error instanceof MalformedError
-      ? error : new MalformedError('The vault item is not JSON.');
+      ? error
+      : new MalformedError("The vault item is not JSON.");
   } finally {
     sodium.memzero(itemBytes);
   }
-  if (item === null || typeof item !== 'object' || Array.isArray(item)) {
-    throw new MalformedError('A vault item must be a JSON object.');
+  if (item === null || typeof item !== "object" || Array.isArray(item)) {
+    throw new MalformedError("A vault item must be a JSON object.");
   }
   return item;
 }

@@ -10,28 +10,28 @@ import {
   ID_BYTES,
   PQXDH_F,
   PQXDH_SALT,
-} from './constants.js';
-import { b64uDecode, concatBytes, hasExactly } from './encoding.js';
-import { MalformedError } from './errors.js';
-import { hkdf } from './kdf.js';
+} from "./constants.js";
+import { b64uDecode, concatBytes, hasExactly } from "./encoding.js";
+import { MalformedError } from "./errors.js";
+import { hkdf } from "./kdf.js";
 import {
   dh,
   generateX25519,
   identityDhPublic,
   mlkemDecapsulate,
   mlkemEncapsulate,
-} from './keys.js';
-import { PREKEY_KINDS, parsePrekey } from './signatures.js';
-import { sodium } from './sodium.js';
+} from "./keys.js";
+import { PREKEY_KINDS, parsePrekey } from "./signatures.js";
+import { sodium } from "./sodium.js";
 
-const BUNDLE_FIELDS = ['account', 'identity_key', 'signed_prekey', 'pq_prekey', 'one_time_prekey'];
+const BUNDLE_FIELDS = ["account", "identity_key", "signed_prekey", "pq_prekey", "one_time_prekey"];
 
 // A bundle as the server sends it (JSON), verified: identity key, and every
 // signature. Returns {account, identityKey, signedPrekey, pqPrekey, oneTimePrekey}
 // with each prekey as {id, key} and `oneTimePrekey` null when none was left.
 export function parseBundle(json) {
   if (!hasExactly(json, BUNDLE_FIELDS)) {
-    throw new MalformedError('A bundle has exactly the fields of PROTOCOL.md section 3.');
+    throw new MalformedError("A bundle has exactly the fields of PROTOCOL.md section 3.");
   }
   const account = b64uDecode(json.account, { length: ID_BYTES });
   const identityKey = b64uDecode(json.identity_key, { length: ED25519_PUBLIC_KEY_BYTES });
@@ -41,9 +41,10 @@ export function parseBundle(json) {
     identityKey,
     signedPrekey: parsePrekey(identityKey, PREKEY_KINDS.signed, json.signed_prekey),
     pqPrekey: parsePrekey(identityKey, PREKEY_KINDS.pq, json.pq_prekey),
-    oneTimePrekey: json.one_time_prekey === null
-      ? null
-      : parsePrekey(identityKey, PREKEY_KINDS.oneTime, json.one_time_prekey),
+    oneTimePrekey:
+      json.one_time_prekey === null
+        ? null
+        : parsePrekey(identityKey, PREKEY_KINDS.oneTime, json.one_time_prekey),
   };
 }
 
@@ -51,7 +52,7 @@ function sharedSecret(dhOutputs, kemSecret) {
   const ikm = concatBytes(PQXDH_F, ...dhOutputs, kemSecret);
   const secret = hkdf(ikm, PQXDH_SALT, CTX_PQXDH_INFO, 32);
   sodium.memzero(ikm);
-  dhOutputs.forEach((output) => sodium.memzero(output));
+  for (const output of dhOutputs) sodium.memzero(output);
   return secret;
 }
 

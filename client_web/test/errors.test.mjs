@@ -1,10 +1,10 @@
 // Every typed error of PROTOCOL.md section 13: its code, its message, and one
 // real input of each kind that raises it.
-import assert from 'node:assert/strict';
-import test from 'node:test';
+import assert from "node:assert/strict";
+import test from "node:test";
 
-import { b64uDecode, b64uEncode, utf8Encode } from '../lib/encoding.js';
-import { decodeEnvelope } from '../lib/envelope.js';
+import { b64uDecode, b64uEncode, utf8Encode } from "../lib/encoding.js";
+import { decodeEnvelope } from "../lib/envelope.js";
 import {
   ALL_ERRORS,
   errorForCode,
@@ -16,39 +16,39 @@ import {
   TooFarSkippedError,
   UnsupportedVersionError,
   WrongRecipientError,
-} from '../lib/errors.js';
-import { generateIdentitySeed, generateX25519, identityFromSeed } from '../lib/keys.js';
-import { encodeText } from '../lib/payload.js';
-import { createPrekeys } from '../lib/prekeys.js';
-import { initReceiver, initSender, ratchetDecrypt, ratchetEncrypt } from '../lib/ratchet.js';
-import { decryptEnvelope, encryptPayload, startSession } from '../lib/session.js';
-import { loadSodium } from '../lib/sodium.js';
-import { decryptItem, encryptItem } from '../lib/vault.js';
+} from "../lib/errors.js";
+import { generateIdentitySeed, generateX25519, identityFromSeed } from "../lib/keys.js";
+import { encodeText } from "../lib/payload.js";
+import { createPrekeys } from "../lib/prekeys.js";
+import { initReceiver, initSender, ratchetDecrypt, ratchetEncrypt } from "../lib/ratchet.js";
+import { decryptEnvelope, encryptPayload, startSession } from "../lib/session.js";
+import { loadSodium } from "../lib/sodium.js";
+import { decryptItem, encryptItem } from "../lib/vault.js";
 
 const sodium = await loadSodium();
 
 const EXPECTED_CODES = {
-  MalformedError: 'malformed',
-  UnsupportedVersionError: 'unsupported_version',
-  TamperedError: 'tampered',
-  ReplayedError: 'replayed',
-  TooFarSkippedError: 'too_far_skipped',
-  WrongRecipientError: 'wrong_recipient',
-  IdentityChangedError: 'identity_changed',
+  MalformedError: "malformed",
+  UnsupportedVersionError: "unsupported_version",
+  TamperedError: "tampered",
+  ReplayedError: "replayed",
+  TooFarSkippedError: "too_far_skipped",
+  WrongRecipientError: "wrong_recipient",
+  IdentityChangedError: "identity_changed",
 };
 
-test('each error has the code of the document, a message and the common base', () => {
+test("each error has the code of the document, a message and the common base", () => {
   assert.deepEqual(Object.fromEntries(ALL_ERRORS.map((e) => [e.name, e.code])), EXPECTED_CODES);
   for (const ErrorClass of ALL_ERRORS) {
     const error = new ErrorClass();
     assert.ok(error instanceof ProtocolError && error instanceof Error);
     assert.equal(error.code, EXPECTED_CODES[ErrorClass.name]);
     assert.equal(error.name, ErrorClass.name);
-    assert.ok(error.message.length > 20, 'the default message says what happened');
-    assert.equal(new ErrorClass('Specific.').message, 'Specific.');
+    assert.ok(error.message.length > 20, "the default message says what happened");
+    assert.equal(new ErrorClass("Specific.").message, "Specific.");
     assert.equal(errorForCode(error.code), ErrorClass);
   }
-  assert.throws(() => errorForCode('no_such_code'), /Unknown protocol error code/);
+  assert.throws(() => errorForCode("no_such_code"), /Unknown protocol error code/);
 });
 
 function ratchetPair() {
@@ -63,16 +63,16 @@ function ratchetPair() {
 }
 
 const TRIGGERS = {
-  malformed: () => b64uDecode('AB'),
+  malformed: () => b64uDecode("AB"),
   unsupported_version: () => decodeEnvelope(Uint8Array.of(2, 2, ...new Uint8Array(312))),
   tampered: () => {
     const key = sodium.randombytes_buf(32);
     const id = sodium.randombytes_buf(16);
-    decryptItem(key, id, 2, encryptItem(key, id, 1, { kind: 'note' }));
+    decryptItem(key, id, 2, encryptItem(key, id, 1, { kind: "note" }));
   },
   replayed: () => {
     const { alice, bob } = ratchetPair();
-    const sent = ratchetEncrypt(alice, utf8Encode('once'));
+    const sent = ratchetEncrypt(alice, utf8Encode("once"));
     const { state } = ratchetDecrypt(bob, sent.header, sent.ciphertext);
     ratchetDecrypt(state, sent.header, sent.ciphertext);
   },
@@ -80,7 +80,7 @@ const TRIGGERS = {
     let { alice, bob } = ratchetPair();
     let sent;
     for (let i = 0; i < 1002; i += 1) {
-      sent = ratchetEncrypt(alice, utf8Encode('x'));
+      sent = ratchetEncrypt(alice, utf8Encode("x"));
       alice = sent.state;
     }
     ratchetDecrypt(bob, sent.header, sent.ciphertext);
@@ -96,7 +96,7 @@ const TRIGGERS = {
       pq_prekey: upload.pq_prekey,
       one_time_prekey: null,
     });
-    const { envelope } = encryptPayload(state, utf8Encode('{}'));
+    const { envelope } = encryptPayload(state, utf8Encode("{}"));
     const { item: othersPrekeys } = createPrekeys(bob, 0, { oneTime: 0 });
     decryptEnvelope({ identity: bob, prekeys: othersPrekeys, session: null }, envelope);
   },
@@ -110,11 +110,13 @@ const TRIGGERS = {
       pq_prekey: upload.pq_prekey,
       one_time_prekey: null,
     };
-    const text = encodeText({ id: b64uEncode(new Uint8Array(16)), sent: 1, body: 'hi' });
-    const sendFrom = (seed) => encryptPayload(
-      startSession(identityFromSeed(seed), bundle).state, text).envelope;
+    const text = encodeText({ id: b64uEncode(new Uint8Array(16)), sent: 1, body: "hi" });
+    const sendFrom = (seed) =>
+      encryptPayload(startSession(identityFromSeed(seed), bundle).state, text).envelope;
     const first = decryptEnvelope(
-      { identity: bob, prekeys: item, session: null }, sendFrom(generateIdentitySeed()));
+      { identity: bob, prekeys: item, session: null },
+      sendFrom(generateIdentitySeed()),
+    );
     decryptEnvelope(
       { identity: bob, prekeys: first.prekeys, session: first.state },
       sendFrom(generateIdentitySeed()),
@@ -122,16 +124,16 @@ const TRIGGERS = {
   },
 };
 
-test('every error is raised by real input of its kind', () => {
+test("every error is raised by real input of its kind", () => {
   assert.deepEqual(Object.keys(TRIGGERS).sort(), Object.values(EXPECTED_CODES).sort());
   for (const [code, trigger] of Object.entries(TRIGGERS)) {
     assert.throws(trigger, errorForCode(code), code);
   }
-  assert.equal(errorForCode('malformed'), MalformedError);
-  assert.equal(errorForCode('unsupported_version'), UnsupportedVersionError);
-  assert.equal(errorForCode('tampered'), TamperedError);
-  assert.equal(errorForCode('replayed'), ReplayedError);
-  assert.equal(errorForCode('too_far_skipped'), TooFarSkippedError);
-  assert.equal(errorForCode('wrong_recipient'), WrongRecipientError);
-  assert.equal(errorForCode('identity_changed'), IdentityChangedError);
+  assert.equal(errorForCode("malformed"), MalformedError);
+  assert.equal(errorForCode("unsupported_version"), UnsupportedVersionError);
+  assert.equal(errorForCode("tampered"), TamperedError);
+  assert.equal(errorForCode("replayed"), ReplayedError);
+  assert.equal(errorForCode("too_far_skipped"), TooFarSkippedError);
+  assert.equal(errorForCode("wrong_recipient"), WrongRecipientError);
+  assert.equal(errorForCode("identity_changed"), IdentityChangedError);
 });

@@ -1,13 +1,13 @@
 // HKDF's output bounds and the ratchet KDFs' independence of their outputs.
-import assert from 'node:assert/strict';
-import test from 'node:test';
+import assert from "node:assert/strict";
+import test from "node:test";
 
-import { hkdf, kdfCk, kdfRk, messageKeys } from '../lib/kdf.js';
-import { loadSodium } from '../lib/sodium.js';
+import { hkdf, kdfCk, kdfRk, messageKeys } from "../lib/kdf.js";
+import { loadSodium } from "../lib/sodium.js";
 
 const sodium = await loadSodium();
 
-test('HKDF gives 1 to 8160 bytes, each length a prefix of the longer ones', () => {
+test("HKDF gives 1 to 8160 bytes, each length a prefix of the longer ones", () => {
   const ikm = sodium.randombytes_buf(32);
   const salt = sodium.randombytes_buf(32);
   const info = Uint8Array.of(1, 2, 3);
@@ -20,7 +20,7 @@ test('HKDF gives 1 to 8160 bytes, each length a prefix of the longer ones', () =
   }
 });
 
-test('the ratchet KDFs give distinct keys', () => {
+test("the ratchet KDFs give distinct keys", () => {
   const [root, chain] = kdfRk(sodium.randombytes_buf(32), sodium.randombytes_buf(32));
   const [next, message] = kdfCk(chain);
   const { key, nonce } = messageKeys(message);

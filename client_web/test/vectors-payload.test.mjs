@@ -1,34 +1,35 @@
 // tests/vectors/payload.json: message payloads (PROTOCOL.md section 6).
-import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import test from 'node:test';
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import test from "node:test";
 
-import { hexDecode, utf8Decode, utf8Encode } from '../lib/encoding.js';
-import { errorForCode } from '../lib/errors.js';
-import { decodePayload, encodeReceipt, encodeText } from '../lib/payload.js';
-import { loadSodium } from '../lib/sodium.js';
+import { hexDecode, utf8Decode, utf8Encode } from "../lib/encoding.js";
+import { errorForCode } from "../lib/errors.js";
+import { decodePayload, encodeReceipt, encodeText } from "../lib/payload.js";
+import { loadSodium } from "../lib/sodium.js";
 
 await loadSodium();
 const vectors = JSON.parse(
-  await readFile(new URL('../../tests/vectors/payload.json', import.meta.url), 'utf8'));
+  await readFile(new URL("../../tests/vectors/payload.json", import.meta.url), "utf8"),
+);
 
-test('text payloads encode to the same bytes as in Python and decode back', () => {
+test("text payloads encode to the same bytes as in Python and decode back", () => {
   assert.ok(vectors.text.length > 0);
   for (const { id, sent, body, encoded } of vectors.text) {
     assert.equal(utf8Decode(encodeText({ id, sent, body })), encoded);
-    assert.deepEqual(decodePayload(utf8Encode(encoded)), { v: 1, type: 'text', id, sent, body });
+    assert.deepEqual(decodePayload(utf8Encode(encoded)), { v: 1, type: "text", id, sent, body });
   }
 });
 
-test('receipts encode to the same bytes as in Python and decode back', () => {
+test("receipts encode to the same bytes as in Python and decode back", () => {
   assert.ok(vectors.receipt.length > 0);
   for (const { state, ids, encoded } of vectors.receipt) {
     assert.equal(utf8Decode(encodeReceipt({ state, ids })), encoded);
-    assert.deepEqual(decodePayload(utf8Encode(encoded)), { v: 1, type: 'receipt', state, ids });
+    assert.deepEqual(decodePayload(utf8Encode(encoded)), { v: 1, type: "receipt", state, ids });
   }
 });
 
-test('every invalid payload is refused with its error code', () => {
+test("every invalid payload is refused with its error code", () => {
   assert.ok(vectors.invalid.length > 0);
   for (const { name, encoded, hex_bytes: hexBytes, error } of vectors.invalid) {
     const bytes = hexBytes === undefined ? utf8Encode(encoded) : hexDecode(hexBytes);

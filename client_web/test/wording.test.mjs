@@ -1,8 +1,9 @@
 // Every error code the server documents must reach a person in plain words,
 // not as the generic fallback sentence.
-import { test } from "node:test";
+
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { test } from "node:test";
 import { describe } from "../app/wording.js";
 
 const api = readFileSync(new URL("../../docs/API.md", import.meta.url), "utf8");

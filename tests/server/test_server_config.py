@@ -40,9 +40,13 @@ def test_every_setting_is_documented_with_its_default() -> None:
         row = f"| `{item.name}` | `{flag_name(item.name)}` | `{env_name(item.name)}` | "
         assert row in doc, item.name
         shown = doc.split(row, 1)[1].split(" |", 1)[0]
-        assert shown.startswith(
-            f"`{item.default}`" if not isinstance(item.default, str) else f'`"{item.default}"`'
-        )
+        if isinstance(item.default, bool):
+            expected = f"`{str(item.default).lower()}`"
+        elif isinstance(item.default, str):
+            expected = f'`"{item.default}"`'
+        else:
+            expected = f"`{item.default}`"
+        assert shown.startswith(expected), item.name
 
 
 def test_every_limit_is_in_the_security_table_with_its_default() -> None:
@@ -70,6 +74,9 @@ def test_flag_beats_environment_beats_file_beats_default(tmp_path: Path) -> None
         ({"QUIETLINE_PORT": "eighty"}, "must be a number"),
         ({"QUIETLINE_PORT": "70000"}, "at most 65535"),
         ({"QUIETLINE_MAX_INBOX": "0"}, "at least 1"),
+        ({"QUIETLINE_IDLE_LOCK_MINUTES": "0"}, "idle_lock_minutes must be at least 1"),
+        ({"QUIETLINE_IDLE_LOCK_MINUTES": "241"}, "idle_lock_minutes must be at most 240"),
+        ({"QUIETLINE_AUTH_TIMEOUT": "31"}, "auth_timeout must be at most 30"),
         ({"QUIETLINE_EXIT_URL": "javascript:alert(1)"}, "exit_url"),
         ({"QUIETLINE_LOG_LEVEL": "chatty"}, "log_level"),
         ({"QUIETLINE_WS_RATE": "1.5.2"}, "must be a number"),
@@ -149,14 +156,15 @@ def test_a_configuration_file_in_the_data_directory_is_read(tmp_path: Path) -> N
 
 def test_migrations_are_numbered_applied_once_and_keep_the_installation_id(tmp_path: Path) -> None:
     settings = Settings(data=str(tmp_path / "data"))
-    assert prepare_database(settings) == [1, 2, 3]
+    assert prepare_database(settings) == [1, 2, 3, 4]
     assert prepare_database(settings) == []
     conn = sqlite3.connect(settings.database_path())
     try:
         assert conn.execute("SELECT version, name FROM schema_migrations").fetchall() == [
             (1, "initial schema"),
             (2, "account activity day and therapist revocation"),
-            (3, "per-sender pending limits, shorter-lived sending traces"),
+            (3, "therapists' notification addresses"),
+            (4, "per-sender pending limits, shorter-lived sending traces"),
         ]
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         server_id = conn.execute("SELECT value FROM settings WHERE key = 'server_id'").fetchone()

@@ -6,7 +6,7 @@ import { clear, h } from "../dom.js";
 import { threadList } from "../threads.js";
 import { describe } from "../wording.js";
 
-export function directoryScreen(ctx, { ws, go }) {
+export function directoryScreen(ctx, { workspace, go }) {
   const filters = { specialty: "", language: "" };
   const results = h("div", { class: "directory__results", id: "directory-results" });
   const count = h("p", { class: "muted small", role: "status", id: "directory-count" });
@@ -22,7 +22,7 @@ export function directoryScreen(ctx, { ws, go }) {
   }
 
   function render() {
-    const therapists = ws.directory;
+    const therapists = workspace.directory;
     const all = (field) =>
       [...new Set(therapists.flatMap((t) => t.profile[field]))].sort((a, b) => a.localeCompare(b));
     fillSelect(specialty, "specialty", all("specialties"), filters.specialty);
@@ -32,7 +32,7 @@ export function directoryScreen(ctx, { ws, go }) {
         (!filters.specialty || t.profile.specialties.includes(filters.specialty)) &&
         (!filters.language || t.profile.languages.includes(filters.language)),
     );
-    const open = new Set(threadList(ws).map((thread) => thread.peer));
+    const open = new Set(threadList(workspace).map((thread) => thread.peer));
     clear(results);
     count.textContent =
       therapists.length === 0 ? "" : `${shown.length} of ${therapists.length} therapists`;
@@ -142,13 +142,13 @@ export function directoryScreen(ctx, { ws, go }) {
   });
 
   const onChange = () => render();
-  ws.events.addEventListener("change", onChange);
-  ctx.onLeave(() => ws.events.removeEventListener("change", onChange));
+  workspace.events.addEventListener("change", onChange);
+  ctx.onLeave(() => workspace.events.removeEventListener("change", onChange));
 
   const error = h("p", { class: "form-error", role: "alert" });
   loadDirectory()
     .then((therapists) => {
-      ws.directory = therapists;
+      workspace.directory = therapists;
       render();
     })
     .catch((failure) => {

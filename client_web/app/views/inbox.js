@@ -7,13 +7,13 @@ import { threadList } from "../threads.js";
 import { listWhen } from "../time.js";
 import { initials } from "./directory.js";
 
-export function inboxScreen(ctx, { ws, go }) {
-  const therapist = ws.role === "therapist";
+export function inboxScreen(ctx, { workspace, go }) {
+  const therapist = workspace.role === "therapist";
   const list = h("div", { class: "inbox__list" });
   let blocked = new Set();
 
   function render() {
-    const threads = threadList(ws);
+    const threads = threadList(workspace);
     clear(list);
     if (threads.length === 0) {
       list.append(
@@ -111,7 +111,7 @@ export function inboxScreen(ctx, { ws, go }) {
   }
 
   if (therapist) {
-    loadBlocks(ws)
+    loadBlocks(workspace)
       .then((found) => {
         blocked = found;
         render();
@@ -123,7 +123,7 @@ export function inboxScreen(ctx, { ws, go }) {
   const summary = h("aside", { class: "inbox__aside", "aria-labelledby": "availability-title" });
 
   function renderSummary() {
-    const own = ws.directory.find((entry) => entry.account === ws.account)?.profile;
+    const own = workspace.directory.find((entry) => entry.account === workspace.account)?.profile;
     clear(summary);
     summary.append(
       h(
@@ -165,8 +165,8 @@ export function inboxScreen(ctx, { ws, go }) {
     render();
     if (therapist) renderSummary();
   };
-  ws.events.addEventListener("change", refresh);
-  ctx.onLeave(() => ws.events.removeEventListener("change", refresh));
+  workspace.events.addEventListener("change", refresh);
+  ctx.onLeave(() => workspace.events.removeEventListener("change", refresh));
   if (therapist) renderSummary();
 
   return h(

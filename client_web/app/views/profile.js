@@ -24,8 +24,9 @@ function splitList(text) {
     .filter(Boolean);
 }
 
-export function profileScreen(_ctx, { ws, go, first }) {
-  const own = () => ws.directory.find((entry) => entry.account === ws.account)?.profile ?? null;
+export function profileScreen(_ctx, { workspace, go, first }) {
+  const own = () =>
+    workspace.directory.find((entry) => entry.account === workspace.account)?.profile ?? null;
   const fields = {};
   const error = h("p", { class: "form-error", role: "alert" });
   const status = h("p", { class: "notice notice--success", role: "status", hidden: true });
@@ -150,8 +151,8 @@ export function profileScreen(_ctx, { ws, go, first }) {
     save.disabled = true;
     save.textContent = "Signing and publishing…";
     try {
-      await publishProfile(ws, profile);
-      ws.directory = await loadDirectory().catch(() => ws.directory);
+      await publishProfile(workspace, profile);
+      workspace.directory = await loadDirectory().catch(() => workspace.directory);
       status.textContent = "Your profile is published. Clients see it in the directory.";
       status.hidden = false;
       if (first) go("inbox");
@@ -167,7 +168,7 @@ export function profileScreen(_ctx, { ws, go, first }) {
   if (!own()) {
     loadDirectory()
       .then((therapists) => {
-        ws.directory = therapists;
+        workspace.directory = therapists;
         if (own() && !fields.display_name.value) fill(own());
       })
       .catch(() => {});

@@ -10,11 +10,11 @@ import { contactItem, peerIdentity, sessionItem } from "../records.js";
 import { peerName } from "../threads.js";
 import { describe } from "../wording.js";
 
-export function safetyScreen(_ctx, { ws, go, peer }) {
-  const name = peerName(ws, peer);
+export function safetyScreen(_ctx, { workspace, go, peer }) {
+  const name = peerName(workspace, peer);
   const identityKey =
-    peerIdentity(sessionItem(ws.vault, peer)) ??
-    ws.directory.find((entry) => entry.account === peer)?.identityKey;
+    peerIdentity(sessionItem(workspace.vault, peer)) ??
+    workspace.directory.find((entry) => entry.account === peer)?.identityKey;
   const back = h("button", {
     type: "button",
     class: "button button--quiet button--small",
@@ -36,20 +36,20 @@ export function safetyScreen(_ctx, { ws, go, peer }) {
     );
   }
   const digits = safetyNumber(
-    ws.identity.publicKey,
-    idBytes(ws.account),
+    workspace.identity.publicKey,
+    idBytes(workspace.account),
     identityKey,
     idBytes(peer),
   );
   const groups = digits.match(/.{5}/g);
-  const verified = contactItem(ws.vault, peer)?.data.verified === true;
+  const verified = contactItem(workspace.vault, peer)?.data.verified === true;
   const status = h("p", { class: "small", role: "status" });
   const checkbox = h("input", { type: "checkbox", id: "mark-verified", checked: verified });
   checkbox.addEventListener("change", async () => {
     checkbox.disabled = true;
     status.textContent = "";
     try {
-      await setVerified(ws, peer, checkbox.checked, name);
+      await setVerified(workspace, peer, checkbox.checked, name);
       status.textContent = checkbox.checked
         ? `Marked as verified.`
         : "No longer marked as verified.";

@@ -7,8 +7,8 @@ import { describe } from "../wording.js";
 
 const IDLE_CHOICES = [1, 2, 5, 10, 15, 30, 60];
 
-export function settingsScreen(_ctx, { ws, onIdleChange, onSignOut, onDelete }) {
-  const current = idleMinutes(ws);
+export function settingsScreen(_ctx, { workspace, onIdleChange, onSignOut, onDelete }) {
+  const current = idleMinutes(workspace);
   const choices = [...new Set([...IDLE_CHOICES, current])].sort((a, b) => a - b);
   const select = h(
     "select",
@@ -26,7 +26,7 @@ export function settingsScreen(_ctx, { ws, onIdleChange, onSignOut, onDelete }) 
     const minutes = Number(select.value);
     idleStatus.textContent = "";
     try {
-      await setIdleMinutes(ws, minutes);
+      await setIdleMinutes(workspace, minutes);
       onIdleChange(minutes);
       idleStatus.textContent = "Saved for this account, on every device.";
     } catch (failure) {
@@ -105,7 +105,7 @@ export function settingsScreen(_ctx, { ws, onIdleChange, onSignOut, onDelete }) 
       h(
         "p",
         {},
-        ws.role === "therapist"
+        workspace.role === "therapist"
           ? "This deletes your account, your profile, your notes and every conversation from " +
               "the server, for good. Clients will no longer see you in the directory."
           : "This deletes your account and every conversation from the server, for good. " +

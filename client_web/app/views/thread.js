@@ -1,16 +1,15 @@
-// One conversation: the messages in order with their states, the composer,
-// and for therapists the private notes and the block control. Message text is
-// only ever set as text, and shown with its line breaks.
+// One conversation: the messages in order with their states and the
+// composer; for therapists, the notes panel (views/notes.js) beside it.
+// Message text is only ever set as text, and shown with its line breaks.
 
 import { clear, h } from "../dom.js";
-import { loadBlocks, saveNote, setBlocked } from "../mutations.js";
-import { contactItem, noteItem, sessionItem } from "../records.js";
+import { contactItem, sessionItem } from "../records.js";
 import { checkBody } from "../sender.js";
-import { announce } from "../shell.js";
 import { markRead, peerName, threadMessages } from "../threads.js";
 import { fullWhen, isoWhen, shortWhen } from "../time.js";
 import { describe } from "../wording.js";
 import { initials } from "./directory.js";
+import { notesPanel } from "./notes.js";
 
 const STATE_LABEL = {
   sending: "Sending…",
@@ -20,10 +19,10 @@ const STATE_LABEL = {
   failed: "Not sent",
 };
 
-export function threadScreen(ctx, { ws, go, peer }) {
-  const therapist = ws.role === "therapist";
-  const listing = () => ws.directory.find((entry) => entry.account === peer) ?? null;
-  const name = () => peerName(ws, peer);
+export function threadScreen(ctx, { workspace, go, peer }) {
+  const therapist = workspace.role === "therapist";
+  const listing = () => workspace.directory.find((entry) => entry.account === peer) ?? null;
+  const name = () => peerName(workspace, peer);
 
   const title = h("h1", { class: "thread__name", id: "thread-title" });
   const subtitle = h("p", { class: "thread__sub muted small" });
@@ -66,7 +65,7 @@ export function threadScreen(ctx, { ws, go, peer }) {
         ]
           .filter(Boolean)
           .join(" · ");
-    verifiedBadge.hidden = contactItem(ws.vault, peer)?.data.verified !== true;
+    verifiedBadge.hidden = contactItem(workspace.vault, peer)?.data.verified !== true;
     clear(notices);
     if (!therapist && entry?.profile.away_message) {
       notices.append(
@@ -78,7 +77,8 @@ export function threadScreen(ctx, { ws, go, peer }) {
         ),
       );
     }
-    const started = sessionItem(ws.vault, peer) || threadMessages(ws, peer).length > 0;
+    const started =
+      sessionItem(workspace.vault, peer) || threadMessages(workspace, peer).length > 0;
     if (!therapist && entry && !entry.profile.accepting && !started) {
       notices.append(
         h(
@@ -107,7 +107,7 @@ export function threadScreen(ctx, { ws, go, peer }) {
   let emptyRow = null;
 
   function renderMessages() {
-    const list = threadMessages(ws, peer);
+    const list = threadMessages(workspace, peer);
     const wanted = new Set(list.map(rowKey));
     for (const [key, row] of rows) {
       if (!wanted.has(key)) {
@@ -201,14 +201,14 @@ export function threadScreen(ctx, { ws, go, peer }) {
               type: "button",
               class: "button button--secondary button--small",
               text: "Try again",
-              onClick: () => ws.sender.retry(message.key),
+              onClick: () => workspace.sender.retry(message.key),
             }),
             h("button", {
               type: "button",
               class: "button button--quiet button--small",
               text: "Move back to the message box",
               onClick: () => {
-                const entry = ws.sender.discard(message.key);
+                const entry = workspace.sender.discard(message.key);
                 if (entry) composer.restore(entry.message.body);
               },
             }),
@@ -229,7 +229,7 @@ export function threadScreen(ctx, { ws, go, peer }) {
       id: "composer",
       name: "message",
       rows: 3,
-      value: ws.drafts.get(peer) ?? "",
+      value: workspace.drafts.get(peer) ?? "",
       "aria-describedby": "composer-hint composer-error",
     });
     const error = h("p", { class: "form-error", id: "composer-error", role: "alert" });
@@ -265,7 +265,7 @@ export function threadScreen(ctx, { ws, go, peer }) {
       try {
         checkBody(body);
         stickToBottom = true;
-        ws.sender.queueText(peer, body, {
+        workspace.sender.queueText(peer, body, {
           label: name(),
           expectedIdentity: listing()?.identityKey,
         });
@@ -276,7 +276,7 @@ export function threadScreen(ctx, { ws, go, peer }) {
         return;
       }
       textarea.value = "";
-      ws.drafts.delete(peer);
+      workspace.drafts.delete(peer);
       counter.textContent = "";
       textarea.focus();
     };
@@ -291,7 +291,7 @@ export function threadScreen(ctx, { ws, go, peer }) {
       }
     });
     textarea.addEventListener("input", () => {
-      ws.drafts.set(peer, textarea.value);
+      workspace.drafts.set(peer, textarea.value);
       const length = [...textarea.value].length;
       counter.textContent = length > 15000 ? `${length} / 16000` : "";
     });
@@ -304,145 +304,14 @@ export function threadScreen(ctx, { ws, go, peer }) {
       },
       restore(body) {
         textarea.value = body + (textarea.value ? `\n${textarea.value}` : "");
-        ws.drafts.set(peer, textarea.value);
+        workspace.drafts.set(peer, textarea.value);
         textarea.focus();
       },
     };
   }
 
-  function notesPanel() {
-    const existing = noteItem(ws.vault, peer);
-    const area = h("textarea", {
-      class: "textarea notes__input",
-      id: "notes",
-      rows: 8,
-      value: existing?.data.body ?? "",
-      "aria-describedby": "notes-hint",
-    });
-    const status = h("span", { class: "small muted", role: "status" });
-    const save = h("button", {
-      type: "button",
-      class: "button button--secondary button--small",
-      id: "save-notes",
-      text: "Save notes",
-    });
-    save.addEventListener("click", async () => {
-      save.disabled = true;
-      status.textContent = "Saving…";
-      try {
-        await saveNote(ws, peer, area.value);
-        status.textContent = "Saved.";
-      } catch (failure) {
-        status.textContent = describe(failure);
-      } finally {
-        save.disabled = false;
-      }
-    });
-    const blockButton = h("button", {
-      type: "button",
-      class: "button button--danger-outline button--small",
-      id: "block",
-    });
-    const confirmBox = h("div", { class: "confirm", hidden: true });
-    const blockStatus = h("p", { class: "small muted", role: "status" });
-    const renderBlock = () => {
-      blockButton.textContent = blocked ? "Unblock client" : "Block client";
-    };
-    blockButton.addEventListener("click", async () => {
-      if (!blocked) {
-        confirmBox.hidden = false;
-        confirmBox.querySelector("button")?.focus();
-        return;
-      }
-      await changeBlock(false);
-    });
-    async function changeBlock(value) {
-      blockStatus.textContent = "";
-      try {
-        await setBlocked(ws, peer, value);
-        blocked = value;
-        blockStatus.textContent = value ? "Blocked." : "Unblocked.";
-        announce(value ? "Client blocked." : "Client unblocked.");
-      } catch (failure) {
-        blockStatus.textContent = describe(failure);
-      }
-      confirmBox.hidden = true;
-      renderBlock();
-      renderHeader();
-    }
-    confirmBox.append(
-      h(
-        "p",
-        {},
-        "Block this client? They will not be able to send you messages. You can unblock them at any time.",
-      ),
-      h(
-        "div",
-        { class: "row" },
-        h("button", {
-          type: "button",
-          class: "button button--danger button--small",
-          id: "confirm-block",
-          text: "Block",
-          onClick: () => changeBlock(true),
-        }),
-        h("button", {
-          type: "button",
-          class: "button button--quiet button--small",
-          text: "Cancel",
-          onClick: () => {
-            confirmBox.hidden = true;
-            blockButton.focus();
-          },
-        }),
-      ),
-    );
-    loadBlocks(ws)
-      .then((found) => {
-        blocked = found.has(peer);
-        renderBlock();
-        renderHeader();
-      })
-      .catch(() => {});
-    renderBlock();
-    return h(
-      "aside",
-      { class: "thread__aside stack", "aria-label": "About this client" },
-      h(
-        "section",
-        { class: "card notes", "aria-labelledby": "notes-title" },
-        h("h2", { class: "card__title", id: "notes-title" }, "Private notes"),
-        h(
-          "p",
-          { class: "small muted", id: "notes-hint" },
-          "Only you can read these. They are encrypted on this device before they are stored.",
-        ),
-        h("label", {
-          class: "visually-hidden",
-          htmlFor: "notes",
-          text: "Private notes about this client",
-        }),
-        area,
-        h("div", { class: "row row--between notes__bar" }, status, save),
-      ),
-      h(
-        "section",
-        { class: "card", "aria-labelledby": "block-title" },
-        h("h2", { class: "card__title", id: "block-title" }, "Conversation"),
-        h(
-          "p",
-          { class: "small muted" },
-          "Blocking stops this client's new messages. Nothing is deleted.",
-        ),
-        blockButton,
-        confirmBox,
-        blockStatus,
-      ),
-    );
-  }
-
   const readIfVisible = () => {
-    if (document.visibilityState === "visible") markRead(ws, peer);
+    if (document.visibilityState === "visible") markRead(workspace, peer);
   };
   const onChange = (event) => {
     if (event.detail.peer !== peer && event.detail.peer !== null) return;
@@ -450,14 +319,22 @@ export function threadScreen(ctx, { ws, go, peer }) {
     renderMessages();
     readIfVisible();
   };
-  ws.events.addEventListener("change", onChange);
+  workspace.events.addEventListener("change", onChange);
   document.addEventListener("visibilitychange", readIfVisible);
   ctx.onLeave(() => {
     resizing.disconnect();
-    ws.events.removeEventListener("change", onChange);
+    workspace.events.removeEventListener("change", onChange);
     document.removeEventListener("visibilitychange", readIfVisible);
   });
 
+  const notesOptions = {
+    workspace,
+    peer,
+    onBlocked: (value) => {
+      blocked = value;
+      renderHeader();
+    },
+  };
   const conversation = h("div", { class: "conversation card" }, messages, composer.element);
   const page = h(
     "section",
@@ -486,7 +363,7 @@ export function threadScreen(ctx, { ws, go, peer }) {
       }),
     ),
     notices,
-    therapist ? h("div", { class: "split" }, conversation, notesPanel()) : conversation,
+    therapist ? h("div", { class: "split" }, conversation, notesPanel(notesOptions)) : conversation,
   );
   renderHeader();
   renderMessages();
