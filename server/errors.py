@@ -189,6 +189,9 @@ class StorageFullError(ApiError):
     default_message = (
         "The server is short of disk space and takes no new data; nothing was stored. "
         "Reading, delivery and acknowledgements still work. Try again later."
+    )
+
+
 class InvalidAddressError(ApiError):
     code = "invalid_address"
     status = 400
