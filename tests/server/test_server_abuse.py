@@ -48,7 +48,7 @@ async def _silent_socket(ws_url: str) -> ClientConnection:
 
 async def test_silent_sockets_cannot_keep_an_account_out(server_factory: Any) -> None:
     # A long auth timeout, so that only the admission slots can help.
-    server = server_factory(max_connections=3, max_unauthenticated=4, auth_timeout=60)
+    server = server_factory(max_connections=3, max_unauthenticated=4, auth_timeout=30)
     account = make_account(server.url)
     silent = [await _silent_socket(server.ws_url) for _ in range(12)]
     # Each newcomer beyond the cap pushed out the one that had waited longest.
