@@ -46,12 +46,18 @@ test-browser: deps chromium
 lint: deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	cd client_web && node_modules/.bin/biome ci --colors=off .
 
 # Benchmarks and the soak need matplotlib (plots) and atheris (fuzzing):
 # the optional groups `bench` and `fuzz`, kept out of `make test`.
 SOAK_MINUTES ?= 10
 FUZZ_SECONDS ?= 300
+# The live fuzzer (tests/reliability/live_fuzz.py): a million hostile inputs
+# against a real server, stopped after FUZZ_MINUTES if not done by then.
+FUZZ_INPUTS ?= 1000000
+FUZZ_MINUTES ?= 30
+FUZZ_SEED ?= 1
 
 $(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev,bench,fuzz]'
@@ -62,7 +68,9 @@ bench: deps $(VENV)/.bench-installed
 
 soak: deps $(VENV)/.bench-installed
 	$(BIN)/python -m bench --soak --soak-minutes $(SOAK_MINUTES)
+	$(BIN)/python tests/reliability/live_fuzz.py --inputs $(FUZZ_INPUTS) --minutes $(FUZZ_MINUTES) --seed $(FUZZ_SEED) --progress
 	$(BIN)/python tests/reliability/fuzz_atheris.py -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=bench/results/
+	$(BIN)/python tests/reliability/fuzz_asgi.py -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=bench/results/
 
 clean:
 	rm -rf $(VENV) client_web/node_modules

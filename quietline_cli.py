@@ -11,7 +11,7 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] == "client":
-        from crypto.cli import main as client_main
+        from client_py.cli import main as client_main
 
         return client_main(args[1:])
     from server.cli import main as server_main

@@ -13,14 +13,14 @@ from crypto.constants import (
     SIGNATURE_BYTES,
 )
 from crypto.encoding import b64u_encode
-from crypto.errors import MalformedError as ProtocolMalformed
+from crypto.errors import MalformedError
 from server import accounts, handles, retention, revocation, settings_store, tokens
 from server.endpoint import authenticate, endpoint, json_response, read_json, services
 from server.errors import (
     BadRequestError,
     BadSignatureError,
     InvalidCredentialsError,
-    MalformedError,
+    MalformedApiError,
     RateLimitedError,
     RevokedError,
     UnauthorizedError,
@@ -95,11 +95,11 @@ async def register(request: Request) -> Response:
         invite = string(body, "invite", MAX_INVITE_CHARS)
     try:
         signatures.check_identity_key(identity_key)
-    except ProtocolMalformed:
-        raise MalformedError("The identity key is not a valid Ed25519 public key.") from None
+    except MalformedError:
+        raise MalformedApiError("The identity key is not a valid Ed25519 public key.") from None
     try:
         signatures.verify_registration(identity_key, service.server_id, handle, sig)
-    except ProtocolMalformed:
+    except MalformedError:
         raise BadSignatureError(
             "The registration signature does not verify for this server and handle."
         ) from None

@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import Mount, Route, Router, WebSocketRoute
 
 from server import (
     api_accounts,
@@ -157,10 +157,11 @@ def create_app(settings: Settings) -> Starlette:
             await service.notifier.stop()
             await writer.stop()
             readers.close()
+            service.passwords.close()
 
-    return Starlette(
+    app = Starlette(
         routes=[
-            Mount("/api", routes=API_ROUTES),
+            Mount("/api", app=Router(API_ROUTES, redirect_slashes=False)),
             WebSocketRoute("/ws", relay),
             Route("/{path:path}", static.serve, methods=["GET", "HEAD"]),
         ],
@@ -168,3 +169,9 @@ def create_app(settings: Settings) -> Starlette:
         exception_handlers={HTTPException: _http_error},
         lifespan=lifespan,
     )
+    # Starlette redirects `/api/info/` to `/api/info` by default, building the
+    # address from the request's own Host header: an answer that points
+    # wherever the request says. Every documented path has exactly one
+    # spelling, so any other is `not_found`.
+    app.router.redirect_slashes = False
+    return app

@@ -6,25 +6,25 @@ likes over the rest of the headers, or declare a body and send it a byte at a
 time, holding a connection, its buffers and, for the body, a task. A reverse
 proxy usually bounds this, but the server must not depend on one.
 
-`protocol_for` is uvicorn's h11 protocol with two deadlines: the request's
-headers must be complete `header_timeout` seconds after the connection opened
-or the previous response ended, and its body `body_timeout` seconds after the
-headers. Data arriving does not extend them. A connection past its deadline
-is closed; a request whose body was being read ends as if the client had
-left, and nothing of it was stored. A websocket upgrade leaves the deadlines
-behind: the relay has its own (`auth_timeout`, keepalive pings).
+`protocol_for` is the server's h11 protocol (server/transport.py) with two
+deadlines: the request's headers must be complete `header_timeout` seconds
+after the connection opened or the previous response ended, and its body
+`body_timeout` seconds after the headers. Data arriving does not extend them.
+A connection past its deadline is closed; a request whose body was being read
+ends as if the client had left, and nothing of it was stored. A websocket
+upgrade leaves the deadlines behind: the relay has its own (`auth_timeout`, keepalive pings).
 """
 
 import asyncio
 from typing import Any
 
 import h11
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from server.config import Settings
+from server.transport import HttpProtocol
 
 
-class _DeadlineProtocol(H11Protocol):
+class _DeadlineProtocol(HttpProtocol):
     header_timeout: float
     body_timeout: float
 
@@ -81,7 +81,7 @@ class _DeadlineProtocol(H11Protocol):
             self.transport.close()
 
 
-def protocol_for(settings: Settings) -> type[H11Protocol]:
+def protocol_for(settings: Settings) -> type[HttpProtocol]:
     """The HTTP protocol class uvicorn runs, with this server's deadlines."""
     return type(
         "DeadlineProtocol",

@@ -1,14 +1,23 @@
 """What every HTTP endpoint shares: bounded JSON bodies, bearer auth, error answers.
 
 `endpoint` wraps a handler so that an `ApiError` becomes the documented JSON
-error and anything unexpected becomes `internal`, logged without content.
+error and anything unexpected becomes `internal`, logged without content. A
+client that hangs up before its body is complete is not a bug: it is logged
+at DEBUG without anything that names it, and the answer goes nowhere.
+
+Every JSON answer is rendered by `ApiJSONResponse`, the one place where text
+becomes bytes: error messages quote input (a field name, an unknown key),
+and input decoded from JSON may hold a lone surrogate (`"\\ud800"`), which
+has no UTF-8 form. It is written as `?` rather than failing the answer.
 """
 
 import functools
+import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from server import tokens
@@ -28,17 +37,26 @@ from server.validation import parse_json, require_object
 
 Handler = Callable[[Request], Awaitable[Response]]
 
+logger = logging.getLogger("quietline.endpoint")
+
+
+class ApiJSONResponse(JSONResponse):
+    def render(self, content: Any) -> bytes:
+        return json.dumps(
+            content, ensure_ascii=False, allow_nan=False, separators=(",", ":")
+        ).encode("utf-8", "replace")
+
 
 def services(request: Request) -> Services:
     return request.app.state.services
 
 
 def json_response(body: Any, status: int = 200) -> JSONResponse:
-    return JSONResponse(body, status_code=status)
+    return ApiJSONResponse(body, status_code=status)
 
 
 def error_response(error: ApiError) -> JSONResponse:
-    response = JSONResponse({"error": error.body()}, status_code=error.status)
+    response = ApiJSONResponse({"error": error.body()}, status_code=error.status)
     if isinstance(error, RateLimitedError):
         response.headers["Retry-After"] = str(error.details["retry_after"])
     return response
@@ -51,6 +69,9 @@ def endpoint(handler: Handler) -> Handler:
             return await handler(request)
         except ApiError as error:
             return error_response(error)
+        except ClientDisconnect:
+            logger.debug("a client left before sending its whole request body")
+            return error_response(BadRequestError("The request body ended early."))
         except Exception as error:
             log_unexpected(error, handler.__name__)
             return error_response(InternalError())

@@ -30,7 +30,7 @@ class BadRequestError(ApiError):
     default_message = "The request is not valid JSON of the documented shape; see docs/API.md."
 
 
-class MalformedError(ApiError):
+class MalformedApiError(ApiError):
     code = "malformed"
     status = 400
     default_message = "A key, signature or envelope does not parse; check the client."
@@ -222,7 +222,7 @@ class InternalError(ApiError):
 
 ALL_ERRORS: tuple[type[ApiError], ...] = (
     BadRequestError,
-    MalformedError,
+    MalformedApiError,
     UnsupportedVersionApiError,
     BadSignatureError,
     TooLargeError,
@@ -256,4 +256,4 @@ def from_protocol_error(error: ProtocolError) -> ApiError:
     """A framing or encoding failure reported by crypto/, as the server answers it."""
     if isinstance(error, UnsupportedVersionError):
         return UnsupportedVersionApiError(error.message)
-    return MalformedError(error.message)
+    return MalformedApiError(error.message)

@@ -33,10 +33,14 @@ SECURITY_HEADERS = (
 _REPLACED = {name for name, _ in SECURITY_HEADERS} | {"cache-control", "set-cookie"}
 
 
+def security_headers(api: bool) -> list[tuple[str, str]]:
+    """The headers every answer carries: `api` for /api and websocket answers."""
+    return [*SECURITY_HEADERS, ("cache-control", "no-store" if api else "no-cache")]
+
+
 def _with_headers(headers: list[tuple[bytes, bytes]], api: bool) -> list[tuple[bytes, bytes]]:
     kept = [(k, v) for k, v in headers if k.decode("latin-1").lower() not in _REPLACED]
-    extra = list(SECURITY_HEADERS)
-    extra.append(("cache-control", "no-store" if api else "no-cache"))
+    extra = security_headers(api)
     return kept + [(k.encode("latin-1"), v.encode("latin-1")) for k, v in extra]
 
 

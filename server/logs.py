@@ -7,6 +7,12 @@ arguments from records that are not ours: a library's exception message can
 quote the bytes that caused it. Unexpected exceptions are logged by
 `log_unexpected` as the exception's type and the code locations it passed
 through, never its message or local values.
+
+A few library messages report nothing but a client's own bad input (a
+request h11 cannot parse, a text frame that is not UTF-8); uvicorn logs them
+at WARNING or ERROR, once per input. `Scrub` drops them: anyone could fill
+the log (and the disk) with them, and they would bury the lines about real
+faults. The client gets its answer or its close code either way.
 """
 
 import logging
@@ -14,12 +20,21 @@ import traceback
 from typing import Any
 
 OWN_LOGGER = "quietline"
+# The templates, exactly as uvicorn 0.54 logs them (tests/server/test_server_logs.py).
+CLIENT_CAUSED = frozenset(
+    {
+        "Invalid HTTP request received.",
+        "Invalid UTF-8 sequence received from client.",
+    }
+)
 
 
 class Scrub(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.name == OWN_LOGGER or record.name.startswith(OWN_LOGGER + "."):
             return True
+        if record.msg in CLIENT_CAUSED:
+            return False
         suffix = ""
         if record.exc_info and record.exc_info[0] is not None:
             suffix = f" ({record.exc_info[0].__name__})"

@@ -24,8 +24,8 @@ def _owned_by_account(table: str, column: str = "account") -> ForeignKey:
 
 
 def _initial_schema(db: Database) -> None:
-    db["settings"].create({"key": str, "value": bytes}, pk="key", not_null=["key", "value"])
-    db["accounts"].create(
+    db.table("settings").create({"key": str, "value": bytes}, pk="key", not_null=["key", "value"])
+    db.table("accounts").create(
         {
             "id": bytes,
             "handle_hash": bytes,
@@ -53,45 +53,45 @@ def _initial_schema(db: Database) -> None:
         ],
         defaults={"vault_seq": 0, "vault_bytes": 0, "vault_items": 0, "inbox": 0},
     )
-    db["accounts"].create_index(["handle_hash"], unique=True)
-    db["tokens"].create(
+    db.table("accounts").create_index(["handle_hash"], unique=True)
+    db.table("tokens").create(
         {"hash": bytes, "account": bytes, "expires": int},
         pk="hash",
         foreign_keys=[_owned_by_account("tokens")],
         not_null=["hash", "account", "expires"],
     )
-    db["tokens"].create_index(["account"])
-    db["tokens"].create_index(["expires"])
-    db["invites"].create(
+    db.table("tokens").create_index(["account"])
+    db.table("tokens").create_index(["expires"])
+    db.table("invites").create(
         {"hash": bytes, "kind": str, "created": int},
         pk="hash",
         not_null=["hash", "kind", "created"],
     )
-    db["signed_prekeys"].create(
+    db.table("signed_prekeys").create(
         {"account": bytes, "kind": str, "id": int, "key": bytes, "sig": bytes},
         pk=("account", "kind"),
         foreign_keys=[_owned_by_account("signed_prekeys")],
         not_null=["account", "kind", "id", "key", "sig"],
     )
-    db["one_time_prekeys"].create(
+    db.table("one_time_prekeys").create(
         {"account": bytes, "id": int, "key": bytes, "sig": bytes},
         pk=("account", "id"),
         foreign_keys=[_owned_by_account("one_time_prekeys")],
         not_null=["account", "id", "key", "sig"],
     )
-    db["profiles"].create(
+    db.table("profiles").create(
         {"account": bytes, "profile": bytes, "sig": bytes},
         pk="account",
         foreign_keys=[_owned_by_account("profiles")],
         not_null=["account", "profile", "sig"],
     )
-    db["vault_items"].create(
+    db.table("vault_items").create(
         {"account": bytes, "id": bytes, "version": int, "blob": bytes, "seq": int},
         pk=("account", "id"),
         foreign_keys=[_owned_by_account("vault_items")],
         not_null=["account", "id", "version", "seq"],
     )
-    db["vault_items"].create_index(["account", "seq"], unique=True)
+    db.table("vault_items").create_index(["account", "seq"], unique=True)
     # AUTOINCREMENT (which sqlite-utils does not offer) keeps `seq` from ever
     # being reused after the newest envelope is deleted: live connections
     # order and de-duplicate deliveries by it.
@@ -107,7 +107,7 @@ def _initial_schema(db: Database) -> None:
         )
         """
     )
-    db["envelopes"].create_index(["recipient", "seq"])
+    db.table("envelopes").create_index(["recipient", "seq"])
     # The inbox limit is checked on every send; a counter kept by triggers
     # (which also fire for cascading deletes) avoids counting the inbox.
     db.execute(
@@ -118,16 +118,16 @@ def _initial_schema(db: Database) -> None:
         "CREATE TRIGGER envelopes_uncounted AFTER DELETE ON envelopes BEGIN "
         "UPDATE accounts SET inbox = inbox - 1 WHERE id = OLD.recipient; END"
     )
-    db["envelopes"].create_index(["sender"])
-    db["envelopes"].create_index(["ts"])
-    db["sent_cmids"].create(
+    db.table("envelopes").create_index(["sender"])
+    db.table("envelopes").create_index(["ts"])
+    db.table("sent_cmids").create(
         {"sender": bytes, "cmid": bytes, "envelope": bytes, "ts": int},
         pk=("sender", "cmid"),
         foreign_keys=[_owned_by_account("sent_cmids", "sender")],
         not_null=["sender", "cmid", "envelope", "ts"],
     )
-    db["sent_cmids"].create_index(["ts"])
-    db["blocks"].create(
+    db.table("sent_cmids").create_index(["ts"])
+    db.table("blocks").create(
         {"therapist": bytes, "client": bytes},
         pk=("therapist", "client"),
         foreign_keys=[
@@ -136,7 +136,7 @@ def _initial_schema(db: Database) -> None:
         ],
         not_null=["therapist", "client"],
     )
-    db["blocks"].create_index(["client"])
+    db.table("blocks").create_index(["client"])
     settings_store.initialise(db.conn)
 
 
@@ -148,13 +148,13 @@ def _activity_and_revocation(db: Database) -> None:
     db.execute("UPDATE accounts SET active = ?", (clock.today(),))
     # The day a therapist was revoked; NULL while the account may be used.
     db.execute("ALTER TABLE accounts ADD COLUMN revoked INTEGER")
-    db["accounts"].create_index(["role", "active"])
+    db.table("accounts").create_index(["role", "active"])
 
 
 def _notification_targets(db: Database) -> None:
     # Only therapists have a row, and only while notifications are on: turning
     # them off deletes it.
-    db["notification_targets"].create(
+    db.table("notification_targets").create(
         {"account": bytes, "email": str, "push_url": str},
         pk="account",
         foreign_keys=[_owned_by_account("notification_targets")],
@@ -247,14 +247,14 @@ def migrate(conn: sqlite3.Connection) -> list[int]:
             if version in applied_versions(conn):
                 conn.execute("ROLLBACK")
                 continue
-            if not db["schema_migrations"].exists():
-                db["schema_migrations"].create(
+            if not db.table("schema_migrations").exists():
+                db.table("schema_migrations").create(
                     {"version": int, "name": str, "applied": int},
                     pk="version",
                     not_null=["name", "applied"],
                 )
             migration(db)
-            db["schema_migrations"].insert(
+            db.table("schema_migrations").insert(
                 {"version": version, "name": name, "applied": int(time.time()) // 86400 * 86400}
             )
             conn.execute("COMMIT")

@@ -16,7 +16,7 @@ from typing import Any
 from crypto import signatures
 from crypto.constants import PREKEY_ID_MAX, SIGNATURE_BYTES
 from crypto.encoding import b64u_encode
-from crypto.errors import MalformedError as ProtocolMalformed
+from crypto.errors import MalformedError
 from server.errors import BadRequestError, BadSignatureError, NotFoundError, TooLargeError
 from server.validation import array, binary, integer, require_object
 
@@ -50,7 +50,7 @@ def parse_prekey(value: Any, name: str, kind: signatures.PrekeyKind, identity_ke
     )
     try:
         signatures.verify_prekey(identity_key, kind, prekey.id, prekey.key, prekey.sig)
-    except ProtocolMalformed:
+    except MalformedError:
         raise BadSignatureError(f"The signature of {name!r} does not verify.") from None
     return prekey
 

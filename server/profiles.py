@@ -17,7 +17,7 @@ from crypto.constants import (
     SIGNATURE_BYTES,
 )
 from crypto.encoding import b64u_encode
-from crypto.errors import MalformedError as ProtocolMalformed
+from crypto.errors import MalformedError
 from server.errors import BadRequestError, BadSignatureError
 from server.validation import binary, parse_json
 
@@ -64,7 +64,7 @@ def parse_upload(body: dict[str, Any], identity_key: bytes) -> tuple[bytes, byte
     _check_fields(parse_json(text))
     try:
         signatures.verify_profile(identity_key, profile, sig)
-    except ProtocolMalformed:
+    except MalformedError:
         raise BadSignatureError("The profile's signature does not verify.") from None
     return profile, sig
 

@@ -24,7 +24,7 @@ from starlette.websockets import WebSocket
 from crypto import signatures
 from crypto.constants import OPK_LOW_WATER, SIGNATURE_BYTES, WS_NONCE_BYTES
 from crypto.encoding import b64u_encode
-from crypto.errors import MalformedError as ProtocolMalformed
+from crypto.errors import MalformedError
 from server import accounts, envelopes, prekeys, retention, vault
 from server.connection import (
     CLIENT_GONE,
@@ -131,7 +131,7 @@ async def _authenticate(
         identity_key, role = found
         try:
             signatures.verify_websocket_auth(identity_key, service.server_id, nonce, account, sig)
-        except ProtocolMalformed:
+        except MalformedError:
             raise UnauthorizedError("The authentication does not verify; log in again.") from None
     except ApiError as error:
         await _close_with(ws, error)

@@ -1,9 +1,10 @@
 """`quietline serve`: prepare the database, then run uvicorn in this process.
 
-uvicorn runs with the websocket implementation and options the server relies
-on: its h11 HTTP protocol with deadlines for slow requests (server/deadlines.py),
-the sans-I/O websockets protocol, no per-message compression (ciphertext
-does not compress), no access log, no Server header, no proxy headers (the
+uvicorn runs with the protocols and options the server relies on: h11 with
+deadlines for slow requests (server/deadlines.py) and the sans-I/O websockets
+protocol (both subclassed in server/transport.py, so that what they refuse is
+answered in the documented format), no per-message
+compression (ciphertext does not compress), no access log, no Server header, no proxy headers (the
 server never looks at client addresses) and our own logging configuration.
 Its event loop is uvloop's: with a thousand connections each sending its own
 frames, asyncio's own loop cost the server's event loop about 15% more CPU
@@ -18,7 +19,7 @@ from pathlib import Path
 import uvicorn
 import uvloop
 
-from server import database, datalock, migrations
+from server import database, datalock, migrations, transport
 from server.app import create_app
 from server.config import Settings
 from server.deadlines import protocol_for
@@ -57,7 +58,7 @@ def uvicorn_config(settings: Settings) -> uvicorn.Config:
         host=settings.host,
         port=settings.port,
         http=protocol_for(settings),
-        ws="websockets-sansio",
+        ws=transport.WebSocketProtocol,
         ws_per_message_deflate=False,
         ws_max_size=settings.ws_max_size(),
         ws_ping_interval=settings.ws_ping_interval,

@@ -5,12 +5,18 @@ client_web/*.html, the files under client_web/app/, lib/, css/ and img/, and
 the two libsodium files under /vendor/. Never node_modules as a whole, never
 the client's tests, never a dotfile, never anything a symbolic link points to
 outside those directories. Files that do not exist yet are 404.
+
+Files are always sent whole: a `Range` header is ignored, as HTTP allows
+(RFC 9110, section 14.2). Nothing here needs part of a file, and Starlette's
+range support answers a bad header in plain text (400, or 416 with an empty
+body) outside the documented error format.
 """
 
 from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from server.endpoint import endpoint, services
 from server.errors import NotFoundError
@@ -36,6 +42,17 @@ CONTENT_TYPES = {
     ".woff2": "font/woff2",
     ".txt": "text/plain; charset=utf-8",
 }
+
+
+_RANGE_HEADERS = (b"range", b"if-range")
+
+
+class WholeFileResponse(FileResponse):
+    """A file response that never answers a range request."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(k, v) for k, v in scope["headers"] if k not in _RANGE_HEADERS]
+        await super().__call__({**scope, "headers": headers}, receive, send)
 
 
 def _safe_parts(path: str) -> list[str] | None:
@@ -71,4 +88,6 @@ async def serve(request: Request) -> Response:
     found = resolve(root, request.path_params["path"])
     if found is None or not found.is_file() or found.suffix not in CONTENT_TYPES:
         raise NotFoundError("There is no such page.")
-    return FileResponse(found, media_type=CONTENT_TYPES[found.suffix])
+    return WholeFileResponse(
+        found, media_type=CONTENT_TYPES[found.suffix], headers={"accept-ranges": "none"}
+    )

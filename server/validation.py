@@ -11,8 +11,8 @@ from typing import Any
 
 from crypto.constants import ID_BYTES
 from crypto.encoding import b64u_decode, b64u_length
-from crypto.errors import MalformedError as ProtocolMalformed
-from server.errors import BadRequestError, MalformedError, TooLargeError
+from crypto.errors import MalformedError
+from server.errors import BadRequestError, MalformedApiError, TooLargeError
 
 SQLITE_INT_MAX = 2**63 - 1
 
@@ -83,9 +83,9 @@ def decode_b64u(
         raise TooLargeError(f"The field {name!r} is larger than {max_length} bytes.")
     try:
         return b64u_decode(value, length=length)
-    except ProtocolMalformed:
+    except MalformedError:
         expected = f"of exactly {length} bytes" if length is not None else ""
-        raise MalformedError(
+        raise MalformedApiError(
             f"The field {name!r} must be unpadded base64url {expected}".rstrip() + "."
         ) from None
 

@@ -23,7 +23,7 @@ from crypto.constants import (
 from crypto.encoding import b64u_encode
 from server.errors import (
     BadRequestError,
-    MalformedError,
+    MalformedApiError,
     StorageFullError,
     TooLargeError,
     UnauthorizedError,
@@ -51,7 +51,7 @@ def _check_blob(blob: bytes) -> None:
         raise UnsupportedVersionApiError("A vault blob has a version this server does not know.")
     padded = len(blob) - BLOB_OVERHEAD
     if padded < VAULT_MIN_PADDED or padded & (padded - 1):
-        raise MalformedError(
+        raise MalformedApiError(
             "A vault blob must be 1 + 24 + 16 bytes plus a power of two of at least "
             f"{VAULT_MIN_PADDED} bytes (docs/PROTOCOL.md section 10)."
         )
@@ -86,7 +86,13 @@ def parse_writes(value: Any, max_writes: int) -> list[VaultWrite]:
 def parse_cursor(text: str | None) -> int:
     if text is None or text == "":
         return 0
-    if not text.isascii() or not text.isdigit() or len(text) > MAX_CURSOR_DIGITS:
+    # 19 digits still reach past SQLite's largest integer (2**63 - 1).
+    if (
+        not text.isascii()
+        or not text.isdigit()
+        or len(text) > MAX_CURSOR_DIGITS
+        or int(text) > SQLITE_INT_MAX
+    ):
         raise BadRequestError("The vault cursor must be a value returned by an earlier sync.")
     return int(text)
 

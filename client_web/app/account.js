@@ -14,7 +14,7 @@ import { deriveAccountKeys, generateSecret } from "../lib/vault.js";
 import { request } from "./api.js";
 import { AccountError } from "./errors.js";
 import { nowSeconds } from "./ids.js";
-import { createVault } from "./vaultstore.js";
+import { createVault, isConflict } from "./vaultstore.js";
 import { openWorkspace } from "./workspace.js";
 
 export { generateSecret };
@@ -89,7 +89,7 @@ export function beginAccount(info, secret, role, invite) {
       }
       if (!progress.token) progress.token = (await logIn(handle, loginKey)).token;
       const token = progress.token;
-      progress.vault ??= createVault({ token: () => token, vaultKey });
+      progress.vault ??= createVault({ token: () => token, vaultKey, request });
       const vault = progress.vault;
       if (!progress.stored) {
         // Made once: a retry must commit and publish exactly the same keys.
@@ -108,7 +108,7 @@ export function beginAccount(info, secret, role, invite) {
           await vault.commit(progress.writes);
         } catch (error) {
           // A conflict here means an earlier attempt was stored after all.
-          if (error.code !== "vault_conflict") throw error;
+          if (!isConflict(error)) throw error;
           await vault.sync();
           if (!vault.find("identity")) throw error;
         }
@@ -154,7 +154,7 @@ export async function signIn(info, secretText, hooks) {
   try {
     const session = await logIn(handle, loginKey);
     const token = session.token;
-    const vault = createVault({ token: () => token, vaultKey });
+    const vault = createVault({ token: () => token, vaultKey, request });
     await vault.sync();
     return openWorkspace({ info, account: session.account, token, vaultKey, vault, hooks });
   } catch (error) {

@@ -3,16 +3,20 @@
 // timers in background tabs: a tab left in the background locks as soon as
 // it is looked at again if its time ran out meanwhile.
 
+import { IDLE_LOCK_MAX_MINUTES, IDLE_LOCK_MIN_MINUTES } from "../lib/constants.js";
+
 const ACTIVITY_EVENTS = ["pointerdown", "keydown", "wheel", "touchstart", "input", "scroll"];
 const CHECK_EVERY_MS = 5000;
-export const DEFAULT_IDLE_MINUTES = 5;
-const MIN_IDLE_MINUTES = 1;
-const MAX_IDLE_MINUTES = 240;
 
-export function clampMinutes(value, fallback) {
-  const minutes = Math.round(Number(value));
-  if (!Number.isFinite(minutes)) return fallback;
-  return Math.min(MAX_IDLE_MINUTES, Math.max(MIN_IDLE_MINUTES, minutes));
+// A lock time is used only if it lies within the bounds the server also
+// applies; one that does not is never bent to fit, but named on the
+// settings screen with the range allowed.
+export function withinIdleBounds(minutes) {
+  return (
+    Number.isInteger(minutes) &&
+    minutes >= IDLE_LOCK_MIN_MINUTES &&
+    minutes <= IDLE_LOCK_MAX_MINUTES
+  );
 }
 
 export function startIdleLock(minutes, onIdle) {

@@ -4,11 +4,12 @@
 // it.
 
 import { beginAccount, deleteAccount, generateSecret, signIn, signOut } from "./account.js";
-import { clampMinutes, DEFAULT_IDLE_MINUTES, startIdleLock } from "./autolock.js";
+import { startIdleLock } from "./autolock.js";
 import { loadDirectory } from "./directory.js";
-import { idleMinutes } from "./mutations.js";
+import { browserNotices, idleMinutes } from "./mutations.js";
 import { onQuickExit } from "./quickexit.js";
 import { announce, setNav, setStatus, show } from "./shell.js";
+import { showBrowserNotice, showUnread } from "./signals.js";
 import { peerName, threadList, unreadTotal } from "./threads.js";
 import { deletedScreen } from "./views/deleted.js";
 import { directoryScreen } from "./views/directory.js";
@@ -44,7 +45,9 @@ function workspaceHooks() {
     onUnauthorized: () => lock("expired"),
     onMessage: (peer) => {
       if (!workspace) return;
+      const seen = workspace.viewing === peer && document.visibilityState === "visible";
       if (workspace.viewing !== peer) announce(`New message from ${peerName(workspace, peer)}.`);
+      if (!seen && browserNotices(workspace)) showBrowserNotice();
       refreshNav();
     },
     onUnreadable: (peer) => {
@@ -121,9 +124,7 @@ function showSecret(role, invite, notice = "") {
 
 function enter(opened, { fresh = false } = {}) {
   workspace = opened;
-  idle = startIdleLock(clampMinutes(idleMinutes(workspace), DEFAULT_IDLE_MINUTES), () =>
-    lock("idle"),
-  );
+  idle = startIdleLock(idleMinutes(workspace), () => lock("idle"));
   workspace.events.addEventListener("connection", (event) => showConnection(event.detail));
   workspace.events.addEventListener("change", refreshNav);
   setStatus("");
@@ -168,6 +169,7 @@ let lastNavSignature = "";
 
 function refreshNav() {
   if (!workspace) return;
+  showUnread(unreadTotal(workspace));
   const items = navItems();
   const signature = items.map((item) => `${item.name}:${item.badge ?? ""}`).join("|");
   if (signature === lastNavSignature) return;
@@ -253,6 +255,7 @@ function closeWorkspace({ deleted = false } = {}) {
   }
   workspace = null;
   lastNavSignature = "";
+  showUnread(0);
   setNav([]);
   setStatus("");
 }

@@ -2,23 +2,19 @@
 // profile's signature is checked over the exact bytes received, and a profile
 // that fails any check is left out rather than shown.
 
-import { ED25519_PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from "../lib/constants.js";
+import {
+  ED25519_PUBLIC_KEY_BYTES,
+  MAX_PROFILE_BYTES,
+  PROFILE_LIST_ITEM_CHARS,
+  PROFILE_LIST_ITEMS,
+  PROFILE_TEXT_CHARS,
+  SIGNATURE_BYTES,
+} from "../lib/constants.js";
 import { b64uDecode, b64uEncode, utf8Decode, utf8Encode } from "../lib/encoding.js";
 import { identityDhPublic } from "../lib/keys.js";
 import { signProfile, verifyProfile } from "../lib/signatures.js";
 import { request } from "./api.js";
 import { idBytes } from "./ids.js";
-
-const MAX_PROFILE_BYTES = 64 * 1024;
-export const PROFILE_LIMITS = {
-  display_name: 80,
-  pronouns: 80,
-  response_time: 80,
-  office_hours: 80,
-  away_message: 500,
-  list_items: 20,
-  list_item: 60,
-};
 
 export async function loadDirectory() {
   const answer = await request("GET", "/api/directory");
@@ -50,30 +46,42 @@ function text(value, limit) {
 }
 
 function list(value) {
-  if (!Array.isArray(value) || value.length > PROFILE_LIMITS.list_items) return null;
-  return value.every((item) => text(item, PROFILE_LIMITS.list_item) !== null) ? value : null;
+  if (!Array.isArray(value) || value.length > PROFILE_LIST_ITEMS) return null;
+  return value.every((item) => text(item, PROFILE_LIST_ITEM_CHARS) !== null) ? value : null;
 }
 
 // Only the documented fields, each checked; a profile without a usable name
 // is not shown.
 export function readProfile(raw) {
   if (!raw || typeof raw !== "object" || Array.isArray(raw)) return null;
-  const name = text(raw.display_name, PROFILE_LIMITS.display_name);
+  const name = text(raw.display_name, PROFILE_TEXT_CHARS.display_name);
   if (!name?.trim()) return null;
   return {
     display_name: name.trim(),
-    pronouns: text(raw.pronouns, PROFILE_LIMITS.pronouns) ?? "",
+    pronouns: text(raw.pronouns, PROFILE_TEXT_CHARS.pronouns) ?? "",
     specialties: list(raw.specialties) ?? [],
     languages: list(raw.languages) ?? [],
-    response_time: text(raw.response_time, PROFILE_LIMITS.response_time) ?? "",
+    response_time: text(raw.response_time, PROFILE_TEXT_CHARS.response_time) ?? "",
     accepting: raw.accepting !== false,
-    away_message: text(raw.away_message, PROFILE_LIMITS.away_message) ?? "",
-    office_hours: text(raw.office_hours, PROFILE_LIMITS.office_hours) ?? "",
+    away_message: text(raw.away_message, PROFILE_TEXT_CHARS.away_message) ?? "",
+    office_hours: text(raw.office_hours, PROFILE_TEXT_CHARS.office_hours) ?? "",
   };
 }
 
-export async function publishProfile({ identity, token }, profile) {
+// The bytes that are signed and published; a profile the server would
+// refuse as too large is refused here, before it is signed.
+export function encodeProfile(profile) {
   const bytes = utf8Encode(JSON.stringify(profile));
+  if (bytes.length > MAX_PROFILE_BYTES) {
+    throw new Error(
+      `This profile is ${bytes.length} bytes; the most is ${MAX_PROFILE_BYTES}. Please shorten it.`,
+    );
+  }
+  return bytes;
+}
+
+export async function publishProfile({ identity, token }, profile) {
+  const bytes = encodeProfile(profile);
   const sig = signProfile(identity, bytes);
   await request("PUT", "/api/profile", {
     token: token(),

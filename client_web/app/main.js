@@ -7,6 +7,7 @@ import { startController } from "./controller.js";
 import { byId, h } from "./dom.js";
 import { setExitUrl } from "./quickexit.js";
 import { setBrand, show } from "./shell.js";
+import { configureSignals } from "./signals.js";
 
 export async function startApp() {
   await loadSodium();
@@ -21,6 +22,7 @@ export async function startApp() {
   if (typeof info.neutral_title === "string" && info.neutral_title.trim()) {
     setBrand(info.neutral_title.trim());
   }
+  configureSignals(info, document.title);
   startController(info);
 }
 

@@ -1,27 +1,17 @@
 // Small vault changes made from the screens (notes, contact verification,
 // settings) and the therapist's block list. Each vault change is a single
-// compare-and-swap write; on a conflict the vault is synced and the change
-// made again on top of what another device wrote.
+// compare-and-swap write, made again on top of what another device wrote
+// when it conflicts (vaultstore.js's retryOnConflict).
 
+import { IDLE_LOCK_DEFAULT_MINUTES } from "../lib/constants.js";
 import { request } from "./api.js";
+import { withinIdleBounds } from "./autolock.js";
 import { nowSeconds } from "./ids.js";
 import { contactItem, noteItem, settingsItem } from "./records.js";
+import { retryOnConflict } from "./vaultstore.js";
 
-const MAX_ROUNDS = 4;
-
-async function change(workspace, build) {
-  for (let round = 0; round < MAX_ROUNDS; round += 1) {
-    const record = build();
-    if (!record) return;
-    try {
-      await workspace.vault.commit([record]);
-      return;
-    } catch (error) {
-      if (error.code !== "vault_conflict") throw error;
-      await workspace.vault.sync();
-    }
-  }
-  throw Object.assign(new Error("conflict"), { code: "vault_conflict" });
+function change(workspace, build) {
+  return retryOnConflict(() => workspace.vault.commit([build()]), workspace.vault.sync);
 }
 
 export async function saveNote(workspace, peer, body) {
@@ -52,9 +42,17 @@ export async function setVerified(workspace, peer, verified, label) {
   workspace.emit(peer);
 }
 
+// The person's own choice, or the practice's default when they made none or
+// theirs is outside the bounds (the settings screen then says so).
 export function idleMinutes(workspace) {
-  const value = settingsItem(workspace.vault)?.data.idle_minutes;
-  return Number.isInteger(value) ? value : workspace.info.idle_lock_minutes;
+  const chosen = savedIdleMinutes(workspace);
+  if (withinIdleBounds(chosen)) return chosen;
+  const practice = workspace.info.idle_lock_minutes;
+  return withinIdleBounds(practice) ? practice : IDLE_LOCK_DEFAULT_MINUTES;
+}
+
+export function savedIdleMinutes(workspace) {
+  return settingsItem(workspace.vault)?.data.idle_minutes ?? null;
 }
 
 export async function setIdleMinutes(workspace, minutes) {
@@ -64,6 +62,23 @@ export async function setIdleMinutes(workspace, minutes) {
       ...(item?.data ?? {}),
       kind: "settings",
       idle_minutes: minutes,
+    });
+  });
+}
+
+// Whether this account wants a browser notification for a new message while
+// the page is open (the browser's own permission is asked for separately).
+export function browserNotices(workspace) {
+  return settingsItem(workspace.vault)?.data.browser_notices === true;
+}
+
+export async function setBrowserNotices(workspace, on) {
+  await change(workspace, () => {
+    const item = settingsItem(workspace.vault);
+    return workspace.vault.write(item?.id ?? null, {
+      ...(item?.data ?? {}),
+      kind: "settings",
+      browser_notices: on,
     });
   });
 }

@@ -3,7 +3,7 @@
 // vault write it causes, so a message is never processed twice nor lost
 // (PROTOCOL.md sections 4 and 10). If the acknowledgement is refused because
 // another device changed the vault, the vault is synced and the envelope
-// opened again from the new state.
+// opened again from the new state (vaultstore.js's retryOnConflict).
 
 import { MAX_ENVELOPE } from "../lib/constants.js";
 import { b64uDecode } from "../lib/encoding.js";
@@ -19,12 +19,13 @@ import {
   sessionState,
   writeSession,
 } from "./records.js";
-import { toWire } from "./vaultstore.js";
+import { isConflict, retryOnConflict, toWire } from "./vaultstore.js";
 
-const MAX_ROUNDS = 4;
-// Refusals that pass: the acknowledgement is tried again after a pause.
+// Refusals that pass: the acknowledgement is tried again after a pause, a
+// few times; after that the envelope stays stored and comes again later.
 const TRANSIENT = new Set(["rate_limited", "read_only", "internal"]);
 const TRANSIENT_WAIT_MS = 5000;
+const TRANSIENT_RETRIES = 3;
 
 function pause(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -49,45 +50,41 @@ export function createReceiver({
     });
   }
 
+  // A conflict that outlasts its retries reaches onEnvelope, which leaves
+  // the envelope stored: it is delivered again.
   async function handle(frame) {
     let synced = false;
-    for (let round = 0; round < MAX_ROUNDS; round += 1) {
+    const sync = async () => {
+      await vault.sync();
+      synced = true;
+    };
+    // A stale copy of the vault (another device moved the session on) looks
+    // like a bad message: look again with fresh state before giving up.
+    const openFresh = async () => {
+      try {
+        return open(frame);
+      } catch (error) {
+        if (!(error instanceof ProtocolError) || error instanceof ReplayedError || synced) {
+          throw error;
+        }
+        await sync();
+        return open(frame);
+      }
+    };
+    await retryOnConflict(async () => {
       let opened;
       try {
-        opened = open(frame);
+        opened = await openFresh();
       } catch (error) {
         if (!(error instanceof ProtocolError)) throw error;
-        // A stale copy of the vault (another device moved the session on)
-        // looks like a bad message: look again with fresh state first.
-        if (!synced && !(error instanceof ReplayedError)) {
-          await vault.sync();
-          synced = true;
-          continue;
-        }
-        // A newer client's message stays stored until this one can read it.
-        if (error instanceof UnsupportedVersionError) {
-          onUnreadable(frame.from, error);
-          return;
-        }
-        await acknowledge(frame.id, []).catch(() => {});
-        if (!(error instanceof ReplayedError)) onUnreadable(frame.from, error);
+        await unreadable(frame, error);
         return;
       }
       const { writes, after } = changesFor(frame.from, opened);
       try {
         await acknowledge(frame.id, writes);
       } catch (error) {
-        if (error.code === "vault_conflict") {
-          await vault.sync();
-          synced = true;
-          continue;
-        }
-        if (TRANSIENT.has(error.code)) {
-          await pause(
-            Number.isFinite(error.retryAfter) ? error.retryAfter * 1000 : TRANSIENT_WAIT_MS,
-          );
-          continue;
-        }
+        if (isConflict(error)) throw error;
         // not_found: another device acknowledged it first; its writes come by sync.
         // offline: the envelope is delivered again when the connection is back.
         if (error.code === "not_found") await vault.sync();
@@ -95,12 +92,30 @@ export function createReceiver({
       }
       vault.apply(writes);
       after();
-      return;
-    }
+    }, sync);
   }
 
-  function acknowledge(id, writes) {
-    return conn.request({ type: "ack", id, vault: toWire(writes) }, id);
+  async function unreadable(frame, error) {
+    // A newer client's message stays stored until this one can read it.
+    if (error instanceof UnsupportedVersionError) {
+      onUnreadable(frame.from, error);
+      return;
+    }
+    await acknowledge(frame.id, []).catch(() => {});
+    if (!(error instanceof ReplayedError)) onUnreadable(frame.from, error);
+  }
+
+  async function acknowledge(id, writes) {
+    for (let retry = 0; ; retry += 1) {
+      try {
+        return await conn.request({ type: "ack", id, vault: toWire(writes) }, id);
+      } catch (error) {
+        if (!TRANSIENT.has(error.code) || retry === TRANSIENT_RETRIES) throw error;
+        await pause(
+          Number.isFinite(error.retryAfter) ? error.retryAfter * 1000 : TRANSIENT_WAIT_MS,
+        );
+      }
+    }
   }
 
   function open(frame) {

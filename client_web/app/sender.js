@@ -13,7 +13,6 @@ import { b64uEncode, bytesEqual } from "../lib/encoding.js";
 import { MalformedError, ProtocolError } from "../lib/errors.js";
 import { encodeReceipt, encodeText } from "../lib/payload.js";
 import { encryptPayload, startSession } from "../lib/session.js";
-import { request } from "./api.js";
 import { ComposeError } from "./errors.js";
 import { newId, nowSeconds } from "./ids.js";
 import {
@@ -26,16 +25,19 @@ import {
   sessionState,
   writeSession,
 } from "./records.js";
-import { toWire } from "./vaultstore.js";
+import { isConflict, retryOnConflict, toWire } from "./vaultstore.js";
 import { describe } from "./wording.js";
 
-const MAX_CONFLICT_ROUNDS = 4;
+// Refusals that pass: the entry is tried again after this pause (or the
+// server's retry_after), with its notice shown meanwhile. A conflict that
+// outlasted its retries (retryOnConflict) is one of them.
 const WAIT_MS = {
   rate_limited: 5000,
   inbox_full: 30000,
   read_only: 20000,
   storage_full: 60000,
   internal: 15000,
+  vault_conflict: 15000,
 };
 const WAITING = new Set(Object.keys(WAIT_MS));
 
@@ -49,7 +51,16 @@ export function checkBody(body) {
   }
 }
 
-export function createSender({ identity, token, vault, conn, serial, emit, onUnauthorized }) {
+export function createSender({
+  identity,
+  token,
+  request,
+  vault,
+  conn,
+  serial,
+  emit,
+  onUnauthorized,
+}) {
   const outbox = [];
   const started = new Map();
   let pumping = false;
@@ -178,46 +189,33 @@ export function createSender({ identity, token, vault, conn, serial, emit, onUna
   }
 
   async function attempt(entry) {
-    for (let round = 0; round < MAX_CONFLICT_ROUNDS; round += 1) {
-      try {
-        if (!entry.sealed) entry.sealed = await seal(entry);
-        entry.prepared ??= { cmid: newId(), writes: writesFor(entry) };
-      } catch (error) {
-        if (error.code !== "vault_conflict") return refused(entry, error);
-        if (!(await resync(entry))) return "wait";
-        continue;
-      }
-      const { cmid, writes } = entry.prepared;
-      try {
-        await conn.request(
-          { type: "send", cmid, to: entry.peer, env: entry.sealed, vault: toWire(writes) },
-          cmid,
-        );
-      } catch (error) {
-        if (error.code !== "vault_conflict") return refused(entry, error);
-        // Only the items riding on the send conflicted: the envelope, already
-        // sealed under a committed state, goes again with fresh writes.
-        entry.prepared = null;
-        if (!(await resync(entry))) return "wait";
-        continue;
-      }
-      vault.apply(writes);
-      drop(entry);
-      emit(entry.peer);
-      return "done";
+    try {
+      await retryOnConflict(() => sendOnce(entry), vault.sync);
+    } catch (error) {
+      return refused(entry, error);
     }
-    pause(WAIT_MS.internal);
-    return "wait";
+    drop(entry);
+    emit(entry.peer);
+    return "done";
   }
 
-  async function resync(entry) {
+  // Seals the entry once, then sends it with the vault items that ride on it.
+  async function sendOnce(entry) {
+    entry.sealed ??= await seal(entry);
+    entry.prepared ??= { cmid: newId(), writes: writesFor(entry) };
+    const { cmid, writes } = entry.prepared;
     try {
-      await vault.sync();
-      return true;
+      await conn.request(
+        { type: "send", cmid, to: entry.peer, env: entry.sealed, vault: toWire(writes) },
+        cmid,
+      );
     } catch (error) {
-      await refused(entry, error);
-      return false;
+      // Only the items riding on the send conflicted: the envelope, already
+      // sealed under a committed state, goes again with fresh writes.
+      if (isConflict(error)) entry.prepared = null;
+      throw error;
     }
+    vault.apply(writes);
   }
 
   function refused(entry, error) {

@@ -41,6 +41,24 @@ export function threadList(workspace) {
     .sort((a, b) => (b.last?.sent ?? 0) - (a.last?.sent ?? 0));
 }
 
+// The threads whose client wrote last, the longest waiting first: `since` is
+// the first of the client's messages after the last reply (or ever).
+export function waitingThreads(workspace) {
+  const since = new Map();
+  const messages = workspace.vault
+    .list("message")
+    .map((item) => item.data)
+    .filter((message) => typeof message.peer === "string")
+    .sort((a, b) => (Number(a.sent) || 0) - (Number(b.sent) || 0));
+  for (const message of messages) {
+    if (message.dir === "out") since.delete(message.peer);
+    else if (!since.has(message.peer)) since.set(message.peer, Number(message.sent) || 0);
+  }
+  return [...since.entries()]
+    .map(([peer, first]) => ({ peer, since: first, name: peerName(workspace, peer) }))
+    .sort((a, b) => a.since - b.since);
+}
+
 export function unreadTotal(workspace) {
   let total = 0;
   for (const thread of byPeer(workspace).values()) total += thread.unread;

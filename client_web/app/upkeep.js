@@ -2,36 +2,30 @@
 // more one-time prekeys when the server says they run low, and new signed
 // and post-quantum prekeys every SPK_ROTATE_DAYS. The private halves are
 // committed to the vault before the public halves are published, so the
-// server never hands out a key whose private half could be lost.
+// server never hands out a key whose private half could be lost. `context`
+// holds the vault, the token and the HTTP `request` (api.js, or a fake in
+// tests).
 
 import { OPK_LOW_WATER } from "../lib/constants.js";
 import { addOneTimePrekeys, rotatePrekeys, rotationDue } from "../lib/prekeys.js";
-import { request } from "./api.js";
 import { nowSeconds } from "./ids.js";
+import { retryOnConflict } from "./vaultstore.js";
 
-const MAX_ROUNDS = 4;
-
-export async function changePrekeys({ vault, token }, change) {
-  for (let round = 0; round < MAX_ROUNDS; round += 1) {
+export async function changePrekeys({ vault, token, request }, change) {
+  const upload = await retryOnConflict(async () => {
     const item = vault.find("prekeys");
-    if (!item) return;
+    if (!item) return null;
     const { item: next, upload } = change(item.data);
-    try {
-      await vault.commit([vault.write(item.id, next)]);
-    } catch (error) {
-      if (error.code !== "vault_conflict") throw error;
-      await vault.sync();
-      continue;
-    }
-    await request("PUT", "/api/prekeys", { token: token(), body: upload });
-    return;
-  }
+    await vault.commit([vault.write(item.id, next)]);
+    return upload;
+  }, vault.sync);
+  if (upload) await request("PUT", "/api/prekeys", { token: token(), body: upload });
 }
 
 // Tops up only if the server still holds too few: the server's `prekeys_low`
 // and the check at sign-in can both ask, and only one batch is wanted.
 export async function topUpIfLow(context, identity) {
-  const status = await request("GET", "/api/prekeys", { token: context.token() });
+  const status = await context.request("GET", "/api/prekeys", { token: context.token() });
   if (Number.isInteger(status.one_time) && status.one_time < OPK_LOW_WATER) {
     await changePrekeys(context, (item) => addOneTimePrekeys(identity, item));
   }

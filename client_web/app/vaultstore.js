@@ -6,16 +6,25 @@
 // record goes to the server either alone (`commit`) or inside a websocket
 // `send`/`ack` frame, and only once the server confirms it is it applied here
 // (`apply`). A refused write leaves this copy as it was; the caller syncs and
-// prepares again.
+// prepares again. `request` is api.js's, or a fake server in tests.
+//
+// `retryOnConflict` is that rule, written once: every compare-and-swap path
+// of the client (a screen's change, prekey upkeep, a `send`, an `ack`) runs
+// through it. A write refused with `vault_conflict` (another device wrote
+// first) is built and sent again after a sync, at most VAULT_CONFLICT_RETRIES
+// times after the first attempt, the same bound as the Python client's; each
+// retry follows a sync, so running out means devices keep racing. The
+// conflict error then reaches the caller, who shows it (wording.js) or, for a
+// delivery, leaves the envelope stored to be delivered again.
 
+import { VAULT_CONFLICT_RETRIES } from "../lib/constants.js";
 import { b64uDecode, b64uEncode } from "../lib/encoding.js";
 import { decryptItem, encryptItem } from "../lib/vault.js";
-import { request } from "./api.js";
 import { idBytes, newId } from "./ids.js";
 
 const MAX_SYNC_PAGES = 1000;
 
-export function createVault({ token, vaultKey }) {
+export function createVault({ token, vaultKey, request }) {
   const items = new Map();
   let cursor = null;
 
@@ -116,4 +125,21 @@ export function toWire(records) {
       ? { id: record.id, version: record.version, delete: true }
       : { id: record.id, version: record.version, blob: record.blob },
   );
+}
+
+export function isConflict(error) {
+  return error?.code === "vault_conflict";
+}
+
+// Runs `attempt` until it returns without a conflict, calling `sync` before
+// each retry; `attempt` must build its writes afresh from the vault each time.
+export async function retryOnConflict(attempt, sync) {
+  for (let retry = 0; ; retry += 1) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!isConflict(error) || retry === VAULT_CONFLICT_RETRIES) throw error;
+      await sync();
+    }
+  }
 }

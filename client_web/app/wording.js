@@ -21,7 +21,10 @@ const TEXT = {
   invite_required: "An invite code from the practice is needed to join.",
   invalid_invite:
     "That invite code is not valid. It may have been used already; ask the practice for a new one.",
-  vault_conflict: "Another device changed your account at the same moment. Trying again.",
+  // Shown once the retries (vaultstore.js) ran out: nothing was saved. The
+  // outbox tries again by itself, and its message still shows as sending.
+  vault_conflict:
+    "Another device keeps changing your account at the same moment. Nothing was saved yet; please try again.",
   blocked: "This conversation has been closed by the therapist. Your message was not sent.",
   inbox_full:
     "The therapist has a lot of unread messages right now. Your message will be sent a little later.",

@@ -7,6 +7,7 @@ import { ED25519_SEED_BYTES, SERVER_ID_BYTES } from "../lib/constants.js";
 import { b64uDecode } from "../lib/encoding.js";
 import { identityFromSeed, wipeIdentity } from "../lib/keys.js";
 import { sodium } from "../lib/sodium.js";
+import { request } from "./api.js";
 import { createConnection } from "./connection.js";
 import { AccountError } from "./errors.js";
 import { createReceiver } from "./receiver.js";
@@ -16,7 +17,7 @@ import { checkPrekeys, topUpIfLow } from "./upkeep.js";
 
 // A promise chain: work that reads and advances sessions or prekeys runs one
 // piece at a time, so two pieces never start from the same state.
-function createSerial() {
+export function createSerial() {
   let chain = Promise.resolve();
   return (task) => {
     const run = chain.then(() => task());
@@ -42,6 +43,7 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
 
   const emit = (peer) => events.dispatchEvent(new CustomEvent("change", { detail: { peer } }));
   const tokenOf = () => bearer;
+  const upkeep = { vault, token: tokenOf, request };
 
   const workspace = {
     info,
@@ -69,8 +71,7 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
     account,
     identity,
     onEnvelope: (frame) => receiver.onEnvelope(frame),
-    onPrekeysLow: () =>
-      serial(() => topUpIfLow({ vault, token: tokenOf }, identity)).catch(() => {}),
+    onPrekeysLow: () => serial(() => topUpIfLow(upkeep, identity)).catch(() => {}),
     onState: (state) => {
       events.dispatchEvent(new CustomEvent("connection", { detail: state }));
       if (state.state === "online") sender.pump();
@@ -80,6 +81,7 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
   const sender = createSender({
     identity,
     token: tokenOf,
+    request,
     vault,
     conn,
     serial,
@@ -117,8 +119,9 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
   }
 
   conn.connect();
-  serial(() => checkPrekeys({ vault, token: tokenOf }, identity)).catch(() => {
-    // Retried at the next sign-in or when the server reports low prekeys.
+  serial(() => checkPrekeys(upkeep, identity)).catch(() => {
+    // Retried at the next sign-in or when the server reports low prekeys;
+    // a conflict that outlasts its retries ends here too.
   });
   return workspace;
 }

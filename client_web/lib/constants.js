@@ -1,10 +1,11 @@
 // Every constant and domain-separation string of docs/PROTOCOL.md, named as in
 // the document so that a reviewer can check them line by line, and so that the
-// Python package and this client can never drift apart.
+// Python package and this client can never drift apart. The last sections hold
+// the few rules that are not part of the wire protocol but that the server and
+// both clients apply alike. This file mirrors crypto/constants.py value by
+// value; tests/test_shared_constants.py compares the two.
 
 const ascii = (text) => new TextEncoder().encode(text);
-
-export const PROTOCOL_VERSION = 1;
 
 // Section 1: sizes of primitives and identifiers.
 export const ID_BYTES = 16;
@@ -88,7 +89,6 @@ export const VAULT_MIN_PADDED = 256;
 // Section 11: websocket authentication.
 export const SERVER_ID_BYTES = 16;
 export const WS_NONCE_BYTES = 32;
-export const WS_CHALLENGE_TTL = 30;
 
 // Section 12: domain-separation strings.
 export const CTX_PQXDH_INFO = ascii("Quietline_X25519_SHA-256_ML-KEM-768");
@@ -104,3 +104,27 @@ export const CTX_ARGON2_SALT = ascii("Quietline v1 argon2id salt");
 export const CTX_VAULT_KEY = ascii("Quietline v1 vault key");
 export const CTX_LOGIN_KEY = ascii("Quietline v1 login key");
 export const CTX_VAULT_ITEM = ascii("Quietline v1 vault item");
+
+// Therapist profiles (docs/API.md, "Profiles"): the server refuses anything
+// larger, and the clients check the same limits before signing.
+export const MAX_PROFILE_BYTES = 16 * 1024;
+export const PROFILE_TEXT_CHARS = Object.freeze({
+  display_name: 80,
+  pronouns: 80,
+  response_time: 80,
+  office_hours: 80,
+  away_message: 500,
+});
+export const PROFILE_LIST_ITEMS = 20;
+export const PROFILE_LIST_ITEM_CHARS = 60;
+
+// The idle lock (docs/WEB_CLIENT.md): the practice's default and each
+// person's own choice both lie within these bounds.
+export const IDLE_LOCK_DEFAULT_MINUTES = 5;
+export const IDLE_LOCK_MIN_MINUTES = 1;
+export const IDLE_LOCK_MAX_MINUTES = 240;
+
+// Compare-and-swap writes (section 10): a write refused with `vault_conflict`
+// is retried after a sync at most this many times after the first attempt;
+// then the conflict error reaches the caller (app/retry.js).
+export const VAULT_CONFLICT_RETRIES = 4;

@@ -8,6 +8,8 @@ import {
   CTX_PQXDH_INFO,
   ED25519_PUBLIC_KEY_BYTES,
   ID_BYTES,
+  MLKEM_CIPHERTEXT_BYTES,
+  MLKEM_SHARED_SECRET_BYTES,
   PQXDH_F,
   PQXDH_SALT,
 } from "./constants.js";
@@ -71,6 +73,12 @@ export function initiate(identity, bundle, { ephemeral, encapsulate } = {}) {
     outputs.push(dh(pair.privateKey, bundle.oneTimePrekey.key));
   }
   const kem = (encapsulate ?? mlkemEncapsulate)(bundle.pqPrekey.key);
+  if (
+    kem.ciphertext?.length !== MLKEM_CIPHERTEXT_BYTES ||
+    kem.sharedSecret?.length !== MLKEM_SHARED_SECRET_BYTES
+  ) {
+    throw new MalformedError("An ML-KEM encapsulation has the wrong size.");
+  }
   const sharedKey = sharedSecret(outputs, kem.sharedSecret);
   sodium.memzero(kem.sharedSecret);
   sodium.memzero(pair.privateKey);

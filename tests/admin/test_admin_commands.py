@@ -20,7 +20,7 @@ from server_harness import (
     request,
     wait_closed,
 )
-from server_process import TEST_SETTINGS, RunningServer
+from server_process import TEST_SETTINGS, RunningServer, require_web_packages
 
 from crypto.encoding import b64u_decode, b64u_encode
 from crypto.keys import IdentityKeyPair
@@ -183,6 +183,7 @@ def test_config_names_the_source_of_every_value(server_factory: Any, tmp_path: A
 
 
 def test_web_hash_matches_the_files_the_server_serves(server: Any) -> None:
+    require_web_packages()  # the hash covers libsodium from client_web/node_modules
     text = ok(admin(server.data_dir, "web-hash"))
     lines = text.splitlines()
     combined, label = lines[-1].split("  ")

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from browser_flows import DESKTOP, Tab, open_app
+from server_process import require_web_packages
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -25,6 +26,8 @@ NEUTRAL_PAGE = (
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args() -> dict:
+    # Every browser test loads libsodium from client_web/node_modules.
+    require_web_packages()
     return {
         "executable_path": CHROMIUM,
         "args": [

@@ -13,10 +13,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crypto.client import Client
+from client_py.client import Client
+from crypto.vault import KdfCost
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 COMMAND_TIMEOUT = 60
+# Argon2id at libsodium's lowest cost: the CLI tests' accounts need not resist
+# guessing, and each command would otherwise pay the protocol's cost again.
+# Set through the library's API (cli.main's `kdf_cost`), never a user option;
+# tests that meet the browser (tests/interop) keep the protocol's cost.
+TEST_KDF_COST = KdfCost(opslimit=1, memlimit=8 * 1024)
+CHEAP_CLI = Path(__file__).resolve().with_name("cheap_kdf_cli.py")
 
 
 def make_invite(data_dir: Path, kind: str = "therapist") -> str:
@@ -82,8 +89,13 @@ def cli_env(server_url: str, profile: Path, secret: str | None) -> dict[str, str
     return env
 
 
-def cli_command(*args: str) -> list[str]:
-    """The installed `quietline` command (the virtualenv's), else its module."""
+def cli_command(*args: str, cheap_kdf: bool = False) -> list[str]:
+    """The installed `quietline` command (the virtualenv's), else its module.
+
+    With `cheap_kdf`, the same command run with TEST_KDF_COST (cheap_kdf_cli.py).
+    """
+    if cheap_kdf:
+        return [sys.executable, str(CHEAP_CLI), *args]
     installed = Path(sys.executable).with_name("quietline")
     if installed.exists():
         return [str(installed), "client", *args]
@@ -97,10 +109,11 @@ def quietline(
     secret: str | None = None,
     stdin: str | None = None,
     env: dict[str, str] | None = None,
+    cheap_kdf: bool = False,
 ) -> Run:
     """Run `quietline client ARGS` to completion; never raises on a non-zero exit."""
     done = subprocess.run(
-        cli_command(*args),
+        cli_command(*args, cheap_kdf=cheap_kdf),
         cwd=REPO_ROOT,
         env=env or cli_env(server_url, profile, secret),
         input=stdin if stdin is not None else "",

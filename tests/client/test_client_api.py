@@ -19,15 +19,15 @@ from typing import Any
 import pytest
 from client_harness import close_all, new_client, new_therapist
 
-from crypto import session as sessions
-from crypto.client import Client, Message
-from crypto.client_errors import (
+from client_py.client import Client, Message
+from client_py.errors import (
     InvalidSecretError,
     NotTherapistError,
     ServerError,
     UnknownPeerError,
 )
-from crypto.client_items import session_item
+from client_py.records import session_item
+from crypto import session as sessions
 from crypto.constants import OPK_BATCH, OPK_LOW_WATER
 from crypto.encoding import b64u_decode, b64u_encode
 from crypto.envelope import Header, MessageEnvelope
@@ -176,12 +176,12 @@ async def test_second_device_finds_everything_and_stale_device_recovers(server: 
             # write is refused (compare-and-swap), it syncs, and sends from
             # the current state, so the session never forks.
             await second.close()
-            stale = client.vault.one("session", peer=therapist.account)
-            current = second.vault.one("session", peer=therapist.account)
+            stale = client.vault.find("session", peer=therapist.account)
+            current = second.vault.find("session", peer=therapist.account)
             assert stale.version < current.version
             await client.connect()
             await client.send(therapist.account, "device one again")
-            assert client.vault.one("session", peer=therapist.account).version > current.version
+            assert client.vault.find("session", peer=therapist.account).version > current.version
             assert (await next_message(therapist)).body == "device one again"
         finally:
             await second.close()
@@ -209,13 +209,13 @@ async def test_prekeys_are_topped_up_and_rotated(server: Any) -> None:
         while (await therapist.http.get("/api/prekeys"))["one_time"] < OPK_LOW_WATER:
             assert time.monotonic() < deadline, "the prekeys_low top-up never happened"
             await asyncio.sleep(0.05)
-        held = therapist.vault.one("prekeys").value["opk"]
+        held = therapist.vault.find("prekeys").value["opk"]
         assert len(held) >= OPK_BATCH + OPK_LOW_WATER - 1
 
         # A bundle fetched before a rotation must still open after it.
         await client.connect()
         old_spk = (await therapist.http.get("/api/prekeys"))["signed_prekey_id"]
-        item = therapist.vault.one("prekeys")
+        item = therapist.vault.find("prekeys")
         batch = therapist.vault.batch()
         batch.put({**item.value, "rotated": item.value["rotated"] - 8 * 24 * 3600}, item.id)
         await therapist.commit(batch)
@@ -224,7 +224,7 @@ async def test_prekeys_are_topped_up_and_rotated(server: Any) -> None:
         await therapist.maintain_prekeys()
         status = await therapist.http.get("/api/prekeys")
         assert status["signed_prekey_id"] != old_spk
-        spks = [entry["id"] for entry in therapist.vault.one("prekeys").value["spk"]]
+        spks = [entry["id"] for entry in therapist.vault.find("prekeys").value["spk"]]
         assert spks == [old_spk, status["signed_prekey_id"]]
 
         # The client's session was set up from the old signed prekey.
@@ -343,7 +343,7 @@ async def test_notes_are_private_and_survive_login(server: Any) -> None:
             assert again.note(client.account) == "Prefers evenings. Mentioned a new job."
         finally:
             await again.close()
-        assert len(therapist.vault.find("note")) == 1
+        assert len(therapist.vault.list("note")) == 1
     finally:
         await close_all(therapist, client)
 

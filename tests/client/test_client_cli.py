@@ -19,13 +19,22 @@ import time
 from pathlib import Path
 from typing import Any
 
-from client_harness import REPO_ROOT, cli_command, cli_env, make_invite, quietline
+import client_harness
+from client_harness import REPO_ROOT, TEST_KDF_COST, Run, cli_env, make_invite
 
-from crypto.client import Client
+from client_py.client import Client
 from crypto.encoding import b64u_encode
 from crypto.envelope import Header, MessageEnvelope
 
 WAIT = 30.0
+
+
+def quietline(*args: str, **options: Any) -> Run:
+    return client_harness.quietline(*args, cheap_kdf=True, **options)
+
+
+def cli_command(*args: str) -> list[str]:
+    return client_harness.cli_command(*args, cheap_kdf=True)
 
 
 def register(server: Any, profile: Path, *extra: str) -> dict[str, Any]:
@@ -366,7 +375,7 @@ def test_an_unreadable_message_is_reported_and_the_rest_arrive(server: Any, tmp_
     therapist = register(server, t_profile, "--therapist", "--invite-file", str(invite_file))
 
     async def write_with_junk_between() -> None:
-        client, _ = await Client.register(server.url, "client")
+        client, _ = await Client.register(server.url, "client", kdf_cost=TEST_KDF_COST)
         try:
             await client.connect()
             await client.send(therapist["account"], "readable one")

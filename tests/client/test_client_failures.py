@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from client_harness import close_all, new_client, new_therapist
 
-from crypto import client_prekeys
-from crypto.client import Client
-from crypto.client_errors import (
+from client_py import upkeep
+from client_py.client import Client
+from client_py.errors import (
     AnswerTimeoutError,
     BadInputError,
     BadResponseError,
@@ -26,6 +26,12 @@ from crypto.client_errors import (
     ServerError,
     UnreachableError,
     VaultCorruptError,
+)
+from crypto.constants import (
+    MAX_PROFILE_BYTES,
+    PROFILE_LIST_ITEM_CHARS,
+    PROFILE_LIST_ITEMS,
+    PROFILE_TEXT_CHARS,
 )
 from crypto.encoding import b64u_decode, b64u_encode
 
@@ -84,7 +90,7 @@ async def test_nothing_works_before_login(server: Any) -> None:
 
 async def test_a_vault_without_identity_is_reported(server: Any) -> None:
     client, secret = await new_client(server)
-    identity = client.vault.one("identity")
+    identity = client.vault.find("identity")
     assert identity is not None
     batch = client.vault.batch()
     batch.delete(identity.id)
@@ -167,7 +173,7 @@ async def test_a_refused_token_means_a_fresh_login(server: Any) -> None:
         # The next request is refused, the client logs in again and carries on.
         await client.sync()
         assert client.http.token not in (None, old_token)
-        assert client.vault.one("identity") is not None
+        assert client.vault.find("identity") is not None
     finally:
         await client.close()
 
@@ -198,12 +204,40 @@ async def test_a_profile_changed_on_the_server_is_left_out(server: Any) -> None:
         await close_all(honest, altered)
 
 
+async def test_a_profile_over_the_shared_limits_is_refused_before_signing(server: Any) -> None:
+    therapist, _ = await new_therapist(server, "Dr. Within Limits")
+    try:
+        too_long = "x" * (PROFILE_TEXT_CHARS["display_name"] + 1)
+        too_many = [f"topic {i}" for i in range(PROFILE_LIST_ITEMS + 1)]
+        # Within every field limit, yet over the byte limit: JSON spells each
+        # control character in six bytes.
+        control = "\u0001" * PROFILE_LIST_ITEM_CHARS
+        too_big = {
+            "display_name": "Dr. Big",
+            "away_message": "\u0001" * PROFILE_TEXT_CHARS["away_message"],
+            "specialties": [control] * PROFILE_LIST_ITEMS,
+            "languages": [control] * PROFILE_LIST_ITEMS,
+        }
+        for profile, words in (
+            ({"display_name": too_long}, "display_name"),
+            ({"display_name": "Dr. Many", "specialties": too_many}, "specialties"),
+            (too_big, f"{MAX_PROFILE_BYTES} bytes"),
+        ):
+            with pytest.raises(BadInputError, match=words):
+                await therapist.publish_profile(profile)
+        # Nothing reached the server: the directory still shows the first profile.
+        (listed,) = [t for t in await therapist.directory() if t.account == therapist.account]
+        assert listed.profile["display_name"] == "Dr. Within Limits"
+    finally:
+        await close_all(therapist)
+
+
 async def test_a_lost_prekey_upload_is_made_good(server: Any) -> None:
     therapist, secret = await new_therapist(server, "Dr. Lost Upload")
     try:
         # The rotated item is committed, then the upload never happens (a crash).
-        item = therapist.vault.one("prekeys")
-        rotated, _upload = client_prekeys.rotate(therapist.identity.seed, item.value)
+        item = therapist.vault.find("prekeys")
+        rotated, _upload = upkeep.rotate(therapist.identity.seed, item.value)
         batch = therapist.vault.batch()
         batch.put(rotated, item.id)
         await therapist.commit(batch)

@@ -42,8 +42,8 @@ from browser_flows import (
 from client_harness import Run, make_invite, quietline
 from playwright.sync_api import expect
 
-from crypto.client import Client
-from crypto.client_items import client_label
+from client_py.client import Client
+from client_py.records import client_label
 
 pytestmark = pytest.mark.browser
 

@@ -44,6 +44,22 @@ TEST_SETTINGS: dict[str, Any] = {
 }
 
 
+def require_web_packages() -> None:
+    """Fail with what to do when the web client's npm packages are missing.
+
+    The server serves libsodium from client_web/node_modules (server/static.py,
+    VENDOR). `make deps`, which `make test` runs first, installs them with npm
+    ci; a bare `pytest` on a fresh clone does not, and then says so here.
+    """
+    from server.static import VENDOR
+
+    missing = [path for path in VENDOR.values() if not (REPO_ROOT / "client_web" / path).is_file()]
+    assert not missing, (
+        "client_web/node_modules is missing (" + ", ".join(missing) + "): run `make deps`, "
+        "or `cd client_web && npm ci`, before these tests."
+    )
+
+
 class RunningServer:
     """One `python -m server` process and its data directory."""
 

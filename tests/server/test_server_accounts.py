@@ -93,6 +93,7 @@ async def test_the_dummy_verification_runs_for_an_unknown_handle() -> None:
     assert await checker.verify_login(stored, b"x" * 32) is False
     # With no account, the dummy hash is verified; nobody knows its key, so never True.
     assert await checker.verify_login(None, b"k" * 32) is False
+    checker.close()
 
 
 def test_intake_and_invites_through_the_admin_command(server: Any) -> None:

@@ -16,6 +16,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
 from receivers import MailReceiver, PushReceiver, eventually, free_port
 from server_harness import (
     Account,
@@ -30,6 +31,7 @@ from test_server_exchange import new_party
 
 from crypto import session
 from crypto.x3dh import parse_bundle
+from server.config import ConfigError, load_settings
 
 DELAY = 0.5
 # Longer than any test runs: a second notification inside it is a failure.
@@ -354,3 +356,31 @@ async def test_after_a_restart_waiting_messages_are_notified_once(server_factory
         assert len(mail.mails) == 2
     finally:
         mail.stop()
+
+
+def test_yes_no_settings_and_the_notification_settings_are_checked(tmp_path: Path) -> None:
+    assert load_settings({}, {"QUIETLINE_TITLE_MARKER": "no"}).title_marker is False
+    assert load_settings({"title_marker": "on"}, {}).title_marker is True
+    config = tmp_path / "quietline.toml"
+    config.write_text("title_marker = false\nnotify_allow_http_loopback = true\n")
+    loaded = load_settings({}, {}, str(config))
+    assert (loaded.title_marker, loaded.notify_allow_http_loopback) == (False, True)
+    refused = [
+        ({}, {"QUIETLINE_TITLE_MARKER": "maybe"}, "true or false"),
+        ({"smtp_security": "ssl"}, {}, "smtp_security"),
+        ({"smtp_host": "mail.example.org"}, {}, "smtp_from"),
+        ({"smtp_port": "70000"}, {}, "smtp_port"),
+        ({"notify_subject": "a\nBcc: x@example.org"}, {}, "one line"),
+        ({"notify_text": " "}, {}, "notify_text"),
+    ]
+    for flags, environ, named in refused:
+        with pytest.raises(ConfigError, match=named):
+            load_settings(flags, environ)
+    config.write_text("title_marker = 1\n")
+    with pytest.raises(ConfigError, match="true or false"):
+        load_settings({}, {}, str(config))
+
+
+def test_the_practice_can_turn_the_title_count_off(server_factory: Any) -> None:
+    assert server_factory().get_json("/api/info")["title_marker"] is True
+    assert server_factory(title_marker="false").get_json("/api/info")["title_marker"] is False

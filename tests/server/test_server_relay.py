@@ -22,6 +22,8 @@ from websockets.asyncio.client import connect
 
 from crypto.encoding import b64u_decode, b64u_encode
 
+BACKLOG_WAIT = 30.0
+
 
 async def test_unauthenticated_connections_are_closed(server_factory: Any) -> None:
     server = server_factory(auth_timeout=0.5)
@@ -85,7 +87,13 @@ async def test_delivery_is_in_order_across_backlog_and_live(server: Any) -> None
             order.append(answer["id"])
 
     sending = asyncio.create_task(send_all())
+    # Wait for a backlog, but never forever: a sender that failed raises here,
+    # and one that stalls fails the test after BACKLOG_WAIT seconds.
+    deadline = asyncio.get_running_loop().time() + BACKLOG_WAIT
     while len(order) < 100:
+        if sending.done():
+            sending.result()
+        assert asyncio.get_running_loop().time() < deadline, f"only {len(order)} stored in time"
         await asyncio.sleep(0.01)
     inbox = await open_socket(server.url, therapist)
     received = [(await inbox.expect("envelope"))["id"] for _ in range(total)]

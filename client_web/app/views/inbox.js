@@ -6,6 +6,7 @@ import { loadBlocks } from "../mutations.js";
 import { threadList } from "../threads.js";
 import { listWhen } from "../time.js";
 import { initials } from "./directory.js";
+import { waitingCard } from "./waiting.js";
 
 export function inboxScreen(ctx, { workspace, go }) {
   const therapist = workspace.role === "therapist";
@@ -120,7 +121,8 @@ export function inboxScreen(ctx, { workspace, go }) {
   }
   render();
 
-  const summary = h("aside", { class: "inbox__aside", "aria-labelledby": "availability-title" });
+  const summary = h("div", {});
+  const waiting = therapist ? waitingCard(workspace, go) : null;
 
   function renderSummary() {
     const own = workspace.directory.find((entry) => entry.account === workspace.account)?.profile;
@@ -163,7 +165,10 @@ export function inboxScreen(ctx, { workspace, go }) {
 
   const refresh = () => {
     render();
-    if (therapist) renderSummary();
+    if (therapist) {
+      renderSummary();
+      waiting.render();
+    }
   };
   workspace.events.addEventListener("change", refresh);
   ctx.onLeave(() => workspace.events.removeEventListener("change", refresh));
@@ -185,7 +190,19 @@ export function inboxScreen(ctx, { workspace, go }) {
             onClick: () => go("directory"),
           }),
     ),
-    therapist ? h("div", { class: "split" }, list, summary) : list,
+    therapist
+      ? h(
+          "div",
+          { class: "split" },
+          list,
+          h(
+            "aside",
+            { class: "inbox__aside", "aria-label": "Waiting and availability" },
+            waiting.element,
+            summary,
+          ),
+        )
+      : list,
   );
 }
 

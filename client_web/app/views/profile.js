@@ -2,7 +2,12 @@
 // who they are, what they work with, when clients can expect a reply, and an
 // away message or office hours.
 
-import { loadDirectory, PROFILE_LIMITS, publishProfile } from "../directory.js";
+import {
+  PROFILE_LIST_ITEM_CHARS,
+  PROFILE_LIST_ITEMS,
+  PROFILE_TEXT_CHARS,
+} from "../../lib/constants.js";
+import { encodeProfile, loadDirectory, publishProfile } from "../directory.js";
 import { h } from "../dom.js";
 import { describe } from "../wording.js";
 
@@ -81,15 +86,16 @@ export function profileScreen(_ctx, { workspace, go, first }) {
     };
     if (!profile.display_name) throw new Error("Please enter the name clients will see.");
     for (const list of ["specialties", "languages"]) {
-      if (profile[list].length > PROFILE_LIMITS.list_items) {
-        throw new Error(`At most ${PROFILE_LIMITS.list_items} ${list}, please.`);
+      if (profile[list].length > PROFILE_LIST_ITEMS) {
+        throw new Error(`At most ${PROFILE_LIST_ITEMS} ${list}, please.`);
       }
-      if (profile[list].some((item) => item.length > PROFILE_LIMITS.list_item)) {
+      if (profile[list].some((item) => [...item].length > PROFILE_LIST_ITEM_CHARS)) {
         throw new Error(
-          `Each of the ${list} can be at most ${PROFILE_LIMITS.list_item} characters.`,
+          `Each of the ${list} can be at most ${PROFILE_LIST_ITEM_CHARS} characters.`,
         );
       }
     }
+    encodeProfile(profile);
     return profile;
   }
 
@@ -103,11 +109,11 @@ export function profileScreen(_ctx, { workspace, go, first }) {
     "form",
     { class: "card stack", novalidate: true },
     input("display_name", "Name shown to clients", {
-      limit: PROFILE_LIMITS.display_name,
+      limit: PROFILE_TEXT_CHARS.display_name,
       hint: "Your name or a professional pseudonym.",
     }),
     input("pronouns", "Pronouns", {
-      limit: PROFILE_LIMITS.pronouns,
+      limit: PROFILE_TEXT_CHARS.pronouns,
       placeholder: "for example she/her",
     }),
     input("specialties", "Specialties", {
@@ -115,15 +121,15 @@ export function profileScreen(_ctx, { workspace, go, first }) {
     }),
     input("languages", "Languages", { hint: "Separated by commas, for example: English, Español" }),
     input("response_time", "Usual response time", {
-      limit: PROFILE_LIMITS.response_time,
+      limit: PROFILE_TEXT_CHARS.response_time,
       placeholder: "for example within a day",
     }),
     input("office_hours", "Office hours", {
-      limit: PROFILE_LIMITS.office_hours,
+      limit: PROFILE_TEXT_CHARS.office_hours,
       placeholder: "for example Mon–Thu, 9:00–17:00",
     }),
     input("away_message", "Away message", {
-      limit: PROFILE_LIMITS.away_message,
+      limit: PROFILE_TEXT_CHARS.away_message,
       multiline: true,
       hint: "Shown to clients while it is set. Leave empty when you are available.",
     }),

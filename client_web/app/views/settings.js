@@ -1,9 +1,13 @@
-// Settings: how soon the page locks itself, signing out, and deleting the
-// account with everything the server holds for it.
+// Settings: how soon the page locks itself, how new messages are signalled
+// (views/notices.js), signing out, and deleting the account with everything
+// the server holds for it.
 
+import { IDLE_LOCK_MAX_MINUTES, IDLE_LOCK_MIN_MINUTES } from "../../lib/constants.js";
+import { withinIdleBounds } from "../autolock.js";
 import { h } from "../dom.js";
-import { idleMinutes, setIdleMinutes } from "../mutations.js";
+import { idleMinutes, savedIdleMinutes, setIdleMinutes } from "../mutations.js";
 import { describe } from "../wording.js";
+import { awayNotificationsCard, browserNoticeCard } from "./notices.js";
 
 const IDLE_CHOICES = [1, 2, 5, 10, 15, 30, 60];
 
@@ -22,6 +26,13 @@ export function settingsScreen(_ctx, { workspace, onIdleChange, onSignOut, onDel
     ),
   );
   const idleStatus = h("p", { class: "small muted", role: "status" });
+  const saved = savedIdleMinutes(workspace);
+  if (saved !== null && !withinIdleBounds(saved)) {
+    idleStatus.textContent =
+      `The saved lock time (${String(saved)}) is not between ${IDLE_LOCK_MIN_MINUTES} and ` +
+      `${IDLE_LOCK_MAX_MINUTES} minutes, so this page locks after ${current} minutes. ` +
+      "Choose a time to save a new one.";
+  }
   select.addEventListener("change", async () => {
     const minutes = Number(select.value);
     idleStatus.textContent = "";
@@ -81,6 +92,8 @@ export function settingsScreen(_ctx, { workspace, onIdleChange, onSignOut, onDel
       ),
       idleStatus,
     ),
+    workspace.role === "therapist" ? awayNotificationsCard(workspace) : null,
+    browserNoticeCard(workspace),
     h(
       "section",
       { class: "card", "aria-labelledby": "signout-title" },

@@ -2,6 +2,7 @@
 // composer; for therapists, the notes panel (views/notes.js) beside it.
 // Message text is only ever set as text, and shown with its line breaks.
 
+import { MAX_BODY_CHARS } from "../../lib/constants.js";
 import { clear, h } from "../dom.js";
 import { contactItem, sessionItem } from "../records.js";
 import { checkBody } from "../sender.js";
@@ -10,6 +11,9 @@ import { fullWhen, isoWhen, shortWhen } from "../time.js";
 import { describe } from "../wording.js";
 import { initials } from "./directory.js";
 import { notesPanel } from "./notes.js";
+
+// The composer counts characters only once the end is near.
+const COUNT_SHOWN_FROM = MAX_BODY_CHARS - 1000;
 
 const STATE_LABEL = {
   sending: "Sending…",
@@ -293,7 +297,7 @@ export function threadScreen(ctx, { workspace, go, peer }) {
     textarea.addEventListener("input", () => {
       workspace.drafts.set(peer, textarea.value);
       const length = [...textarea.value].length;
-      counter.textContent = length > 15000 ? `${length} / 16000` : "";
+      counter.textContent = length > COUNT_SHOWN_FROM ? `${length} / ${MAX_BODY_CHARS}` : "";
     });
     return {
       element: form,

@@ -1,21 +1,25 @@
-"""Keeping an account's prekeys published and its `prekeys` vault item in step (PROTOCOL.md 3).
+"""Keeping an account's prekeys published and its `prekeys` item in step (twin of upkeep.js).
 
-The `prekeys` item holds the private halves: `spk` and `pq` oldest first, the
-last entry being the one currently published, at most two generations (the
-current and the previous, so that messages in flight across a rotation still
-open); `opk` every one-time prekey not yet used; `seen_ek` the initiators'
-ephemeral keys already accepted; `rotated` when the signed prekeys last changed.
+The `prekeys` item (docs/PROTOCOL.md sections 3 and 10) holds the private
+halves: `spk` and `pq` oldest first, the last entry being the one currently
+published, at most two generations (the current and the previous, so that
+messages in flight across a rotation still open); `opk` every one-time prekey
+not yet used; `seen_ek` the initiators' ephemeral keys already accepted;
+`rotated` when the signed prekeys last changed.
 
-Each function returns the new item value and the `PUT /api/prekeys` body that
-publishes its public halves. The caller commits the item first and uploads
-second: a crash in between leaves private keys nobody was given, never a
-published key whose private half is lost.
+Each pure function returns the new item value and the `PUT /api/prekeys` body
+that publishes its public halves; `maintain_prekeys` applies them. The item is
+committed first and uploaded second: a crash in between leaves private keys
+nobody was given, never a published key whose private half is lost.
 """
 
 import time
 from typing import Any
 
-from crypto.constants import OPK_BATCH, SPK_ROTATE_DAYS
+from client_py.api import field
+from client_py.vaultstore import retry_on_conflict
+from client_py.workspace import Workspace
+from crypto.constants import OPK_BATCH, OPK_LOW_WATER, SPK_ROTATE_DAYS
 from crypto.encoding import b64u_decode, b64u_encode
 from crypto.keys import (
     SignedKemPrekey,
@@ -119,3 +123,39 @@ def current_public(identity_seed: bytes, value: dict[str, Any]) -> dict[str, Any
         ),
         "pq_prekey": _public(make_pq_prekey(identity_seed, pq["id"], b64u_decode(pq["seed"]))),
     }
+
+
+async def _maintain_once(workspace: Workspace) -> None:
+    seed = workspace.identity.seed
+    status = await workspace.http.get("/api/prekeys")
+    item = workspace.vault.find("prekeys")
+    upload: dict[str, Any] = {}
+    if item is None:
+        value, upload = initial(seed)
+    else:
+        value = item.value
+        if needs_rotation(value):
+            value, rotated = rotate(seed, value)
+            upload.update(rotated)
+        if field(status, "one_time", int) < OPK_LOW_WATER:
+            value, added = top_up(seed, value)
+            upload.update(added)
+    if upload:
+        batch = workspace.vault.batch()
+        batch.put(value, None if item is None else item.id)
+        await workspace.commit(batch)
+    if "signed_prekey" not in upload and (
+        status.get("signed_prekey_id") != value["spk"][-1]["id"]
+        or status.get("pq_prekey_id") != value["pq"][-1]["id"]
+    ):
+        # The item was committed but its upload never happened (a crash,
+        # or another device's rotation that failed half-way): publish now.
+        upload.update(current_public(seed, value))
+    if upload:
+        await workspace.http.put("/api/prekeys", upload)
+
+
+async def maintain_prekeys(workspace: Workspace) -> None:
+    """Rotate the signed prekeys when due, top up one-time prekeys, republish if needed."""
+    async with workspace.lock:
+        await retry_on_conflict(lambda: _maintain_once(workspace), workspace.sync)

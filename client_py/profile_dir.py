@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crypto.client_errors import BadInputError
+from client_py.errors import BadInputError
 from crypto.constants import ID_BYTES
 from crypto.encoding import b64u_decode, b64u_encode
 from crypto.errors import ProtocolError

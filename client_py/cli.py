@@ -20,18 +20,19 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from crypto.client import Client, Conversation, Incoming, Message, Therapist
-from crypto.client_errors import (
+from client_py.api import normalize_server_url
+from client_py.client import Client, Conversation, Incoming, Message, Therapist
+from client_py.errors import (
     AnswerTimeoutError,
     BadInputError,
     ClientError,
     DisconnectedError,
     UnreachableError,
 )
-from crypto.client_profile import Profile, default_profile_dir
-from crypto.client_transport import normalize_server_url
+from client_py.profile_dir import Profile, default_profile_dir
 from crypto.encoding import terminal_text
 from crypto.errors import ProtocolError
+from crypto.vault import PROTOCOL_KDF_COST, KdfCost
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -132,7 +133,7 @@ def _server(args: argparse.Namespace, profile: Profile) -> str:
 
 async def _login(args: argparse.Namespace, profile: Profile) -> Client:
     server = _server(args, profile)
-    client = await Client.login(server, read_secret(args), profile=profile)
+    client = await Client.login(server, read_secret(args), profile=profile, kdf_cost=args.kdf_cost)
     profile.save_settings(server, client.handle)
     return client
 
@@ -146,7 +147,9 @@ async def cmd_register(args: argparse.Namespace, profile: Profile, out: Output) 
         except OSError as exc:
             raise BadInputError(f"The invite file cannot be read ({exc}).") from None
     role = "therapist" if args.therapist else "client"
-    client, secret = await Client.register(server, role, invite=invite, profile=profile)
+    client, secret = await Client.register(
+        server, role, invite=invite, profile=profile, kdf_cost=args.kdf_cost
+    )
     try:
         profile.save_settings(server, client.handle)
         out.data(
@@ -496,7 +499,7 @@ class _Parser(argparse.ArgumentParser):
         super().error(message)
 
 
-def _common_options() -> argparse.ArgumentParser:
+def _common_options() -> "_Parser":
     # Defaults are suppressed so that an option given before the command is not
     # overwritten by the subcommand parser's own default.
     common = _Parser(add_help=False, allow_abbrev=False)
@@ -600,12 +603,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], *, kdf_cost: KdfCost = PROTOCOL_KDF_COST) -> int:
+    """Run one command. `kdf_cost` is for test suites only; no option or variable sets it."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return EXIT_OK if exc.code == 0 else EXIT_USAGE
+    args.kdf_cost = kdf_cost
     for name, default in (("server", None), ("profile", None), ("secret_file", None)):
         if not hasattr(args, name):
             setattr(args, name, default)

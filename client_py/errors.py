@@ -41,6 +41,24 @@ class ServerError(ClientError):
         return float(value) if isinstance(value, int | float) else None
 
 
+class VaultConflictError(ServerError):
+    """Another device kept changing the vault while this one retried (`retry_on_conflict`).
+
+    The server refused the last compare-and-swap write with `vault_conflict`
+    VAULT_CONFLICT_RETRIES times after the first attempt; nothing was written
+    and nothing was lost. Running the command again starts from the synced vault.
+    """
+
+    def __init__(self, last: ServerError) -> None:
+        super().__init__(
+            "vault_conflict",
+            "Another device keeps changing this account at the same moment; "
+            "nothing was saved, try again.",
+            last.status,
+            last.details,
+        )
+
+
 class UnreachableError(ClientError):
     code = "unreachable"
     default_message = "The server could not be reached; check the --server address and the network."

@@ -7,17 +7,24 @@ item, versions exactly one above what this copy holds) and sent with whatever
 commits it: a `send` or `ack` frame, or `POST /api/vault`. Only once the server
 has committed the batch does `apply` make it the local state; if the server
 refuses it with `vault_conflict`, the caller syncs and recomputes.
+
+`retry_on_conflict` is that rule, written once: every compare-and-swap path
+of the client (a vault commit, a `send`, an `ack`, a prekeys change) runs
+through it. It retries after a sync at most `VAULT_CONFLICT_RETRIES` times
+after the first attempt, then raises `VaultConflictError` to the caller.
 """
 
+import builtins
 import json
-import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
-from crypto.client_errors import BadResponseError
-from crypto.client_transport import Http, field
-from crypto.constants import ID_BYTES
+from client_py.api import Http, field
+from client_py.errors import BadResponseError, ServerError, VaultConflictError
+from client_py.ids import new_id
+from crypto.constants import ID_BYTES, VAULT_CONFLICT_RETRIES
 from crypto.encoding import b64u_decode, b64u_encode
 from crypto.errors import MalformedError, ProtocolError
 from crypto.vault import decrypt_item, encrypt_item
@@ -30,8 +37,30 @@ class Item:
     value: dict[str, Any]
 
 
-def new_item_id() -> str:
-    return b64u_encode(secrets.token_bytes(ID_BYTES))
+T = TypeVar("T")
+
+
+async def retry_on_conflict(
+    attempt: Callable[[], Awaitable[T]], resync: Callable[[], Awaitable[None]]
+) -> T:
+    """Run `attempt`; after each `vault_conflict`, `resync` and run it again.
+
+    `attempt` must rebuild its writes from the vault as it is when it runs, so
+    that a retry starts from what the other device committed. Any other error
+    reaches the caller at once; the conflict does after VAULT_CONFLICT_RETRIES
+    retries, as `VaultConflictError`.
+    """
+    retries = 0
+    while True:
+        try:
+            return await attempt()
+        except ServerError as exc:
+            if exc.code != "vault_conflict":
+                raise
+            if retries == VAULT_CONFLICT_RETRIES:
+                raise VaultConflictError(exc) from exc
+        retries += 1
+        await resync()
 
 
 def encode_item(value: dict[str, Any]) -> bytes:
@@ -57,7 +86,7 @@ class Batch:
 
     def put(self, value: dict[str, Any], item_id: str | None = None) -> str:
         """Create (item_id None) or replace an item; returns its id."""
-        item_id = item_id or new_item_id()
+        item_id = item_id or new_id()
         self._changes[item_id] = value
         return item_id
 
@@ -99,7 +128,8 @@ class Vault:
     def batch(self) -> Batch:
         return Batch(self)
 
-    def find(self, kind: str, **match: Any) -> list[Item]:
+    def list(self, kind: str, **match: Any) -> builtins.list[Item]:
+        """Every item of `kind` whose fields equal `match` (the web client's `list`)."""
         return [
             item
             for item in self.items.values()
@@ -107,8 +137,9 @@ class Vault:
             and all(item.value.get(key) == value for key, value in match.items())
         ]
 
-    def one(self, kind: str, **match: Any) -> Item | None:
-        found = self.find(kind, **match)
+    def find(self, kind: str, **match: Any) -> Item | None:
+        """The first item of `kind` whose fields equal `match`, or None (as the web client)."""
+        found = self.list(kind, **match)
         return found[0] if found else None
 
     def _store(self, item_id: str, version: int, blob: str | None) -> None:
@@ -125,7 +156,7 @@ class Vault:
         self._blobs[item_id] = (version, blob)
         self._deleted.pop(item_id, None)
 
-    def apply(self, wire: list[dict[str, Any]]) -> None:
+    def apply(self, wire: builtins.list[dict[str, Any]]) -> None:
         """Make committed writes (a `Batch.wire()`) the local state."""
         for write in wire:
             self._store(

@@ -1,4 +1,4 @@
-"""The vault item kinds a client reads and writes, and the views built from them.
+"""The vault item kinds a client reads and writes (the twin of client_web/app/records.js).
 
 The formats are those of docs/PROTOCOL.md section 10, shared with the browser
 client so that one account works in both: `identity`, `session`, `message`,
@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from crypto.client_vault import Item, Vault
+from client_py.vaultstore import Item, Vault
 from crypto.encoding import b64u_decode, b64u_encode
 from crypto.errors import ProtocolError
 from crypto.ratchet import RatchetState
@@ -27,14 +27,6 @@ class Message:
     sent: int
     body: str
     state: str
-
-
-@dataclass(frozen=True)
-class Conversation:
-    peer: str
-    last_activity: int
-    unread: int
-    messages: int
 
 
 def identity_item(role: str, account: str, handle: str, seed: bytes) -> dict[str, Any]:
@@ -117,30 +109,6 @@ def note_item(previous: dict[str, Any] | None, peer: str, body: str) -> dict[str
     }
 
 
-def history(vault: Vault, peer: str) -> list[Message]:
-    """A conversation oldest first; the sender's clock orders it, arrival order breaks ties."""
-    messages = [message_from(item.value) for item in vault.find("message", peer=peer)]
-    return sorted(messages, key=lambda message: message.sent)
-
-
-def conversations(vault: Vault) -> list[Conversation]:
-    """Every peer with messages, most recent activity first, with unread counts."""
-    by_peer: dict[str, list[Message]] = {}
-    for item in vault.find("message"):
-        message = message_from(item.value)
-        by_peer.setdefault(message.peer, []).append(message)
-    found = [
-        Conversation(
-            peer=peer,
-            last_activity=max(m.sent for m in messages),
-            unread=sum(1 for m in messages if m.dir == "in" and m.state != "read"),
-            messages=len(messages),
-        )
-        for peer, messages in by_peer.items()
-    ]
-    return sorted(found, key=lambda c: c.last_activity, reverse=True)
-
-
 def client_label(peer: str) -> str:
     """A short label from a random account id, as the browser client shows it: "Client 1A2B".
 
@@ -155,9 +123,9 @@ def client_label(peer: str) -> str:
 def known_peers(vault: Vault) -> set[str]:
     peers: set[str] = set()
     for kind in ("session", "contact", "message", "note"):
-        peers.update(str(item.value.get("peer")) for item in vault.find(kind))
+        peers.update(str(item.value.get("peer")) for item in vault.list(kind))
     return peers
 
 
 def find_message(vault: Vault, peer: str, message_id: str) -> Item | None:
-    return vault.one("message", peer=peer, id=message_id)
+    return vault.find("message", peer=peer, id=message_id)
