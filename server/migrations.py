@@ -188,7 +188,7 @@ def _sender_limits_and_shorter_traces(db: Database) -> None:
     # and blocking deletes them; this index serves both, and the sender's
     # cascade, which the index on `sender` alone served before.
     db.execute("DROP INDEX idx_envelopes_sender")
-    db["envelopes"].create_index(["sender", "recipient"])
+    db.table("envelopes").create_index(["sender", "recipient"])
     # De-duplication rows now live exactly as long as their envelope: no
     # hour of their own, deleted with it at acknowledgement or expiry.
     db.execute(
@@ -208,7 +208,7 @@ def _sender_limits_and_shorter_traces(db: Database) -> None:
     )
     db.execute("DROP TABLE sent_cmids")
     db.execute("ALTER TABLE sent_cmids_new RENAME TO sent_cmids")
-    db["sent_cmids"].create_index(["envelope"])
+    db.table("sent_cmids").create_index(["envelope"])
     # Token expiries down to four hours (`EXPIRY_GRAIN` of server/tokens.py
     # when this was written), so that they no longer record the login's hour.
     db.execute("UPDATE tokens SET expires = expires / 14400 * 14400")
