@@ -119,6 +119,8 @@ PROFILE_TEXT_CHARS: dict[str, int] = {
     "pronouns": 80,
     "response_time": 80,
     "office_hours": 80,
+    # An IANA time zone name, for the office hours ("Europe/Berlin").
+    "time_zone": 64,
     "away_message": 500,
 }
 PROFILE_LIST_ITEMS = 20

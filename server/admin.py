@@ -48,6 +48,7 @@ from server.config import (
     load_settings_and_sources,
 )
 from server.errors import InvalidAddressError
+from server.hints import admin_command
 from server.serve import prepare_database
 
 # Accounts are shown to the administrator as the start of their id in hex:
@@ -138,7 +139,10 @@ def _list_therapists(args: argparse.Namespace, settings: Settings, conn: sqlite3
         "ORDER BY a.created, a.id"
     ).fetchall()
     if not rows:
-        print("No therapist yet: run `quietline admin invite-therapist` to create an invite code.")
+        print(
+            f"No therapist yet: run `{admin_command(settings, 'invite-therapist')}` "
+            "to create an invite code."
+        )
         return 0
     print(f"{'ACCOUNT':<10}{'CREATED':<12}{'STATUS':<22}NAME")
     for account, created, revoked, profile in rows:
@@ -149,11 +153,11 @@ def _list_therapists(args: argparse.Namespace, settings: Settings, conn: sqlite3
     return 0
 
 
-def _find_therapist(conn: sqlite3.Connection, prefix: str) -> bytes:
+def _find_therapist(conn: sqlite3.Connection, settings: Settings, prefix: str) -> bytes:
+    listing = admin_command(settings, "list-therapists")
     if len(prefix) < MIN_PREFIX_CHARS:
         raise UnknownAccountError(
-            f"Give at least {MIN_PREFIX_CHARS} characters of the account, "
-            "as `quietline admin list-therapists` shows it."
+            f"Give at least {MIN_PREFIX_CHARS} characters of the account, as `{listing}` shows it."
         )
     wanted = prefix.lower()
     matches = [
@@ -162,9 +166,7 @@ def _find_therapist(conn: sqlite3.Connection, prefix: str) -> bytes:
         if bytes(row[0]).hex().startswith(wanted)
     ]
     if not matches:
-        raise UnknownAccountError(
-            f"No therapist account starts with {prefix!r}; see `quietline admin list-therapists`."
-        )
+        raise UnknownAccountError(f"No therapist account starts with {prefix!r}; see `{listing}`.")
     if len(matches) > 1:
         raise AmbiguousAccountError(
             f"{len(matches)} therapist accounts start with {prefix!r}; give more characters."
@@ -176,7 +178,7 @@ def _revoke_therapist(
     args: argparse.Namespace, settings: Settings, conn: sqlite3.Connection
 ) -> int:
     with transaction(conn):
-        account = _find_therapist(conn, args.account)
+        account = _find_therapist(conn, settings, args.account)
         changed = revocation.revoke(conn, account)
     prefix = account.hex()[:ACCOUNT_PREFIX_CHARS]
     if not changed:

@@ -25,6 +25,10 @@ class BackupExistsError(AdminError):
     code = "backup_exists"
 
 
+class BackupFolderError(AdminError):
+    code = "backup_folder"
+
+
 class NotABackupError(AdminError):
     code = "not_a_backup"
 

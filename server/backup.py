@@ -23,6 +23,7 @@ from pathlib import Path
 from server import database, datalock, migrations
 from server.admin_errors import (
     BackupExistsError,
+    BackupFolderError,
     DatabaseExistsError,
     DataInUseError,
     NotABackupError,
@@ -101,6 +102,20 @@ def _copy(source: sqlite3.Connection, target: Path, journal_mode: str) -> None:
     _fsync(target)
 
 
+def _check_folder(folder: Path) -> None:
+    """Name the backup's folder when it is the problem: SQLite would blame the database."""
+    if not folder.is_dir():
+        raise BackupFolderError(
+            f"The folder {folder} does not exist: create it (mkdir -p {folder}) "
+            "or give a path in an existing folder."
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise BackupFolderError(
+            f"The folder {folder} cannot be written by this user: run as its owner, "
+            "or give a path in another folder."
+        )
+
+
 def backup(database_path: Path, target: Path, *, force: bool = False) -> Checked:
     """Write a consistent copy of the live database to `target`."""
     if target.exists() and not force:
@@ -109,6 +124,7 @@ def backup(database_path: Path, target: Path, *, force: bool = False) -> Checked
         )
     if not database_path.is_file():
         raise NotABackupError(f"There is no database at {database_path}; check --data.")
+    _check_folder(target.parent)
     partial = _partial(target)
     source = database.connect(database_path, readonly=True)
     try:

@@ -63,6 +63,7 @@ class Stored:
     id: bytes
     seq: int | None  # None when this was a repeated cmid and nothing new was stored
     ts: int
+    vault_cursor: int | None = None  # the sender's vault cursor after its writes, if any
 
 
 @dataclass(frozen=True)
@@ -127,8 +128,9 @@ def store(conn: sqlite3.Connection, send: Send, limits: Limits) -> Stored:
         )
     if limits.disk_low:
         raise StorageFullError()
+    cursor = None
     if send.writes:
-        vault.apply(
+        cursor = vault.apply(
             conn,
             send.sender,
             send.writes,
@@ -151,7 +153,7 @@ def store(conn: sqlite3.Connection, send: Send, limits: Limits) -> Stored:
         (send.sender, send.cmid, envelope_id),
     )
     assert seq is not None
-    return Stored(envelope_id, seq, ts)
+    return Stored(envelope_id, seq, ts, cursor)
 
 
 def acknowledge(
@@ -160,19 +162,23 @@ def acknowledge(
     envelope_id: bytes,
     writes: list[vault.VaultWrite],
     limits: Limits,
-) -> None:
-    """Delete one of the account's own envelopes and commit its vault writes with it."""
+) -> int | None:
+    """Delete one of the account's own envelopes and commit its vault writes with it.
+
+    Returns the account's vault cursor after the writes, or None without writes.
+    """
     deleted = conn.execute(
         "DELETE FROM envelopes WHERE id = ? AND recipient = ?", (envelope_id, account)
     ).rowcount
     if deleted != 1:
         raise NotFoundError("This account has no such envelope; it may be acknowledged already.")
-    if writes:
-        # Even while the disk guard refuses growth: acknowledging is how
-        # stored messages leave the server, and the reserve is kept for it.
-        vault.apply(
-            conn, account, writes, limits.max_vault_bytes, limits.max_vault_items, may_grow=True
-        )
+    if not writes:
+        return None
+    # Even while the disk guard refuses growth: acknowledging is how stored
+    # messages leave the server, and the reserve is kept for it.
+    return vault.apply(
+        conn, account, writes, limits.max_vault_bytes, limits.max_vault_items, may_grow=True
+    )
 
 
 def frame(envelope_id: bytes, sender: bytes, env_text: str, ts: int) -> str:

@@ -14,7 +14,6 @@ per message (bench/README.md, "Findings").
 import asyncio
 import gc
 import sys
-from pathlib import Path
 
 import uvicorn
 import uvloop
@@ -23,6 +22,7 @@ from server import database, datalock, migrations, transport
 from server.app import create_app
 from server.config import Settings
 from server.deadlines import protocol_for
+from server.hints import admin_command
 from server.logs import log_config
 from server.static import VENDOR
 
@@ -94,16 +94,6 @@ async def _serve(server: uvicorn.Server) -> None:
     await task
 
 
-def _admin_command() -> str:
-    """How the administrator ran us, so the hints below can be pasted as they are."""
-    program = Path(sys.argv[0])
-    if program.name != "quietline":
-        return f"{Path(sys.executable).name} -m server"
-    if program.is_absolute() and program.is_relative_to(Path.cwd()):
-        return str(program.relative_to(Path.cwd()))
-    return str(program)
-
-
 def _first_steps(settings: Settings) -> None:
     """Tell a new practice what to do next, and warn when the web client cannot be served."""
     conn = database.connect(settings.database_path(), readonly=True)
@@ -115,8 +105,8 @@ def _first_steps(settings: Settings) -> None:
         conn.close()
     if therapists == 0:
         print(
-            f"No therapist yet: run `{_admin_command()} admin --data {settings.data} "
-            "invite-therapist` to create an invite code.",
+            f"No therapist yet: run `{admin_command(settings, 'invite-therapist')}` "
+            "to create an invite code.",
             flush=True,
         )
     client = settings.client_path()

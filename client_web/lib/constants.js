@@ -113,6 +113,7 @@ export const PROFILE_TEXT_CHARS = Object.freeze({
   pronouns: 80,
   response_time: 80,
   office_hours: 80,
+  time_zone: 64,
   away_message: 500,
 });
 export const PROFILE_LIST_ITEMS = 20;

@@ -114,3 +114,17 @@ def test_restore_refuses_a_running_server_an_existing_database_and_a_bad_file(
     assert table_rows(server.database) == table_rows(backup)
     server.start()
     assert server.get_json("/api/health") == {"ok": True}
+
+
+def test_a_backup_into_a_missing_folder_names_the_folder(
+    server_factory: Any, tmp_path: Path
+) -> None:
+    server = server_factory()
+    missing = tmp_path / "backups" / "nightly"
+    refused = admin(server.data_dir, "backup", str(missing / "quietline.sqlite3"))
+    assert refused.returncode == 1 and "(backup_folder)" in refused.stderr
+    assert f"The folder {missing} does not exist" in refused.stderr
+    assert "data directory" not in refused.stderr
+    assert not missing.exists()
+    missing.mkdir(parents=True)
+    ok(admin(server.data_dir, "backup", str(missing / "quietline.sqlite3")))

@@ -5,6 +5,8 @@ import json
 import os
 import re
 import sqlite3
+import subprocess
+import sys
 import urllib.request
 from typing import Any
 
@@ -20,7 +22,7 @@ from server_harness import (
     request,
     wait_closed,
 )
-from server_process import TEST_SETTINGS, RunningServer, require_web_packages
+from server_process import REPO_ROOT, TEST_SETTINGS, RunningServer, require_web_packages
 
 from crypto.encoding import b64u_decode, b64u_encode
 from crypto.keys import IdentityKeyPair
@@ -111,7 +113,12 @@ async def authenticate_once(server: Any, account: Any) -> dict[str, Any]:
             b64u_decode(challenge["nonce"]),
             account.id,
         )
-        frame = {"type": "auth", "account": account.id_text, "sig": b64u_encode(sig)}
+        frame = {
+            "type": "auth",
+            "account": account.id_text,
+            "sig": b64u_encode(sig),
+            "token": account.token,
+        }
         await ws.send(json.dumps(frame))
         return json.loads(await ws.recv())
 
@@ -227,3 +234,21 @@ def test_the_crisis_text_is_published_for_the_support_page(server_factory: Any) 
     assert 'id="practice-support-text"' in support
     start = request(server.url, "GET", "/").raw.decode()
     assert 'href="/support.html"' in start
+
+
+def test_the_suggested_commands_can_be_pasted_as_they_are(tmp_path: Any) -> None:
+    """The hint names the program and the --data in use: pasted, it works on this data."""
+    data_dir = tmp_path / "practice data"
+    listing = ok(admin(data_dir, "list-therapists"))
+    suggested = re.search(r"run `([^`]+)`", listing).group(1)
+    assert suggested.endswith("invite-therapist") and "--data" in suggested
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("QUIETLINE_")}
+    environment["PATH"] = f"{os.path.dirname(sys.executable)}:{environment.get('PATH', '')}"
+    pasted = subprocess.run(
+        suggested, shell=True, cwd=REPO_ROOT, env=environment, capture_output=True, text=True
+    )
+    assert pasted.returncode == 0, pasted.stderr
+    assert re.fullmatch(r"[0-9A-Z]{4}(-[0-9A-Z]{4}){4}\n", pasted.stdout)
+    unknown = admin(data_dir, "revoke-therapist", "ffffffff")
+    assert "(unknown_account)" in unknown.stderr
+    assert re.search(r"see `[^`]+ admin --data '[^']+' list-therapists`", unknown.stderr)

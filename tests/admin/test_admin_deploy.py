@@ -47,7 +47,12 @@ def test_nginx_proxies_websockets_and_keeps_no_addresses() -> None:
 def test_caddy_proxies_to_the_server_and_keeps_no_addresses() -> None:
     lines = directives(DEPLOY / "Caddyfile")
     assert "reverse_proxy 127.0.0.1:8000 {" in lines
-    assert not [line for line in lines if line == "log" or line.startswith("log ")]
+    # Logs are configured in the global options only, each through the filter
+    # that deletes the client's fields; no site asks for an access log.
+    site = lines[lines.index("notes.example.org {") :]
+    assert not [line for line in site if line == "log" or line.startswith("log ")]
+    logs = [line for line in lines if line.startswith("log ")]
+    assert logs and len(logs) == lines.count("import no_client_fields")
     for header in ADDRESS_HEADERS:
         assert f"header_up -{header}" in lines
 
@@ -67,9 +72,11 @@ def test_the_systemd_unit_is_sandboxed_and_writes_only_its_data() -> None:
         "CapabilityBoundingSet": "",
     }.items():
         assert settings.get(key) == value, key
-    start = settings["ExecStart"]
-    assert " serve " in start and "--host 127.0.0.1" in start
-    assert "--data /var/lib/quietline" in start
+    # Only --data on the command line: every other setting comes from
+    # quietline.toml, which a flag would silently override.
+    start = "/opt/quietline/.venv/bin/quietline serve --data /var/lib/quietline"
+    assert settings["ExecStart"] == start
+    assert not [line for line in lines if line.startswith("Environment")]
 
 
 def test_the_dockerfile_runs_unprivileged_with_data_in_a_volume() -> None:
@@ -81,7 +88,7 @@ def test_the_dockerfile_runs_unprivileged_with_data_in_a_volume() -> None:
     text = "\n".join(lines)
     assert "QUIETLINE_DATA=/data" in text and "npm ci" in text
     ignored = directives(DEPLOY / "Dockerfile.dockerignore")
-    assert {".git", ".venv", "data"} <= set(ignored)
+    assert {".git", ".venv", "data", "client_web/test"} <= set(ignored)
 
 
 def test_the_guide_names_only_real_commands_and_settings() -> None:

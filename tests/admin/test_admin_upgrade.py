@@ -71,7 +71,7 @@ def insert_representative_rows(path: Path, therapist: Account, client_id: bytes)
                     0,
                 ),
             ],
-            # An expiry on the four-hour grain migration 4 rounds to, so it stays as it is.
+            # An expiry on the four-hour grain migration 5 rounds to, so it stays as it is.
             "tokens": [(os.urandom(32), client_id, (int(time.time()) + 8 * 3600) // 14400 * 14400)],
             "invites": [(os.urandom(32), "therapist", today)],
             "one_time_prekeys": [(therapist.id, 7, os.urandom(32), os.urandom(64))],
@@ -79,7 +79,7 @@ def insert_representative_rows(path: Path, therapist: Account, client_id: bytes)
             "envelopes": [(1, ENVELOPE_ID, therapist.id, client_id, ENVELOPE, today)],
             "sent_cmids": [
                 (client_id, os.urandom(16), ENVELOPE_ID, today),
-                # Its envelope was acknowledged: migration 4 drops it.
+                # Its envelope was acknowledged: migration 5 drops it.
                 (client_id, os.urandom(16), os.urandom(16), today),
             ],
             "blocks": [],
@@ -101,7 +101,6 @@ def snapshot(path: Path) -> dict[str, list[tuple[Any, ...]]]:
     try:
         tables = [
             "settings",
-            "tokens",
             "invites",
             "one_time_prekeys",
             "profiles",
@@ -110,7 +109,8 @@ def snapshot(path: Path) -> dict[str, list[tuple[Any, ...]]]:
             "sent_cmids",
         ]
         found = {t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall()) for t in tables}
-        # Migration 4 keeps a de-duplication row only while its envelope waits,
+        found["tokens"] = sorted(conn.execute("SELECT hash, account, expires FROM tokens"))
+        # Migration 5 keeps a de-duplication row only while its envelope waits,
         # without an hour of its own.
         found["sent_cmids"] = sorted(
             conn.execute(
@@ -154,6 +154,9 @@ async def test_a_first_version_database_upgrades_with_its_data_intact(
             assert conn.execute("SELECT DISTINCT active, revoked FROM accounts").fetchall() == [
                 (today, None)
             ]
+            # A session from before migration 4 gets an id and today as its day.
+            sessions = conn.execute("SELECT id, kind, active, signed_out FROM tokens").fetchall()
+            assert [(len(row[0]), *row[1:]) for row in sessions] == [(16, None, today, None)]
             assert conn.execute("SELECT COUNT(*) FROM sent_cmids").fetchone() == (1,)
             outbox = conn.execute("SELECT outbox_bytes FROM accounts WHERE id = ?", (client_id,))
             assert outbox.fetchone() == (len(ENVELOPE),)

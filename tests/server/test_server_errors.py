@@ -17,6 +17,7 @@ from typing import Any
 
 from server_harness import (
     Account,
+    auth_frame,
     auth_signature,
     make_account,
     make_invite,
@@ -309,18 +310,6 @@ async def test_websocket_rate_limited(server_factory: Any) -> None:
     assert request(server.url, "GET", "/api/health").status == 200
 
 
-async def test_session_moved(server: Any) -> None:
-    account = make_account(server.url)
-    first = await open_socket(server.url, account)
-    second = await open_socket(server.url, account)
-    frames = await wait_closed(first.ws)
-    assert [f["code"] for f in frames if f["type"] == "error"] == ["session_moved"]
-    assert first.ws.close_code == 1008
-    await second.send({"type": "ping"})
-    assert (await second.expect("pong"))["type"] == "pong"
-    await second.close()
-
-
 async def test_too_many_connections(server_factory: Any) -> None:
     """`max_connections` counts authenticated sockets; the next account is told to retry."""
     server = server_factory(max_connections=1)
@@ -332,9 +321,7 @@ async def test_too_many_connections(server_factory: Any) -> None:
     sig = auth_signature(
         other.identity, b64u_decode(challenge["server"]), b64u_decode(challenge["nonce"]), other.id
     )
-    await second.send(
-        json.dumps({"type": "auth", "account": other.id_text, "sig": b64u_encode(sig)})
-    )
+    await second.send(json.dumps(auth_frame(other, sig)))
     frames = await wait_closed(second)
     assert [f["code"] for f in frames] == ["too_many_connections"]
     assert second.close_code == 1013
