@@ -96,6 +96,8 @@ session_state.json
 payload.json
   text:    {id, sent, body, encoded (text)}
   receipt: {state, ids, encoded}
+  group_key:  {key (hex of a sender key distribution), encoded}
+  group_join: {group, member_key, name, salt, note, encoded}
   invalid: {name, encoded (text, or hex_bytes for non-UTF-8), error}
 
 vault.json
@@ -162,6 +164,7 @@ from crypto.constants import (  # noqa: E402
     CTX_REGISTER,
     CTX_SIGNED_PREKEY,
     CTX_WEBSOCKET_AUTH,
+    GROUP_DISTRIBUTION_MAX_BYTES,
     MAX_ENVELOPE,
     MAX_PREVIOUS_RATCHET_KEYS,
     MAX_SKIPPED_KEYS,
@@ -1128,7 +1131,62 @@ def payload_vectors() -> dict[str, Any]:
     )
     body_16000 = "🌱" * 16000
     assert payload.parse(payload.encode_text(ids[0], 1, body_16000))["body"] == body_16000
-    return {"text": text_cases, "receipt": receipt_cases, "invalid": invalid}
+    scene = GroupScene()
+    roster = scene.roster(1, [scene.entry(name) for name in GROUP_MEMBERS])
+    state = sender_key.join(
+        group_roster.sign_roster(scene.moderator.seed, roster),
+        scene.group_id,
+        scene.moderator.public,
+        scene.seeds["bob"],
+    )
+    state = sender_key.create_sender_key(
+        state, GROUP_NOW, seed32("payload signing"), seed32("payload chain")
+    )
+    distribution = sender_key.distribution_message(state, scene.names["bob"], scene.salts["bob"])
+    group_key_cases = [
+        {"key": distribution.hex(), "encoded": payload.encode_group_key(distribution).decode()}
+    ]
+    group_join_cases = []
+    for name, note in (("bob", ""), ("alice", 'First time here. "Evenings" suit me; ça va 🌱\n')):
+        group_join_cases.append(
+            {
+                "group": b64u_encode(scene.group_id),
+                "member_key": b64u_encode(scene.keys[name]),
+                "name": scene.names[name],
+                "salt": b64u_encode(scene.salts[name]),
+                "note": note,
+                "encoded": payload.encode_group_join(
+                    scene.group_id, scene.keys[name], scene.names[name], scene.salts[name], note
+                ).decode(),
+            }
+        )
+    join = json.loads(group_join_cases[0]["encoded"])
+    too_long_key = b64u_encode(bytes(GROUP_DISTRIBUTION_MAX_BYTES + 1))
+    invalid_groups = [
+        ("group key too long", {"v": 1, "type": "group_key", "key": too_long_key}),
+        ("group key not base64url", {"v": 1, "type": "group_key", "key": "a+b"}),
+        ("group join with short member key", {**join, "member_key": "AAAA"}),
+        ("group join with empty name", {**join, "name": ""}),
+        ("group join with control character in name", {**join, "name": "A\u0007"}),
+        ("group join with long note", {**join, "note": "x" * 501}),
+        ("group join without salt", {k: v for k, v in join.items() if k != "salt"}),
+    ]
+    for name, value in invalid_groups:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        invalid.append(
+            {
+                "name": name,
+                "encoded": text,
+                "error": error_of(lambda t=text: payload.parse(t.encode())),
+            }
+        )
+    return {
+        "text": text_cases,
+        "receipt": receipt_cases,
+        "group_key": group_key_cases,
+        "group_join": group_join_cases,
+        "invalid": invalid,
+    }
 
 
 # ---------------------------------------------------------------- vault
