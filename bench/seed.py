@@ -20,14 +20,14 @@ import json
 import os
 import secrets
 import sqlite3
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from crypto.constants import BUCKETS, CROCKFORD_ALPHABET, HANDLE_SYMBOLS, ID_BYTES
 from crypto.encoding import b64u_decode, b64u_encode
 from crypto.envelope import Header, MessageEnvelope
 from crypto.keys import IdentityKeyPair
-from server import clock, database, handles, settings_store
+from server import clock, database, handles, settings_store, tokens
 from server.config import Settings
 from server.passwords import HASHER
 from server.serve import prepare_database
@@ -46,6 +46,7 @@ class Device:
     seed: str  # b64u Ed25519 seed
     handle: str
     partner: str  # b64u id of the account it writes to
+    token: str = ""  # bearer token of its session, for the websocket's auth
 
     @property
     def account_bytes(self) -> bytes:
@@ -103,6 +104,10 @@ def add_pairs(path: Path, pairs: int) -> list[Device]:
             "VALUES (?, ?, ?, ?, ?, ?)",
             rows,
         )
+        devices = [
+            replace(device, token=tokens.issue(conn, device.account_bytes, "cli")[0])
+            for device in devices
+        ]
         conn.execute("COMMIT")
     finally:
         conn.close()

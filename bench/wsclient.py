@@ -49,7 +49,14 @@ async def open_device(ws_url: str, device: Device) -> tuple[ClientConnection, di
         )
         sig = signatures.sign(device.seed_bytes, CTX_WEBSOCKET_AUTH, data)
         await ws.send(
-            json.dumps({"type": "auth", "account": device.account, "sig": b64u_encode(sig)})
+            json.dumps(
+                {
+                    "type": "auth",
+                    "account": device.account,
+                    "sig": b64u_encode(sig),
+                    "token": device.token,
+                }
+            )
         )
         ready = json.loads(await asyncio.wait_for(ws.recv(), CONNECT_TIMEOUT))
     except BaseException:

@@ -15,7 +15,13 @@ from typing import Any
 from client_py import records, upkeep
 from client_py.api import b64u_field, field
 from client_py.connection import Channel
-from client_py.errors import BadResponseError, InvalidSecretError, ServerError, VaultCorruptError
+from client_py.errors import (
+    BadResponseError,
+    InvalidSecretError,
+    NotLoggedInError,
+    ServerError,
+    VaultCorruptError,
+)
 from client_py.profile_dir import SavedLogin
 from client_py.vaultstore import Vault
 from client_py.workspace import Workspace
@@ -130,7 +136,8 @@ async def _open_account(
     async def log_in() -> None:
         workspace.http.token = None
         answer = await workspace.http.post(
-            "/api/login", {"handle": secret.handle, "login_key": b64u_encode(login_key)}
+            "/api/login",
+            {"handle": secret.handle, "login_key": b64u_encode(login_key), "kind": "cli"},
         )
         workspace.http.token = field(answer, "token", str)
         workspace.account = field(answer, "account", str)
@@ -149,7 +156,9 @@ async def _sync_if_authorized(workspace: Workspace) -> bool:
         await workspace.sync()
         return True
     except ServerError as exc:
-        if exc.code != "unauthorized":
+        # A token another device signed out is replaced like an expired one:
+        # this command was given the secret, so it signs in afresh.
+        if exc.code not in ("unauthorized", "signed_out"):
             raise
         return False
     finally:
@@ -192,14 +201,28 @@ async def connect(
     def sign_challenge(nonce: bytes) -> bytes:
         return sign(seed, CTX_WEBSOCKET_AUTH, websocket_auth_data(signed_for, nonce, account_id))
 
-    channel = await Channel.open(
-        workspace.server_url,
-        signed_for,
-        account_id,
-        sign_challenge,
-        timeout=workspace.timeout,
-        on_prekeys_low=on_prekeys_low,
-    )
+    async def open_channel() -> Channel:
+        if workspace.http.token is None:
+            raise NotLoggedInError("Log in first (Client.login).")
+        return await Channel.open(
+            workspace.server_url,
+            signed_for,
+            account_id,
+            workspace.http.token,
+            sign_challenge,
+            timeout=workspace.timeout,
+            on_prekeys_low=on_prekeys_low,
+        )
+
+    try:
+        channel = await open_channel()
+    except ServerError as exc:
+        # The session's token expired since the last request: log in again,
+        # as an HTTP request would, and authenticate once more.
+        if exc.code != "unauthorized" or workspace.http.on_unauthorized is None:
+            raise
+        await workspace.http.on_unauthorized()
+        channel = await open_channel()
     # A closed channel is replaced only now, so that after a failed
     # reconnection the client still reports the disconnection.
     await workspace.close_channel()

@@ -34,7 +34,7 @@ from crypto.encoding import b64u_encode
 MAX_FRAME_BYTES = 8 * 1024 * 1024
 # Error codes after which the server closes the connection; the client does
 # not wait for anything more on it (the web client's word, connection.js).
-FINAL_CODES = frozenset({"session_moved", "unauthorized", "too_many_connections"})
+FINAL_CODES = frozenset({"signed_out", "too_many_devices", "unauthorized", "too_many_connections"})
 
 
 def websocket_url(server_url: str) -> str:
@@ -71,6 +71,7 @@ class Channel:
         server_url: str,
         server_id: bytes,
         account_id: bytes,
+        token: str,
         sign_challenge: Callable[[bytes], bytes],
         timeout: float = DEFAULT_TIMEOUT,
         on_prekeys_low: Callable[[int], Coroutine[Any, Any, None]] | None = None,
@@ -78,7 +79,8 @@ class Channel:
         """Connect and answer the challenge (PROTOCOL.md section 11).
 
         `sign_challenge(nonce)` returns the signature over the challenge; it is
-        a callable so that the identity seed never reaches this module.
+        a callable so that the identity seed never reaches this module. `token`
+        is the session's bearer token, which ties the connection to the session.
         """
         try:
             ws = await connect(
@@ -94,7 +96,7 @@ class Channel:
             ) from None
         channel = cls(ws, timeout, on_prekeys_low)
         try:
-            await channel._authenticate(server_id, account_id, sign_challenge)
+            await channel._authenticate(server_id, account_id, token, sign_challenge)
         except BaseException:
             await ws.close()
             raise
@@ -114,7 +116,11 @@ class Channel:
         return frame
 
     async def _authenticate(
-        self, server_id: bytes, account_id: bytes, sign_challenge: Callable[[bytes], bytes]
+        self,
+        server_id: bytes,
+        account_id: bytes,
+        token: str,
+        sign_challenge: Callable[[bytes], bytes],
     ) -> None:
         challenge = await self._receive_json()
         if challenge.get("type") != "challenge":
@@ -131,6 +137,7 @@ class Channel:
                     "type": "auth",
                     "account": b64u_encode(account_id),
                     "sig": b64u_encode(sign_challenge(nonce)),
+                    "token": token,
                 }
             )
         )

@@ -23,8 +23,10 @@ from server.errors import (
     MalformedApiError,
     RateLimitedError,
     RevokedError,
+    SignedOutError,
     UnauthorizedError,
 )
+from server.tokens import KINDS
 from server.validation import binary, string
 from server.writer import Tx
 
@@ -62,6 +64,8 @@ async def info(request: Request) -> Response:
             "idle_lock_minutes": settings.idle_lock_minutes,
             "crisis_text": settings.crisis_text,
             "title_marker": settings.title_marker,
+            "specialties": settings.vocabulary("specialties"),
+            "languages": settings.vocabulary("languages"),
         }
     )
 
@@ -119,6 +123,9 @@ async def login(request: Request) -> Response:
     body = await read_json(request)
     handle = handles.parse_handle(body)
     login_key = binary(body, "login_key", LOGIN_KEY_BYTES)
+    kind = body.get("kind")
+    if kind is not None and kind not in KINDS:
+        raise BadRequestError('The field \'kind\' must be "browser" or "cli" when present.')
     handle_hash = handles.handle_hash(service.handle_key, handle)
     # Per handle, known or not: the answer must not depend on whether it exists.
     wait = service.rates.login_attempts.take(handle_hash)
@@ -134,7 +141,7 @@ async def login(request: Request) -> Response:
         if revocation.is_revoked(tx.conn, account):
             raise RevokedError()
         retention.touch(tx.conn, account)
-        return tokens.issue(tx.conn, account)
+        return tokens.issue(tx.conn, account, kind)
 
     token, expires = await service.writer.run(operation)
     return json_response({"account": b64u_encode(account), "token": token, "expires": expires})
@@ -143,11 +150,44 @@ async def login(request: Request) -> Response:
 @endpoint
 async def logout(request: Request) -> Response:
     service = services(request)
-    await authenticate(request)
+    caller = await authenticate(request)
     token = tokens.parse_bearer(request.headers.get("authorization"))
     assert token is not None
-    await service.writer.run(lambda tx: tokens.revoke(tx.conn, token))
+
+    def operation(tx: Tx) -> None:
+        tokens.revoke(tx.conn, token)
+        tx.after_commit(
+            lambda: service.hub.close_sessions(
+                caller.account, {caller.session}, UnauthorizedError("This session logged out.")
+            )
+        )
+
+    await service.writer.run(operation)
     return json_response({})
+
+
+@endpoint
+async def list_sessions(request: Request) -> Response:
+    service = services(request)
+    caller = await authenticate(request)
+    return json_response({"sessions": await service.readers.run(tokens.sessions, caller)})
+
+
+@endpoint
+async def sign_out_others(request: Request) -> Response:
+    """Sign out every other session of the account and close their live connections now."""
+    service = services(request)
+    caller = await authenticate(request)
+
+    def operation(tx: Tx) -> int:
+        ended = tokens.sign_out_others(tx.conn, caller)
+        tx.after_commit(
+            lambda: service.hub.close_sessions(caller.account, set(ended), SignedOutError())
+        )
+        return len(ended)
+
+    count = await service.writer.run(operation)
+    return json_response({"signed_out": count})
 
 
 @endpoint

@@ -6,6 +6,7 @@ from starlette.responses import Response
 from server import vault
 from server.endpoint import authenticate, endpoint, json_response, read_json, services
 from server.validation import required
+from server.writer import Tx
 
 
 @endpoint
@@ -23,9 +24,16 @@ async def write(request: Request) -> Response:
     body = await read_json(request)
     writes = vault.parse_writes(required(body, "writes"), service.settings.max_vault_writes)
     settings = service.settings
-    cursor = await service.writer.run(
-        lambda tx: vault.apply(
+
+    def operation(tx: Tx) -> int:
+        cursor = vault.apply(
             tx.conn, caller.account, writes, settings.max_vault_bytes, settings.max_vault_items
         )
-    )
+        # Every live connection hears of it, the writer's own included: an
+        # HTTP write does not say which connection (if any) is its device's,
+        # and a client ignores a cursor it has already reached.
+        tx.after_commit(lambda: service.hub.vault_changed(caller.account, cursor))
+        return cursor
+
+    cursor = await service.writer.run(operation)
     return json_response({"cursor": str(cursor)})

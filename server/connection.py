@@ -44,9 +44,12 @@ def error_frame(error: ApiError, ref: str | None = None) -> dict[str, Any]:
 
 
 class Connection:
-    def __init__(self, ws: WebSocket, account: bytes, max_frames: int, max_bytes: int) -> None:
+    def __init__(
+        self, ws: WebSocket, account: bytes, session: bytes, max_frames: int, max_bytes: int
+    ) -> None:
         self.ws = ws
         self.account = account
+        self.session = session
         self.closing = False
         self.done = asyncio.Event()
         self._max_frames = max_frames

@@ -54,6 +54,7 @@ class Stored:
     id: bytes
     seq: int | None  # None when this was a repeated cmid and nothing new was stored
     ts: int
+    vault_cursor: int | None = None  # the sender's vault cursor after its writes, if any
 
 
 @dataclass(frozen=True)
@@ -90,8 +91,11 @@ def store(conn: sqlite3.Connection, send: Send, limits: Limits) -> Stored:
             raise BlockedError()
     if waiting >= limits.max_inbox:
         raise InboxFullError()
+    cursor = None
     if send.writes:
-        vault.apply(conn, send.sender, send.writes, limits.max_vault_bytes, limits.max_vault_items)
+        cursor = vault.apply(
+            conn, send.sender, send.writes, limits.max_vault_bytes, limits.max_vault_items
+        )
     envelope_id = secrets.token_bytes(ID_BYTES)
     ts = clock.this_hour()
     try:
@@ -107,7 +111,7 @@ def store(conn: sqlite3.Connection, send: Send, limits: Limits) -> Stored:
         (send.sender, send.cmid, envelope_id, ts),
     )
     assert seq is not None
-    return Stored(envelope_id, seq, ts)
+    return Stored(envelope_id, seq, ts, cursor)
 
 
 def acknowledge(
@@ -116,15 +120,19 @@ def acknowledge(
     envelope_id: bytes,
     writes: list[vault.VaultWrite],
     limits: Limits,
-) -> None:
-    """Delete one of the account's own envelopes and commit its vault writes with it."""
+) -> int | None:
+    """Delete one of the account's own envelopes and commit its vault writes with it.
+
+    Returns the account's vault cursor after the writes, or None without writes.
+    """
     deleted = conn.execute(
         "DELETE FROM envelopes WHERE id = ? AND recipient = ?", (envelope_id, account)
     ).rowcount
     if deleted != 1:
         raise NotFoundError("This account has no such envelope; it may be acknowledged already.")
-    if writes:
-        vault.apply(conn, account, writes, limits.max_vault_bytes, limits.max_vault_items)
+    if not writes:
+        return None
+    return vault.apply(conn, account, writes, limits.max_vault_bytes, limits.max_vault_items)
 
 
 def frame(envelope_id: bytes, sender: bytes, env_text: str, ts: int) -> str:

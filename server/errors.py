@@ -166,11 +166,21 @@ class TooManyConnectionsError(ApiError):
     default_message = "The server has too many open connections; try again in a minute."
 
 
-class SessionMovedError(ApiError):
-    code = "session_moved"
+class TooManyDevicesError(ApiError):
+    code = "too_many_devices"
     status = 409
     default_message = (
-        "This account connected from another device or tab; this connection is closed."
+        "This account is already connected on as many devices as this server allows; "
+        "close it on a device you no longer use, or sign out the other devices."
+    )
+
+
+class SignedOutError(ApiError):
+    code = "signed_out"
+    status = 401
+    default_message = (
+        "Another device of this account signed this one out; log in again with the "
+        "account secret, and change the secret if you did not do this."
     )
 
 
@@ -233,7 +243,8 @@ ALL_ERRORS: tuple[type[ApiError], ...] = (
     InboxFullError,
     RateLimitedError,
     TooManyConnectionsError,
-    SessionMovedError,
+    TooManyDevicesError,
+    SignedOutError,
     ReadOnlyError,
     InvalidAddressError,
     MailUnavailableError,

@@ -1,15 +1,21 @@
 """The live connections of every account, for pushing frames and closing sessions.
 
-Memory only. The writer calls `deliver` after an envelope's commit, in commit
-order; a recipient with no live connection simply finds the envelope stored
-the next time it connects.
+Memory only. An account may be live on several devices at once (at most
+`max_per_account` connections): every frame for the account goes to each of
+them. The writer calls `deliver` after an envelope's commit, in commit order;
+a recipient with no live connection simply finds the envelope stored the next
+time it connects. Whichever device acknowledges an envelope first deletes it;
+the others learn of it from the vault (`vault_changed`, then a sync).
+
+Each connection belongs to a session (the token it authenticated with), so
+that signing out a session closes exactly its connections.
 """
 
 import json
 from typing import Any
 
 from server.connection import Connection
-from server.errors import ApiError, SessionMovedError
+from server.errors import ApiError
 
 
 class Hub:
@@ -18,12 +24,13 @@ class Hub:
         self._by_account: dict[bytes, list[Connection]] = {}
         self.sockets = 0
 
+    def has_room(self, account: bytes) -> bool:
+        """Whether one more connection of `account` fits under the per-account cap."""
+        return len(self._by_account.get(account, ())) < self._max_per_account
+
     def add(self, conn: Connection) -> None:
-        """Register `conn`; the account's oldest connections beyond the limit give way."""
-        live = self._by_account.setdefault(conn.account, [])
-        live.append(conn)
-        while len(live) > self._max_per_account:
-            live.pop(0).close_with(SessionMovedError())
+        """Register `conn`; the caller checked `has_room` with no await in between."""
+        self._by_account.setdefault(conn.account, []).append(conn)
 
     def remove(self, conn: Connection) -> None:
         live = self._by_account.get(conn.account)
@@ -43,6 +50,13 @@ class Hub:
         for conn in list(self._by_account.get(account, ())):
             conn.send(text)
 
+    def vault_changed(self, account: bytes, cursor: int, source: Connection | None = None) -> None:
+        """Tell the account's connections, except the one that wrote, the vault's new cursor."""
+        text = json.dumps({"type": "vault_changed", "cursor": str(cursor)})
+        for conn in list(self._by_account.get(account, ())):
+            if conn is not source:
+                conn.send(text)
+
     def accounts(self) -> list[bytes]:
         """The accounts with at least one live connection."""
         return list(self._by_account)
@@ -50,3 +64,10 @@ class Hub:
     def close_account(self, account: bytes, error: ApiError) -> None:
         for conn in self._by_account.pop(account, []):
             conn.close_with(error)
+
+    def close_sessions(self, account: bytes, sessions: set[bytes], error: ApiError) -> None:
+        """Close the account's connections that belong to one of `sessions`."""
+        for conn in list(self._by_account.get(account, ())):
+            if conn.session in sessions:
+                self.remove(conn)
+                conn.close_with(error)

@@ -162,12 +162,29 @@ def _notification_targets(db: Database) -> None:
     )
 
 
+def _sessions(db: Database) -> None:
+    # A token row becomes a session a person can see and end from another
+    # device: `id` names it without revealing the token, `kind` is what the
+    # client said it is at login (browser or cli, nothing more), `active` is
+    # a day like accounts.active, and `signed_out` keeps a token that another
+    # device signed out until it expires, so that it is refused with a reason
+    # the signed-out device can show rather than as a plain expiry.
+    db.execute("ALTER TABLE tokens ADD COLUMN id BLOB")
+    db.execute("UPDATE tokens SET id = randomblob(16)")
+    db.table("tokens").create_index(["id"], unique=True)
+    db.execute("ALTER TABLE tokens ADD COLUMN kind TEXT")
+    db.execute("ALTER TABLE tokens ADD COLUMN active INTEGER NOT NULL DEFAULT 0")
+    db.execute("UPDATE tokens SET active = ?", (clock.today(),))
+    db.execute("ALTER TABLE tokens ADD COLUMN signed_out INTEGER")
+
+
 Migration = Callable[[Database], None]
 
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (1, "initial schema", _initial_schema),
     (2, "account activity day and therapist revocation", _activity_and_revocation),
     (3, "therapists' notification addresses", _notification_targets),
+    (4, "sessions: token id, kind, last-active day, signed out", _sessions),
 )
 
 

@@ -18,10 +18,10 @@ from typing import Any
 from starlette.websockets import WebSocket
 
 from crypto import signatures
-from crypto.constants import OPK_LOW_WATER, SIGNATURE_BYTES, WS_NONCE_BYTES
+from crypto.constants import OPK_LOW_WATER, SIGNATURE_BYTES, TOKEN_BYTES, WS_NONCE_BYTES
 from crypto.encoding import b64u_encode
 from crypto.errors import MalformedError
-from server import accounts, envelopes, prekeys, retention, vault
+from server import accounts, envelopes, prekeys, retention, tokens, vault
 from server.connection import (
     CLIENT_GONE,
     CLOSE_POLICY,
@@ -36,6 +36,7 @@ from server.errors import (
     RateLimitedError,
     TooLargeError,
     TooManyConnectionsError,
+    TooManyDevicesError,
     UnauthorizedError,
     UnknownTypeError,
 )
@@ -77,8 +78,13 @@ async def _close_with(ws: WebSocket, error: ApiError, code: int = CLOSE_POLICY) 
         pass
 
 
-async def _authenticate(ws: WebSocket, service: Services) -> tuple[bytes, str] | None:
-    """Run the challenge; the authenticated account and its role, or None after closing."""
+async def _authenticate(ws: WebSocket, service: Services) -> tuple[bytes, str, bytes] | None:
+    """Run the challenge; the account, its role and the session, or None after closing.
+
+    The answer carries the session's bearer token beside the signature: the
+    signature proves the identity key, the token ties the connection to a
+    session, so that signing that session out closes it and keeps it out.
+    """
     nonce = secrets.token_bytes(WS_NONCE_BYTES)
     await ws.send_text(
         json.dumps(
@@ -102,6 +108,10 @@ async def _authenticate(ws: WebSocket, service: Services) -> tuple[bytes, str] |
             raise UnauthorizedError("Answer the challenge with an 'auth' frame first.")
         account = identifier(frame, "account")
         sig = binary(frame, "sig", SIGNATURE_BYTES)
+        token = binary(frame, "token", TOKEN_BYTES)
+        caller = await service.readers.run(tokens.lookup, token)
+        if caller is None or caller.account != account:
+            raise UnauthorizedError("The session expired or is another account's; log in again.")
         found = await service.readers.run(accounts.identity_and_role, account)
         if found is None:
             raise UnauthorizedError("The authentication does not verify; log in again.")
@@ -113,18 +123,22 @@ async def _authenticate(ws: WebSocket, service: Services) -> tuple[bytes, str] |
     except ApiError as error:
         await _close_with(ws, error)
         return None
-    return account, role
+    return account, role, caller.session
 
 
 class Session:
     """The authenticated part of one connection: frames in, answers out."""
 
-    def __init__(self, ws: WebSocket, service: Services, account: bytes, role: str) -> None:
+    def __init__(
+        self, ws: WebSocket, service: Services, account: bytes, role: str, session: bytes
+    ) -> None:
         settings = service.settings
         self.service = service
         self.account = account
         self.role = role
-        self.conn = Connection(ws, account, settings.send_queue_frames, settings.send_queue_bytes)
+        self.conn = Connection(
+            ws, account, session, settings.send_queue_frames, settings.send_queue_bytes
+        )
         self.rate = TokenBucket(settings.ws_rate, settings.ws_burst)
         # A count and an event rather than asyncio.Semaphore: this runs for
         # every frame, and the semaphore's bookkeeping showed in profiles.
@@ -134,8 +148,11 @@ class Session:
     async def run(self) -> None:
         service = self.service
         pending = await service.readers.run(envelopes.pending, self.account)
-        # No await between registering and queueing `ready`: nothing pushed to
-        # this connection can come before it.
+        # No await between the check, registering and queueing `ready`: the
+        # cap holds, and nothing pushed to this connection can come before it.
+        if not service.hub.has_room(self.account):
+            await _close_with(self.conn.ws, TooManyDevicesError())
+            return
         service.hub.add(self.conn)
         self.conn.send({"type": "ready", "account": b64u_encode(self.account), "pending": pending})
         tasks: list[asyncio.Task[None]] = []
@@ -245,8 +262,13 @@ class Session:
         hub = self.service.hub
         notifier = self.service.notifier
 
+        conn = self.conn
+
         def operation(tx: Tx) -> envelopes.Stored:
             stored = envelopes.store(tx.conn, send, limits)
+            if stored.vault_cursor is not None:
+                cursor = stored.vault_cursor
+                tx.after_commit(lambda: hub.vault_changed(send.sender, cursor, conn))
             if stored.seq is not None:
                 seq = stored.seq
                 # The received text is the envelope's one canonical spelling
@@ -269,11 +291,15 @@ class Session:
         ref = frame["id"]
         limits = self.service.limits()
         account = self.account
-        await self._submit(
-            lambda tx: envelopes.acknowledge(tx.conn, account, envelope_id, writes, limits),
-            lambda _: {"type": "acked", "id": ref},
-            ref,
-        )
+        hub = self.service.hub
+        conn = self.conn
+
+        def operation(tx: Tx) -> None:
+            cursor = envelopes.acknowledge(tx.conn, account, envelope_id, writes, limits)
+            if cursor is not None:
+                tx.after_commit(lambda: hub.vault_changed(account, cursor, conn))
+
+        await self._submit(operation, lambda _: {"type": "acked", "id": ref}, ref)
 
 
 def _ignore_outcome(future: asyncio.Future[Any]) -> None:
@@ -291,11 +317,14 @@ async def relay(ws: WebSocket) -> None:
             return
         authenticated = await _authenticate(ws, service)
         if authenticated is not None:
-            account = authenticated[0]
+            account, _, session = authenticated
+
+            def touch(tx: Tx) -> None:
+                retention.touch(tx.conn, account)
+                tokens.touch(tx.conn, session)
+
             # Not awaited: a database that cannot be written must not stop delivery.
-            touched = service.writer.submit(
-                lambda tx: retention.touch(tx.conn, account), quick=True
-            )
+            touched = service.writer.submit(touch, quick=True)
             touched.add_done_callback(_ignore_outcome)
             await Session(ws, service, *authenticated).run()
     except CLIENT_GONE:

@@ -17,11 +17,17 @@ const BACKOFF_FIRST_MS = 1000;
 const BACKOFF_MAX_MS = 30000;
 
 // Codes after which reconnecting by itself would be wrong.
-const FINAL_CODES = new Set(["session_moved", "unauthorized", "too_many_connections"]);
+const FINAL_CODES = new Set([
+  "signed_out",
+  "too_many_devices",
+  "unauthorized",
+  "too_many_connections",
+]);
 
 export function createConnection({
   serverId,
   account,
+  token,
   identity,
   onEnvelope,
   onPrekeysLow,
@@ -101,7 +107,9 @@ export function createConnection({
       if (!bytesEqual(challengeServer, serverId)) throw new Error("another server");
       const nonce = b64uDecode(frame.nonce, { length: WS_NONCE_BYTES });
       const sig = signWebsocketAuth(identity, serverId, nonce, idBytes(account));
-      socket.send(JSON.stringify({ type: "auth", account, sig: b64uEncode(sig) }));
+      // The token ties this connection to the session, so that signing the
+      // session out from another device closes it (docs/API.md).
+      socket.send(JSON.stringify({ type: "auth", account, sig: b64uEncode(sig), token: token() }));
     } catch {
       // A challenge that does not name this server is not answered.
       socket.close();

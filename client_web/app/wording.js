@@ -33,7 +33,10 @@ const TEXT = {
   recipient_gone:
     "This therapist no longer works with the practice, so the message was not sent. Choose another therapist from the list.",
   revoked: "This therapist account has been closed by the practice.",
-  session_moved: "This account was opened in another window or device, so this one has paused.",
+  too_many_devices:
+    "This account is open on as many devices as the service allows. Close it on one you no longer use, or sign out the other devices from Settings.",
+  signed_out:
+    "Another device of this account signed this one out. If that was not you, sign in and change your account secret.",
   read_only:
     "The service can't save anything right now. You can still read; please try again later.",
   invalid_address:

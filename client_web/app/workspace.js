@@ -9,7 +9,9 @@ import { identityFromSeed, wipeIdentity } from "../lib/keys.js";
 import { sodium } from "../lib/sodium.js";
 import { request } from "./api.js";
 import { createConnection } from "./connection.js";
+import { createDrafts } from "./drafts.js";
 import { AccountError } from "./errors.js";
+import { closeConversation } from "./mutations.js";
 import { createReceiver } from "./receiver.js";
 import { clientLabel, contactItem } from "./records.js";
 import { createSender } from "./sender.js";
@@ -54,8 +56,12 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
     events,
     token: tokenOf,
     directory: [],
-    // Unsent text per conversation, so leaving a screen loses nothing typed.
-    drafts: new Map(),
+    // Unsent text per conversation (app/drafts.js), set below.
+    drafts: null,
+    // Notes typed but not yet stored in the vault, per conversation.
+    unsavedNotes: new Map(),
+    // Functions that store what is being typed; locking runs them first.
+    savers: new Set(),
     get viewing() {
       return viewing;
     },
@@ -69,6 +75,7 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
   const conn = createConnection({
     serverId: b64uDecode(info.server_id, { length: SERVER_ID_BYTES }),
     account,
+    token: tokenOf,
     identity,
     onEnvelope: (frame) => receiver.onEnvelope(frame),
     onPrekeysLow: () => serial(() => topUpIfLow(upkeep, identity)).catch(() => {}),
@@ -76,6 +83,7 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
       events.dispatchEvent(new CustomEvent("connection", { detail: state }));
       if (state.state === "online") sender.pump();
       if (state.state === "unauthorized") hooks.onUnauthorized();
+      if (state.state === "signed_out") hooks.onSignedOut();
     },
   });
   const sender = createSender({
@@ -87,6 +95,8 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
     serial,
     emit,
     onUnauthorized: hooks.onUnauthorized,
+    onPeerGone: (peer) => closeConversation(workspace, peer).catch(() => {}),
+    onSignedOut: hooks.onSignedOut,
   });
   const receiver = createReceiver({
     identity,
@@ -103,6 +113,8 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
     onUnreadable: (peer, error) => hooks.onUnreadable(peer, error),
   });
   workspace.conn = conn;
+  workspace.drafts = createDrafts(workspace);
+  workspace.savers.add(() => workspace.drafts.flush());
   workspace.sender = sender;
 
   function close() {
@@ -116,6 +128,8 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
     bearer = null;
     workspace.directory = [];
     workspace.drafts.clear();
+    workspace.unsavedNotes.clear();
+    workspace.savers.clear();
   }
 
   conn.connect();

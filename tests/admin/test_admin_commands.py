@@ -113,7 +113,12 @@ async def authenticate_once(server: Any, account: Any) -> dict[str, Any]:
             b64u_decode(challenge["nonce"]),
             account.id,
         )
-        frame = {"type": "auth", "account": account.id_text, "sig": b64u_encode(sig)}
+        frame = {
+            "type": "auth",
+            "account": account.id_text,
+            "sig": b64u_encode(sig),
+            "token": account.token,
+        }
         await ws.send(json.dumps(frame))
         return json.loads(await ws.recv())
 

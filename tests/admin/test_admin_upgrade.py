@@ -94,7 +94,6 @@ def snapshot(path: Path) -> dict[str, list[tuple[Any, ...]]]:
     try:
         tables = [
             "settings",
-            "tokens",
             "invites",
             "one_time_prekeys",
             "profiles",
@@ -103,6 +102,7 @@ def snapshot(path: Path) -> dict[str, list[tuple[Any, ...]]]:
             "sent_cmids",
         ]
         found = {t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall()) for t in tables}
+        found["tokens"] = sorted(conn.execute("SELECT hash, account, expires FROM tokens"))
         found["accounts"] = sorted(
             conn.execute(
                 "SELECT id, handle_hash, role, identity_key, login_hash, created, vault_seq, "
@@ -139,6 +139,9 @@ async def test_a_first_version_database_upgrades_with_its_data_intact(
             assert conn.execute("SELECT DISTINCT active, revoked FROM accounts").fetchall() == [
                 (today, None)
             ]
+            # A session from before migration 4 gets an id and today as its day.
+            sessions = conn.execute("SELECT id, kind, active, signed_out FROM tokens").fetchall()
+            assert [(len(row[0]), *row[1:]) for row in sessions] == [(16, None, today, None)]
         finally:
             conn.close()
         therapist.base_url = server.url

@@ -116,18 +116,26 @@ async def test_timeouts_and_a_killed_server(server_factory: Any) -> None:
         await client.close()
 
 
-async def test_a_second_connection_takes_over(server: Any) -> None:
-    client, secret = await new_client(server)
-    other = await Client.login(server.url, secret)
+async def test_a_device_beyond_the_cap_is_refused_and_the_others_stay_live(
+    server_factory: Any,
+) -> None:
+    running = server_factory(max_connections_per_account=2)
+    client, secret = await new_client(running)
+    second = await Client.login(running.url, secret)
+    third = await Client.login(running.url, secret)
     try:
         await client.connect()
-        await other.connect()
+        await second.connect()
         with pytest.raises(ServerError) as caught:
-            await client.next_envelope(WAIT)
-        assert caught.value.code == "session_moved"
+            await third.connect()
+        assert caught.value.code == "too_many_devices"
+        # Both earlier devices are still connected and nothing arrived.
+        for device in (client, second):
+            with pytest.raises(AnswerTimeoutError):
+                await device.next_envelope(0.2)
     finally:
-        await other.close()
-        await client.close()
+        for device in (third, second, client):
+            await device.close()
 
 
 async def test_acknowledged_messages_survive_kill_9(server_factory: Any) -> None:

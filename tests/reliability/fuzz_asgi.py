@@ -194,7 +194,12 @@ class Application:
                     nonce = b64u_decode(frame["nonce"])
                     data = self.server_id + nonce + who.id
                     sig = signatures.sign(who.identity.seed, CTX_WEBSOCKET_AUTH, data)
-                    auth = {"type": "auth", "account": b64u_encode(who.id), "sig": b64u_encode(sig)}
+                    auth = {
+                        "type": "auth",
+                        "account": b64u_encode(who.id),
+                        "sig": b64u_encode(sig),
+                        "token": who.token,
+                    }
                     inbox.put_nowait({"type": "websocket.receive", "text": json.dumps(auth)})
                 elif frame["type"] == "ready":
                     for text in texts:

@@ -91,7 +91,7 @@ WS_WINDOW = 64
 ERROR_STATUS = {error.code: error.status for error in ALL_ERRORS}
 REQUIRED_HEADERS = [name for name, _ in SECURITY_HEADERS]
 WS_ANSWERS = {"sent", "acked", "pong", "error"}
-WS_PUSHES = {"envelope", "prekeys_low", "ready", "challenge"}
+WS_PUSHES = {"envelope", "prekeys_low", "vault_changed", "ready", "challenge"}
 # Shares of the inputs, as in the hostile run of issue 24.
 SHARES = {"ws": 0.80, "http": 0.13, "opening": 0.04, "raw": 0.03}
 WORKERS = {"ws": 8, "http": 6, "opening": 2, "raw": 2}
@@ -902,7 +902,12 @@ async def opening_worker(rng: random.Random, world: World, budget: Budget, repor
                 nonce = rng.randbytes(len(nonce))
                 label = "stale-nonce"
             sig = auth_signature(me.identity, sid, nonce, me.id)
-            frame: Any = {"type": "auth", "account": me.id_text, "sig": b64u_encode(sig)}
+            frame: Any = {
+                "type": "auth",
+                "account": me.id_text,
+                "sig": b64u_encode(sig),
+                "token": me.token,
+            }
             if mutate:
                 label, frame = mutate_object(rng, frame)
             report.inputs[f"opening auth {label}"] += 1

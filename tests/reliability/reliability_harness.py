@@ -70,7 +70,12 @@ class StalledClient:
             b64u_decode(challenge["nonce"]),
             account.id,
         )
-        auth = {"type": "auth", "account": account.id_text, "sig": b64u_encode(sig)}
+        auth = {
+            "type": "auth",
+            "account": account.id_text,
+            "sig": b64u_encode(sig),
+            "token": account.token,
+        }
         self.protocol.send_text(json.dumps(auth).encode())
         self._flush()
         self.ready = json.loads(self._next_text())

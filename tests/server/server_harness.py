@@ -183,6 +183,16 @@ def auth_signature(identity: IdentityKeyPair, sid: bytes, nonce: bytes, account:
     return signatures.sign(identity.seed, CTX_WEBSOCKET_AUTH, sid + nonce + account)
 
 
+def auth_frame(account: Account, sig: bytes) -> dict[str, Any]:
+    """The answer to a challenge: the signature, and the session's token."""
+    return {
+        "type": "auth",
+        "account": account.id_text,
+        "sig": b64u_encode(sig),
+        "token": account.token,
+    }
+
+
 class Socket:
     """An authenticated websocket with helpers to wait for frames."""
 
@@ -256,7 +266,7 @@ async def open_socket(base_url: str, account: Account) -> Socket:
     sid = b64u_decode(challenge["server"])
     nonce = b64u_decode(challenge["nonce"])
     sig = auth_signature(account.identity, sid, nonce, account.id)
-    await ws.send(json.dumps({"type": "auth", "account": account.id_text, "sig": b64u_encode(sig)}))
+    await ws.send(json.dumps(auth_frame(account, sig)))
     ready = json.loads(await asyncio.wait_for(ws.recv(), FRAME_TIMEOUT))
     assert ready["type"] == "ready", ready
     return Socket(ws, ready)

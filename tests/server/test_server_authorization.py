@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from server_harness import (
     Account,
+    auth_frame,
     auth_signature,
     make_account,
     make_therapist,
@@ -181,11 +182,9 @@ async def test_websocket_auth_cannot_be_forged_or_replayed(server: Any) -> None:
         ws = await connect(ws_url, compression=None)
         challenge = json.loads(await ws.recv())
         sig = sign(b64u_decode(challenge["server"]), b64u_decode(challenge["nonce"]))
-        await ws.send(
-            json.dumps(
-                {"type": "auth", "account": b64u_encode(account_id), "sig": b64u_encode(sig)}
-            )
-        )
+        frame = {"type": "auth", "account": b64u_encode(account_id), "sig": b64u_encode(sig)}
+        # The victim's own token: what is tested here is the signature alone.
+        await ws.send(json.dumps({**frame, "token": victim.token}))
         return await wait_closed(ws)
 
     # The attacker signs with its own key but claims the victim's account.
@@ -204,7 +203,7 @@ async def test_websocket_auth_cannot_be_forged_or_replayed(server: Any) -> None:
     ws = await connect(ws_url, compression=None)
     challenge = json.loads(await ws.recv())
     sig = first_then_replay(b64u_decode(challenge["server"]), b64u_decode(challenge["nonce"]))
-    await ws.send(json.dumps({"type": "auth", "account": victim.id_text, "sig": b64u_encode(sig)}))
+    await ws.send(json.dumps(auth_frame(victim, sig)))
     assert json.loads(await ws.recv())["type"] == "ready"
     await ws.close()
     frames = await attempt(victim.id, first_then_replay)

@@ -308,18 +308,6 @@ async def test_websocket_rate_limited(server_factory: Any) -> None:
     assert request(server.url, "GET", "/api/health").status == 200
 
 
-async def test_session_moved(server: Any) -> None:
-    account = make_account(server.url)
-    first = await open_socket(server.url, account)
-    second = await open_socket(server.url, account)
-    frames = await wait_closed(first.ws)
-    assert [f["code"] for f in frames if f["type"] == "error"] == ["session_moved"]
-    assert first.ws.close_code == 1008
-    await second.send({"type": "ping"})
-    assert (await second.expect("pong"))["type"] == "pong"
-    await second.close()
-
-
 async def test_too_many_connections(server_factory: Any) -> None:
     server = server_factory(max_connections=1)
     first = await connect(server.ws_url, compression=None)

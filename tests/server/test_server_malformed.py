@@ -6,6 +6,7 @@ undocumented answer, and the server must keep serving: a health request
 works after each batch.
 """
 
+import dataclasses
 import json
 import os
 import re
@@ -16,7 +17,14 @@ from urllib.parse import quote
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from server_harness import Account, auth_signature, make_account, make_therapist, request
+from server_harness import (
+    Account,
+    auth_frame,
+    auth_signature,
+    make_account,
+    make_therapist,
+    request,
+)
 from websockets.sync.client import ClientConnection, connect
 
 from crypto.encoding import b64u_decode, b64u_encode
@@ -56,7 +64,7 @@ field_values = json_values | b64_strings | st.integers(min_value=0, max_value=2*
 
 ENDPOINT_FIELDS: dict[tuple[str, str], list[str]] = {
     ("POST", "/api/accounts"): ["role", "handle", "login_key", "identity_key", "sig", "invite"],
-    ("POST", "/api/login"): ["handle", "login_key"],
+    ("POST", "/api/login"): ["handle", "login_key", "kind"],
     ("POST", "/api/vault"): ["writes"],
     ("PUT", "/api/prekeys"): ["signed_prekey", "pq_prekey", "one_time_prekeys"],
     ("PUT", "/api/profile"): ["profile", "sig"],
@@ -68,6 +76,7 @@ GET_PATHS = [
     "/api/bundle/",
     "/api/blocks/",
     "/api/prekeys?x=",
+    "/api/sessions?",
     "/api/directory?",
     "/api/info?",
     "/",
@@ -170,7 +179,7 @@ def authenticate(ws: ClientConnection, account: Account) -> None:
         b64u_decode(challenge["nonce"]),
         account.id,
     )
-    ws.send(json.dumps({"type": "auth", "account": account.id_text, "sig": b64u_encode(sig)}))
+    ws.send(json.dumps(auth_frame(account, sig)))
     assert json.loads(ws.recv(timeout=20))["type"] == "ready"
 
 
@@ -186,14 +195,17 @@ FRAME_FIELDS = {
     "send": ["cmid", "to", "env", "vault"],
     "ack": ["id", "vault"],
     "ping": [],
-    "auth": ["account", "sig"],
+    "auth": ["account", "sig", "token"],
 }
 
 
 @pytest.fixture(scope="module")
 def socket(server: Any, accounts: dict[str, Account]) -> Any:
+    # A session of its own: the HTTP cases may log the accounts' sessions out.
+    device = dataclasses.replace(accounts["client"])
+    assert device.login().status == 200
     with connect(server.ws_url, compression=None, max_size=None) as ws:
-        authenticate(ws, accounts["client"])
+        authenticate(ws, device)
         yield ws
 
 

@@ -7,6 +7,7 @@ import socket as socket_module
 from typing import Any
 
 from server_harness import (
+    auth_frame,
     auth_signature,
     make_account,
     make_therapist,
@@ -195,9 +196,7 @@ async def test_a_client_that_stops_reading_is_disconnected_and_loses_nothing(
         b64u_decode(challenge["nonce"]),
         therapist.id,
     )
-    await ws.send(
-        json.dumps({"type": "auth", "account": therapist.id_text, "sig": b64u_encode(sig)})
-    )
+    await ws.send(json.dumps(auth_frame(therapist, sig)))
 
     sender = await open_socket(server.url, client)
     sent: list[str] = []
