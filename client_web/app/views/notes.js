@@ -8,16 +8,27 @@ import { noteItem } from "../records.js";
 import { announce } from "../shell.js";
 import { describe } from "../wording.js";
 
-export function notesPanel({ workspace, peer, onBlocked }) {
+export function notesPanel({ workspace, peer, onBlocked, onLeave }) {
   let blocked = false;
-  const existing = noteItem(workspace.vault, peer);
+  // The notes as last loaded or saved here: while the text area still holds
+  // them unchanged, notes saved on another device replace them live; once
+  // the person has typed, their text is never overwritten.
+  let shown = noteItem(workspace.vault, peer)?.data.body ?? "";
   const area = h("textarea", {
     class: "textarea notes__input",
     id: "notes",
     rows: 8,
-    value: existing?.data.body ?? "",
+    value: shown,
     "aria-describedby": "notes-hint",
   });
+  const onChange = () => {
+    const stored = noteItem(workspace.vault, peer)?.data.body ?? "";
+    if (stored === shown || area.value !== shown) return;
+    area.value = stored;
+    shown = stored;
+  };
+  workspace.events.addEventListener("change", onChange);
+  onLeave(() => workspace.events.removeEventListener("change", onChange));
   const status = h("span", { class: "small muted", role: "status" });
   const save = h("button", {
     type: "button",
@@ -29,7 +40,9 @@ export function notesPanel({ workspace, peer, onBlocked }) {
     save.disabled = true;
     status.textContent = "Saving…";
     try {
-      await saveNote(workspace, peer, area.value);
+      const saving = area.value;
+      await saveNote(workspace, peer, saving);
+      shown = saving;
       status.textContent = "Saved.";
     } catch (failure) {
       status.textContent = describe(failure);

@@ -334,6 +334,7 @@ export function threadScreen(ctx, { workspace, go, peer }) {
   const notesOptions = {
     workspace,
     peer,
+    onLeave: ctx.onLeave,
     onBlocked: (value) => {
       blocked = value;
       renderHeader();
