@@ -10,6 +10,7 @@ for scripts; errors go to stderr with exit code 1 and say what to do.
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import getpass
 import json
 import os
@@ -29,6 +30,7 @@ from client_py.errors import (
     DisconnectedError,
     UnreachableError,
 )
+from client_py.notifications import Notifications
 from client_py.profile_dir import Profile, default_profile_dir
 from crypto.encoding import terminal_text
 from crypto.errors import ProtocolError
@@ -533,6 +535,53 @@ async def cmd_block(args: argparse.Namespace, profile: Profile, out: Output) -> 
     return EXIT_OK
 
 
+def _print_notifications(out: Output, view: Notifications) -> None:
+    if view.email is not None:
+        out.line(f"mail: {view.email}")
+    elif view.mail_available:
+        out.line("mail: off")
+    else:
+        out.line("mail: off (the practice has not set up a mail server)")
+    out.line(f"push: {view.push_url if view.push_url is not None else 'off'}")
+    if view.email is None and view.push_url is None:
+        return
+    if view.last_notified is None:
+        out.line("last notified: not since the server last started")
+    else:
+        out.line(f"last notified: {_when(view.last_notified)}")
+
+
+async def cmd_notifications(args: argparse.Namespace, profile: Profile, out: Output) -> int:
+    client = await _login(args, profile)
+    try:
+        action = args.notifications_command
+        if action == "test":
+            await client.test_notification(args.channel)
+            out.data({"sent": args.channel})
+            out.line(f"A test notification went to your {args.channel} address.")
+            return EXIT_OK
+        if action == "set":
+            changes: dict[str, str | None] = {}
+            if args.email is not None:
+                changes["email"] = args.email.strip() or None
+            if args.push_url is not None:
+                changes["push_url"] = args.push_url.strip() or None
+            view = await client.set_notifications(changes)
+        elif action == "off":
+            view = await client.notifications_off()
+        else:
+            view = await client.notifications()
+        out.data(dataclasses.asdict(view))
+        _print_notifications(out, view)
+        if action == "off":
+            out.line("Notifications are off; the server deleted your addresses.")
+        elif action == "set":
+            out.line("Saved. `notifications test email` (or `push`) checks that it arrives.")
+    finally:
+        await client.close()
+    return EXIT_OK
+
+
 async def cmd_delete_account(args: argparse.Namespace, profile: Profile, out: Output) -> int:
     if not args.yes:
         if not sys.stdin.isatty():
@@ -672,6 +721,33 @@ def build_parser() -> argparse.ArgumentParser:
     unblock = add("unblock", cmd_block, "accept a client's messages again")
     unblock.add_argument("peer", metavar="PEER")
     add("blocks", cmd_block, "list blocked clients")
+
+    notify = add(
+        "notifications",
+        cmd_notifications,
+        "content-free mail and push notifications when away (therapists)",
+    )
+    notify_commands = notify.add_subparsers(dest="notifications_command", required=True)
+    notify_commands.add_parser(
+        "show", parents=[common], help="show the addresses and when you were last notified"
+    )
+    notify_set = notify_commands.add_parser(
+        "set",
+        parents=[common],
+        help="set a mail and/or push address; an empty one turns that channel off",
+        allow_abbrev=False,
+    )
+    notify_set.add_argument("--email", metavar="ADDRESS", help="mail address ('' turns it off)")
+    notify_set.add_argument(
+        "--push-url", metavar="URL", help="https:// address of an ntfy or UnifiedPush topic"
+    )
+    notify_commands.add_parser(
+        "off", parents=[common], help="turn both off; the server deletes the addresses"
+    )
+    notify_test = notify_commands.add_parser(
+        "test", parents=[common], help="send a test notification now"
+    )
+    notify_test.add_argument("channel", choices=("email", "push"))
 
     delete = add("delete-account", cmd_delete_account, "delete the account and all its data")
     delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")

@@ -11,10 +11,20 @@ writes that commit together with what caused them (docs/PROTOCOL.md section
 
 from typing import Any
 
-from client_py import account, directory, mutations, receiver, sender, threads, upkeep
+from client_py import (
+    account,
+    directory,
+    mutations,
+    notifications,
+    receiver,
+    sender,
+    threads,
+    upkeep,
+)
 from client_py.api import DEFAULT_TIMEOUT, Http
 from client_py.connection import Channel
 from client_py.directory import Therapist
+from client_py.notifications import Notifications
 from client_py.profile_dir import Profile
 from client_py.receiver import Incoming
 from client_py.records import Message
@@ -243,6 +253,20 @@ class Client:
 
     async def blocked(self) -> list[str]:
         return await mutations.load_blocks(self.workspace)
+
+    # A therapist's notifications when away: mail and push, content-free.
+
+    async def notifications(self) -> Notifications:
+        return await notifications.load(self.workspace)
+
+    async def set_notifications(self, changes: dict[str, str | None]) -> Notifications:
+        return await notifications.save(self.workspace, changes)
+
+    async def notifications_off(self) -> Notifications:
+        return await notifications.turn_off(self.workspace)
+
+    async def test_notification(self, channel: str) -> None:
+        await notifications.send_test(self.workspace, channel)
 
     # Naming peers.
 

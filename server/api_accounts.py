@@ -64,6 +64,8 @@ async def info(request: Request) -> Response:
             "idle_lock_minutes": settings.idle_lock_minutes,
             "crisis_text": settings.crisis_text,
             "title_marker": settings.title_marker,
+            "specialties": settings.vocabulary("specialties"),
+            "languages": settings.vocabulary("languages"),
         }
     )
 

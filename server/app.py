@@ -14,6 +14,7 @@ from starlette.routing import Mount, Route, Router, WebSocketRoute
 
 from server import (
     api_accounts,
+    api_invites,
     api_notifications,
     api_prekeys,
     api_profiles,
@@ -43,6 +44,7 @@ API_ROUTES = [
     Route("/info", api_accounts.info, methods=["GET"]),
     Route("/health", api_accounts.health, methods=["GET"]),
     Route("/accounts", api_accounts.register, methods=["POST"]),
+    Route("/invites/check", api_invites.check, methods=["POST"]),
     Route("/login", api_accounts.login, methods=["POST"]),
     Route("/logout", api_accounts.logout, methods=["POST"]),
     Route("/account", api_accounts.delete_account, methods=["DELETE"]),

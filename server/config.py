@@ -19,10 +19,14 @@ from crypto.constants import (
     IDLE_LOCK_DEFAULT_MINUTES,
     IDLE_LOCK_MAX_MINUTES,
     IDLE_LOCK_MIN_MINUTES,
+    PROFILE_LIST_ITEM_CHARS,
     WS_CHALLENGE_TTL,
 )
 
 ENV_PREFIX = "QUIETLINE_"
+# The practice's own lists of terms for profiles and the directory's filters.
+VOCABULARIES = ("specialties", "languages")
+MAX_VOCABULARY = 200
 CONFIG_FILE_NAME = "quietline.toml"
 MIB = 1024 * 1024
 
@@ -67,6 +71,14 @@ class Settings:
         IDLE_LOCK_MAX_MINUTES,
     )
     crisis_text: str = _setting("", "crisis information shown by the web client (may be empty)")
+    specialties: str = _setting(
+        "",
+        "the practice's specialties, separated by commas: what therapists choose from and "
+        "clients filter by (empty: free text only)",
+    )
+    languages: str = _setting(
+        "", "the practice's languages, separated by commas, used as specialties are"
+    )
     title_marker: bool = _setting(
         True, "a client's tab title gains a count of new messages while the app is open"
     )
@@ -158,6 +170,15 @@ class Settings:
         if self.client_dir:
             return Path(self.client_dir)
         return Path(__file__).resolve().parent.parent / "client_web"
+
+    def vocabulary(self, name: str) -> list[str]:
+        """The practice's list for `specialties` or `languages`, in its order, without repeats."""
+        found: list[str] = []
+        for term in getattr(self, name).split(","):
+            term = " ".join(term.split())
+            if term and term.casefold() not in {known.casefold() for known in found}:
+                found.append(term)
+        return found
 
     def ws_max_size(self) -> int:
         """uvicorn's hard limit: a little above ours, so that we answer `too_large` ourselves."""
@@ -252,6 +273,15 @@ def _validate(settings: Settings) -> Settings:
         raise ConfigError("log_level must be debug, info, warning or error.")
     if len(settings.neutral_title) > 80 or len(settings.crisis_text) > 4000:
         raise ConfigError("neutral_title is at most 80 and crisis_text at most 4000 characters.")
+    for name in VOCABULARIES:
+        terms = settings.vocabulary(name)
+        if len(terms) > MAX_VOCABULARY or any(
+            len(term) > PROFILE_LIST_ITEM_CHARS for term in terms
+        ):
+            raise ConfigError(
+                f"{name} is at most {MAX_VOCABULARY} terms of at most "
+                f"{PROFILE_LIST_ITEM_CHARS} characters each, separated by commas."
+            )
     _validate_notifications(settings)
     return settings
 

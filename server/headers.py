@@ -2,9 +2,17 @@
 
 A strict Content-Security-Policy (scripts, styles and everything else only
 from this server; WebAssembly allowed for libsodium; no framing, no inline
-code), no referrer, no MIME sniffing, no powerful features, and for the API
-`Cache-Control: no-store` so that no browser or proxy keeps a copy of an
-answer. No response ever sets a cookie.
+code), no referrer, no MIME sniffing, no powerful features, and
+`Cache-Control: no-store` on everything, so that no browser or proxy keeps a
+copy of an answer. No response ever sets a cookie.
+
+No-store also covers the web client's own files. A copy of the page or its
+scripts in the browser's HTTP cache (and the compiled-code cache kept beside
+it) would tell someone looking through a shared device that this site was
+used, after quick exit has left it; the price is that each visit downloads
+the scripts again, about 400 KB compressed (see server/static.py), and that
+the browser keeps no page for Back to restore. What no header can remove, the
+browser's history entry of the visit, is said on help.html.
 """
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -33,14 +41,14 @@ SECURITY_HEADERS = (
 _REPLACED = {name for name, _ in SECURITY_HEADERS} | {"cache-control", "set-cookie"}
 
 
-def security_headers(api: bool) -> list[tuple[str, str]]:
-    """The headers every answer carries: `api` for /api and websocket answers."""
-    return [*SECURITY_HEADERS, ("cache-control", "no-store" if api else "no-cache")]
+def security_headers() -> list[tuple[str, str]]:
+    """The headers every answer carries: pages, files, API and websocket alike."""
+    return [*SECURITY_HEADERS, ("cache-control", "no-store")]
 
 
-def _with_headers(headers: list[tuple[bytes, bytes]], api: bool) -> list[tuple[bytes, bytes]]:
+def _with_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     kept = [(k, v) for k, v in headers if k.decode("latin-1").lower() not in _REPLACED]
-    extra = security_headers(api)
+    extra = security_headers()
     return kept + [(k.encode("latin-1"), v.encode("latin-1")) for k, v in extra]
 
 
@@ -52,7 +60,6 @@ class SecurityHeaders:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        api = scope["type"] == "websocket" or scope["path"].startswith("/api")
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] in (
@@ -62,7 +69,7 @@ class SecurityHeaders:
             ):
                 message = {
                     **message,
-                    "headers": _with_headers(list(message.get("headers", [])), api),
+                    "headers": _with_headers(list(message.get("headers", []))),
                 }
             await send(message)
 

@@ -50,6 +50,22 @@ def create(conn: sqlite3.Connection, kind: str) -> str:
     return code
 
 
+def check(conn: sqlite3.Connection, code: str, kind: str) -> None:
+    """Raise `invalid_invite` unless the invite exists, without using it up.
+
+    Lets a person hear about a mistyped code before an account secret is made
+    for them; `consume` decides, in the registration's transaction.
+    """
+    normalised = normalise(code)
+    if normalised is None:
+        raise InvalidInviteError()
+    found = conn.execute(
+        "SELECT 1 FROM invites WHERE hash = ? AND kind = ?", (code_hash(normalised), kind)
+    ).fetchone()
+    if found is None:
+        raise InvalidInviteError()
+
+
 def consume(conn: sqlite3.Connection, code: str, kind: str) -> None:
     """Delete the invite in the caller's transaction, or raise `invalid_invite`."""
     normalised = normalise(code)

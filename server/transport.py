@@ -44,7 +44,7 @@ def refusal(error: ApiError) -> tuple[list[tuple[str, str]], bytes]:
         ("connection", "close"),
         ("content-type", "application/json"),
         ("content-length", str(len(body))),
-        *security_headers(api=True),
+        *security_headers(),
     ]
     return headers, body
 

@@ -148,6 +148,12 @@ export function beginAccount(info, secret, role, invite) {
   return { finish, discard };
 }
 
+// Asks the server whether an invite code is valid, without using it up, so a
+// mistyped code is reported before an account secret is made for it.
+export async function checkInvite(role, invite) {
+  await request("POST", "/api/invites/check", { body: { role, invite } });
+}
+
 export async function signIn(info, secretText, hooks) {
   await nextFrame();
   const { handle, vaultKey, loginKey } = deriveKeys(secretText);
@@ -169,6 +175,15 @@ export async function signOut(workspace) {
   await request("POST", "/api/logout", { token: workspace.token(), timeoutMs: 5000 }).catch(
     () => {},
   );
+}
+
+// Ends the sign-in on the server without waiting for the answer: for quick
+// exit and a closing tab, which must not be delayed. The request is sent
+// with keepalive, so it completes after the page has gone.
+export function endSessionInBackground(workspace) {
+  const token = workspace.token();
+  if (!token) return;
+  request("POST", "/api/logout", { token, timeoutMs: 5000, keepalive: true }).catch(() => {});
 }
 
 export async function deleteAccount(workspace) {

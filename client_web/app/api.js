@@ -14,7 +14,12 @@ export class ApiError extends Error {
 
 const DEFAULT_TIMEOUT_MS = 20000;
 
-export async function request(method, path, { body, token, timeoutMs = DEFAULT_TIMEOUT_MS } = {}) {
+// `keepalive` lets a request outlive the page (quick exit, a closing tab).
+export async function request(
+  method,
+  path,
+  { body, token, timeoutMs = DEFAULT_TIMEOUT_MS, keepalive = false } = {},
+) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (token) headers.Authorization = `Bearer ${token}`;
@@ -27,6 +32,7 @@ export async function request(method, path, { body, token, timeoutMs = DEFAULT_T
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: controller.signal,
+      keepalive,
       credentials: "omit",
       cache: "no-store",
       referrerPolicy: "no-referrer",

@@ -3,12 +3,20 @@
 // out of it (lock, sign-out, deletion, quick exit, an expired sign-in) erases
 // it.
 
-import { beginAccount, deleteAccount, generateSecret, signIn, signOut } from "./account.js";
+import {
+  beginAccount,
+  checkInvite,
+  deleteAccount,
+  endSessionInBackground,
+  generateSecret,
+  signIn,
+  signOut,
+} from "./account.js";
 import { startIdleLock } from "./autolock.js";
 import { loadDirectory } from "./directory.js";
 import { browserNotices, idleMinutes } from "./mutations.js";
 import { onQuickExit } from "./quickexit.js";
-import { announce, setNav, setStatus, show } from "./shell.js";
+import { announce, setLockWarning, setNav, setStatus, show } from "./shell.js";
 import { showBrowserNotice, showUnread } from "./signals.js";
 import { peerName, threadList, unreadTotal } from "./threads.js";
 import { deletedScreen } from "./views/deleted.js";
@@ -30,11 +38,19 @@ let idle = null;
 
 export function startController(practiceInfo) {
   info = practiceInfo;
-  onQuickExit(() => {
+  const abandon = () => {
     idle?.stop();
-    workspace?.close();
+    for (const open of [workspace, closing]) {
+      if (!open) continue;
+      endSessionInBackground(open);
+      open.close();
+    }
     workspace = null;
-  });
+    closing = null;
+  };
+  onQuickExit(abandon);
+  // A closed or reloaded tab loses its keys anyway; its sign-in ends too.
+  window.addEventListener("pagehide", abandon);
   // On first load focus stays at the top of the page, where the skip link and
   // the exit button come first.
   showWelcome({ focus: false });
@@ -71,6 +87,7 @@ function showWelcome({ focus = true } = {}) {
     "welcome",
     welcomeScreen,
     {
+      crisisText: info.crisis_text,
       onStart: startAnonymously,
       onSignIn: async (secret) => enter(await signIn(info, secret, workspaceHooks())),
       onJoin: () => showJoin("therapist"),
@@ -88,7 +105,10 @@ function showJoin(role, error = "") {
   show("join", joinScreen, {
     role,
     error,
-    onSubmit: (code) => showSecret(role, code),
+    onSubmit: async (code) => {
+      await checkInvite(role, code);
+      showSecret(role, code);
+    },
     onCancel: () => showWelcome(),
   });
 }
@@ -123,9 +143,13 @@ function showSecret(role, invite, notice = "") {
 
 // Signed in
 
-function enter(opened, { fresh = false } = {}) {
+function enter(opened, { fresh = false, resume = null } = {}) {
   workspace = opened;
-  idle = startIdleLock(idleMinutes(workspace), () => lock("idle"));
+  idle = startIdleLock(
+    idleMinutes(workspace),
+    () => lock("idle"),
+    (seconds) => setLockWarning(seconds, () => setLockWarning(null)),
+  );
   workspace.events.addEventListener("connection", (event) => showConnection(event.detail));
   workspace.events.addEventListener("change", refreshNav);
   setStatus("");
@@ -138,6 +162,7 @@ function enter(opened, { fresh = false } = {}) {
     })
     .catch(() => {});
   if (workspace.role === "therapist" && fresh) go("profile", { first: true });
+  else if (resume && resume.account === workspace.account) go(resume.name, resume.params);
   else goHome();
 }
 
@@ -178,8 +203,13 @@ function refreshNav() {
   setNav(items);
 }
 
+// Where the person is, so unlocking returns there. Only the screen's name
+// and the conversation's opaque account id are kept while locked.
+let place = null;
+
 function go(name, params = {}) {
   if (!workspace) return;
+  place = { account: workspace.account, name, params };
   workspace.setViewing(name === "thread" ? params.peer : null);
   const common = { workspace, go };
   switch (name) {
@@ -247,29 +277,58 @@ function showConnection(detail) {
 
 // Leaving the workspace
 
-function closeWorkspace({ deleted = false } = {}) {
+// A workspace whose keys are kept a moment longer, while what was being
+// typed is stored before locking; quick exit erases it at once too.
+let closing = null;
+
+// How long locking waits for what is being typed (drafts, notes) to be
+// stored in the vault before it erases the keys regardless.
+const SAVE_BEFORE_LOCK_MS = 4000;
+
+function closeWorkspace({ deleted = false, saveFirst = false } = {}) {
   idle?.stop();
   idle = null;
-  if (workspace) {
-    if (!deleted) signOut(workspace);
-    workspace.close();
-  }
+  setLockWarning(null);
+  const leaving = workspace;
   workspace = null;
   lastNavSignature = "";
   showUnread(0);
   setNav([]);
   setStatus("");
+  if (!leaving) return Promise.resolve();
+  const finish = () => {
+    if (!deleted) signOut(leaving);
+    leaving.close();
+    if (closing === leaving) closing = null;
+  };
+  if (!saveFirst) {
+    finish();
+    return Promise.resolve();
+  }
+  closing = leaving;
+  return Promise.race([
+    Promise.allSettled([...leaving.savers].map((save) => save())),
+    new Promise((resolve) => setTimeout(resolve, SAVE_BEFORE_LOCK_MS)),
+  ]).then(finish);
 }
 
 function lock(reason) {
   if (!workspace) return;
+  const resume = place;
   const lostUnsent = workspace.sender.hasUnsent();
-  closeWorkspace();
+  // The screen goes at once; the keys stay only until the saves are done.
+  const closed = closeWorkspace({ saveFirst: true });
   show("lock", lockScreen, {
     reason,
     lostUnsent,
-    onUnlock: async (secret) => enter(await signIn(info, secret, workspaceHooks())),
-    onLeave: () => showWelcome(),
+    onUnlock: async (secret) => {
+      await closed;
+      enter(await signIn(info, secret, workspaceHooks()), { resume });
+    },
+    onLeave: () => {
+      place = null;
+      showWelcome();
+    },
   });
 }
 

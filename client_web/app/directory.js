@@ -65,6 +65,7 @@ export function readProfile(raw) {
     accepting: raw.accepting !== false,
     away_message: text(raw.away_message, PROFILE_TEXT_CHARS.away_message) ?? "",
     office_hours: text(raw.office_hours, PROFILE_TEXT_CHARS.office_hours) ?? "",
+    time_zone: text(raw.time_zone, PROFILE_TEXT_CHARS.time_zone) ?? "",
   };
 }
 
@@ -87,4 +88,13 @@ export async function publishProfile({ identity, token }, profile) {
     token: token(),
     body: { profile: b64uEncode(bytes), sig: b64uEncode(sig) },
   });
+}
+
+// Office hours with the clock they are on, e.g. "Mon-Thu 9-17 (Europe/Berlin
+// time)": a client elsewhere would otherwise read them in their own time.
+export function officeHours(profile) {
+  if (!profile.office_hours) return "";
+  return profile.time_zone
+    ? `${profile.office_hours} (${profile.time_zone} time)`
+    : profile.office_hours;
 }

@@ -1,17 +1,16 @@
 // Start-up once libsodium and the page are loaded: the practice's settings
-// from /api/info, then the first screen.
+// from /api/info (asked for by boot.js, null if the server could not be
+// reached), then the first screen.
 
 import { loadSodium } from "../lib/sodium.js";
-import { request } from "./api.js";
 import { startController } from "./controller.js";
 import { byId, h } from "./dom.js";
 import { setExitUrl } from "./quickexit.js";
 import { setBrand, show } from "./shell.js";
 import { configureSignals } from "./signals.js";
 
-export async function startApp() {
+export async function startApp(info) {
   await loadSodium();
-  const info = await request("GET", "/api/info").catch(() => null);
   byId("boot")?.remove();
   byId("boot-failed")?.remove();
   if (!info) {

@@ -7,11 +7,15 @@ import { IDLE_LOCK_DEFAULT_MINUTES } from "../lib/constants.js";
 import { request } from "./api.js";
 import { withinIdleBounds } from "./autolock.js";
 import { nowSeconds } from "./ids.js";
-import { contactItem, noteItem, settingsItem } from "./records.js";
+import { contactItem, draftItem, noteItem, settingsItem } from "./records.js";
 import { retryOnConflict } from "./vaultstore.js";
 
+// `build` returns the record to commit, or null when there is nothing to change.
 function change(workspace, build) {
-  return retryOnConflict(() => workspace.vault.commit([build()]), workspace.vault.sync);
+  return retryOnConflict(async () => {
+    const record = build();
+    if (record) await workspace.vault.commit([record]);
+  }, workspace.vault.sync);
 }
 
 export async function saveNote(workspace, peer, body) {
@@ -23,6 +27,56 @@ export async function saveNote(workspace, peer, body) {
       peer,
       body,
       updated: nowSeconds(),
+    });
+  });
+  workspace.emit(peer);
+}
+
+// The composer's unsent text for one conversation; an empty text removes it.
+export async function saveDraft(workspace, peer, body) {
+  await change(workspace, () => {
+    const item = draftItem(workspace.vault, peer);
+    if (!body) return item ? workspace.vault.remove(item.id) : null;
+    if (item?.data.body === body) return null;
+    return workspace.vault.write(item?.id ?? null, {
+      ...(item?.data ?? {}),
+      kind: "draft",
+      peer,
+      body,
+      updated: nowSeconds(),
+    });
+  });
+}
+
+// Marks a conversation closed in its contact item: the other account is
+// gone, so nothing more can be sent, on any device of this account.
+export async function closeConversation(workspace, peer) {
+  await change(workspace, () => {
+    const item = contactItem(workspace.vault, peer);
+    if (item?.data.closed === true) return null;
+    return workspace.vault.write(item?.id ?? null, {
+      ...(item?.data ?? {}),
+      kind: "contact",
+      peer,
+      closed: true,
+    });
+  });
+  workspace.emit(peer);
+}
+
+// The name a therapist gives a client, for themselves alone: kept in the
+// contact item, encrypted in the vault like everything else. Empty removes it.
+export async function setPrivateName(workspace, peer, name) {
+  const value = name.trim();
+  await change(workspace, () => {
+    const item = contactItem(workspace.vault, peer);
+    if ((item?.data.name ?? "") === value) return null;
+    const { name: _old, ...rest } = item?.data ?? {};
+    return workspace.vault.write(item?.id ?? null, {
+      ...rest,
+      kind: "contact",
+      peer,
+      ...(value ? { name: value } : {}),
     });
   });
   workspace.emit(peer);

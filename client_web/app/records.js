@@ -2,7 +2,7 @@
 // client reads and changes them: sessions, messages, contacts and notes, all
 // keyed by the peer's account id.
 
-import { ED25519_PUBLIC_KEY_BYTES } from "../lib/constants.js";
+import { CROCKFORD_ALPHABET, ED25519_PUBLIC_KEY_BYTES } from "../lib/constants.js";
 import { b64uDecode, b64uEncode } from "../lib/encoding.js";
 import { exportSession, importSession } from "../lib/session.js";
 
@@ -60,16 +60,39 @@ export function noteItem(vault, peer) {
   return vault.find("note", (data) => data.peer === peer);
 }
 
+export function draftItem(vault, peer) {
+  return vault.find("draft", (data) => data.peer === peer);
+}
+
 export function settingsItem(vault) {
   return vault.find("settings");
 }
 
 // A short, stable label for a client, from their random account id: it
-// tells threads apart without saying anything about the person.
-export function clientLabel(peer) {
+// tells threads apart without saying anything about the person. Eight
+// symbols of Crockford's base32 (40 bits), so that among 10,000 clients two
+// share a label with a chance of about 1 in 20,000; 4 hex digits (16 bits)
+// collided from a few hundred clients on.
+export const CLIENT_LABEL_SYMBOLS = 8;
+
+export function clientCode(peer) {
   const bytes = b64uDecode(peer);
-  const code = Array.from(bytes.slice(0, 2), (byte) => byte.toString(16).padStart(2, "0"))
-    .join("")
-    .toUpperCase();
-  return `Client ${code}`;
+  let bits = 0;
+  let value = 0;
+  let code = "";
+  for (const byte of bytes) {
+    value = (value << 8) | byte;
+    bits += 8;
+    while (bits >= 5 && code.length < CLIENT_LABEL_SYMBOLS) {
+      bits -= 5;
+      code += CROCKFORD_ALPHABET[(value >> bits) & 31];
+    }
+    value &= (1 << bits) - 1;
+    if (code.length === CLIENT_LABEL_SYMBOLS) break;
+  }
+  return `${code.slice(0, 4)}-${code.slice(4)}`;
+}
+
+export function clientLabel(peer) {
+  return `Client ${clientCode(peer)}`;
 }

@@ -50,6 +50,8 @@ export function checkBody(body) {
   }
 }
 
+// `onPeerGone(peer)`: the peer's account no longer exists (deleted, or a
+// therapist the practice removed); the conversation is closed for good.
 export function createSender({
   identity,
   token,
@@ -59,6 +61,7 @@ export function createSender({
   serial,
   emit,
   onUnauthorized,
+  onPeerGone,
   onSignedOut,
 }) {
   const outbox = [];
@@ -268,6 +271,7 @@ export function createSender({
       return "done";
     }
     entry.status = "failed";
+    if (code === "not_found" || code === "recipient_gone") onPeerGone(entry.peer);
     entry.notice =
       error instanceof ProtocolError
         ? "This therapist's keys could not be verified, so nothing was sent."

@@ -103,3 +103,42 @@ export function setBrand(title) {
   document.title = title;
   byId("brand-name").textContent = title;
 }
+
+// The warning before auto-lock: a countdown and a button to stay. The
+// countdown itself is not a live region (it would be read every second);
+// the warning is announced once when it appears.
+export function setLockWarning(seconds, onStay) {
+  let box = byId("lock-warning");
+  if (seconds === null) {
+    box?.remove();
+    return;
+  }
+  if (!box) {
+    box = h(
+      "div",
+      {
+        class: "notice notice--warning row row--between lock-warning",
+        id: "lock-warning",
+        role: "group",
+        "aria-labelledby": "lock-warning-text",
+      },
+      h("span", { id: "lock-warning-text" }),
+      h("button", {
+        type: "button",
+        class: "button button--secondary button--small",
+        id: "stay-unlocked",
+        text: "Stay signed in",
+        onClick: onStay,
+      }),
+    );
+    byId("status-bar").after(box);
+    announce(
+      `This page will lock in ${seconds} seconds without activity. ` +
+        "Select Stay signed in to keep it open.",
+      { assertive: true },
+    );
+  }
+  byId("lock-warning-text").textContent =
+    `No activity for a while: this page locks in ${seconds} s. ` +
+    "What you are writing is kept, encrypted.";
+}

@@ -2,14 +2,44 @@
 // and the outbox: the list of threads by last activity with unread counts,
 // and the messages of one thread in order.
 
-import { clientLabel, contactItem } from "./records.js";
+import { clientCode, clientLabel, contactItem } from "./records.js";
 
+// A therapist sees the private name they gave a client, else the client's
+// label; a client sees the therapist's published name.
 export function peerName(workspace, peer) {
+  if (workspace.role === "therapist") {
+    const name = privateName(workspace, peer);
+    return name || clientLabel(peer);
+  }
   const listed = workspace.directory.find((therapist) => therapist.account === peer);
   if (listed) return listed.profile.display_name;
   const label = contactItem(workspace.vault, peer)?.data.label;
   if (typeof label === "string" && label.trim()) return label;
-  return workspace.role === "therapist" ? clientLabel(peer) : "Therapist";
+  return "Therapist";
+}
+
+// The name a therapist gave a client, kept in the contact vault item.
+export function privateName(workspace, peer) {
+  const name = contactItem(workspace.vault, peer)?.data.name;
+  return typeof name === "string" ? name.trim() : "";
+}
+
+// The avatar's letters: the initials of a name, or for an unnamed client two
+// symbols of their code (every label starts with "Client").
+export function peerInitials(workspace, peer) {
+  if (workspace.role === "therapist" && !privateName(workspace, peer)) {
+    return clientCode(peer).slice(0, 2);
+  }
+  return initials(peerName(workspace, peer));
+}
+
+export function initials(name) {
+  const letters = name
+    .split(/\s+/)
+    .filter(Boolean)
+    .slice(0, 2)
+    .map((part) => [...part][0].toUpperCase());
+  return letters.join("") || "?";
 }
 
 function byPeer(workspace) {
@@ -37,6 +67,7 @@ export function threadList(workspace) {
       ...thread,
       name: peerName(workspace, thread.peer),
       verified: contactItem(workspace.vault, thread.peer)?.data.verified === true,
+      closed: contactItem(workspace.vault, thread.peer)?.data.closed === true,
     }))
     .sort((a, b) => (b.last?.sent ?? 0) - (a.last?.sent ?? 0));
 }

@@ -9,7 +9,9 @@ import { identityFromSeed, wipeIdentity } from "../lib/keys.js";
 import { sodium } from "../lib/sodium.js";
 import { request } from "./api.js";
 import { createConnection } from "./connection.js";
+import { createDrafts } from "./drafts.js";
 import { AccountError } from "./errors.js";
+import { closeConversation } from "./mutations.js";
 import { createReceiver } from "./receiver.js";
 import { clientLabel, contactItem } from "./records.js";
 import { createSender } from "./sender.js";
@@ -54,8 +56,12 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
     events,
     token: tokenOf,
     directory: [],
-    // Unsent text per conversation, so leaving a screen loses nothing typed.
-    drafts: new Map(),
+    // Unsent text per conversation (app/drafts.js), set below.
+    drafts: null,
+    // Notes typed but not yet stored in the vault, per conversation.
+    unsavedNotes: new Map(),
+    // Functions that store what is being typed; locking runs them first.
+    savers: new Set(),
     get viewing() {
       return viewing;
     },
@@ -95,6 +101,7 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
     serial,
     emit,
     onUnauthorized: hooks.onUnauthorized,
+    onPeerGone: (peer) => closeConversation(workspace, peer).catch(() => {}),
     onSignedOut: hooks.onSignedOut,
   });
   const receiver = createReceiver({
@@ -112,6 +119,8 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
     onUnreadable: (peer, error) => hooks.onUnreadable(peer, error),
   });
   workspace.conn = conn;
+  workspace.drafts = createDrafts(workspace);
+  workspace.savers.add(() => workspace.drafts.flush());
   workspace.sender = sender;
 
   // An incremental sync after another device wrote, then every view redraws
@@ -139,6 +148,8 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
     bearer = null;
     workspace.directory = [];
     workspace.drafts.clear();
+    workspace.unsavedNotes.clear();
+    workspace.savers.clear();
   }
 
   conn.connect();

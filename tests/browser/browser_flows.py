@@ -68,8 +68,14 @@ def read_secret(page: Page) -> str:
     return "-".join(groups)
 
 
+def asked_group(page: Page) -> str:
+    """The group of the shown secret that the page asks to be typed back."""
+    number = int(page.locator("label[for='secret-check']").get_attribute("data-group"))
+    return read_secret(page).split("-")[number - 1]
+
+
 def confirm_secret(page: Page) -> None:
-    page.check("#secret-saved")
+    page.fill("#secret-check", asked_group(page))
     page.click("#secret-continue")
 
 

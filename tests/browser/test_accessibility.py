@@ -1,8 +1,10 @@
-"""Keyboard use, labels, landmarks and contrast (WCAG AA), on the main screens at both sizes.
+"""Keyboard use, labels, landmarks and contrast (WCAG AA) on every screen, phone and desktop.
 
-The checks run inside the real page (tests/browser/audit.js) on what Chromium
-actually rendered: computed colours over their effective background, labels
-as the browser associates them.
+Two checks run inside the real page on what Chromium actually rendered: the
+project's own (tests/browser/audit.js: computed colours over their effective
+background, labels as the browser associates them) and axe-core, from npm
+(client_web/node_modules; never served), which must find nothing serious or
+critical. Phone size is 320 px wide, the narrowest the layout supports.
 """
 
 from pathlib import Path
@@ -11,7 +13,10 @@ import pytest
 from browser_flows import (
     DESKTOP,
     PHONE,
+    REPO_ROOT,
     SLOW,
+    asked_group,
+    confirm_secret,
     go,
     invite_therapist,
     join_as_therapist,
@@ -24,6 +29,16 @@ from playwright.sync_api import expect
 pytestmark = pytest.mark.browser
 
 AUDIT = (Path(__file__).parent / "audit.js").read_text()
+AXE = (REPO_ROOT / "client_web" / "node_modules" / "axe-core" / "axe.min.js").read_text()
+NARROW = {"width": 320, "height": 640}
+# What axe finds, as "rule (impact): target" strings, for the impacts that fail.
+AXE_RUN = """async () => {
+  const result = await axe.run(document, { resultTypes: ["violations"] });
+  return result.violations
+    .filter((rule) => rule.impact === "serious" || rule.impact === "critical")
+    .flatMap((rule) => rule.nodes.map(
+      (node) => `${rule.id} (${rule.impact}): ${node.target.join(" ")}`));
+}"""
 
 THERAPIST = {
     "display_name": "Kim Rivera",
@@ -34,11 +49,21 @@ THERAPIST = {
 }
 
 
-def audit(page, screen: str) -> None:
-    for size in (PHONE, DESKTOP):
+def axe_problems(page) -> list[str]:
+    if not page.evaluate("() => typeof axe === 'object'"):
+        page.evaluate(AXE)
+    return page.evaluate(AXE_RUN)
+
+
+def audit(page, screen: str, *, app: bool = True) -> None:
+    """Both checks at every size; the information pages have no footer, so axe alone."""
+    original = page.viewport_size
+    for size in (NARROW, PHONE, DESKTOP):
         page.set_viewport_size(size)
-        problems = page.evaluate(AUDIT)
+        problems = (page.evaluate(AUDIT) if app else []) + axe_problems(page)
         assert problems == [], f"{screen} at {size['width']}px: {problems}"
+    if original:
+        page.set_viewport_size(original)
 
 
 def focused(page) -> dict:
@@ -78,18 +103,41 @@ def test_keyboard_only_start_with_visible_focus(open_tab):
     page.wait_for_selector("#secret-value")
     # Heading focused on a new screen, so a screen reader announces it.
     assert page.evaluate("() => document.activeElement.tagName") == "H1"
-    tab_to(page, "secret-saved")
-    page.keyboard.press("Space")
+    tab_to(page, "secret-check")
+    page.keyboard.type(asked_group(page).lower())
     tab_to(page, "secret-continue")
     page.keyboard.press("Enter")
     page.wait_for_selector("#main[data-screen='directory']", timeout=SLOW)
     assert tab.errors == []
 
 
-def test_main_screens_meet_aa(practice, open_tab):
+def test_axe_reports_what_it_should(open_tab):
+    """The harness itself: axe runs in the page and a known fault is reported."""
+    page = open_tab(PHONE).page
+    assert axe_problems(page) == []
+    page.evaluate(
+        """() => {
+          const list = document.createElement("ol");
+          list.setAttribute("role", "log");
+          list.append(Object.assign(document.createElement("li"), { textContent: "x" }));
+          document.getElementById("main").append(list);
+        }"""
+    )
+    assert any(problem.startswith("listitem (serious)") for problem in axe_problems(page))
+
+
+def test_every_screen_meets_aa(practice, open_tab):
     therapist = open_tab(DESKTOP)
     tpage = therapist.page
     audit(tpage, "welcome")
+    tpage.click("#join-therapist")
+    tpage.wait_for_selector("#invite-code")
+    tpage.fill("#invite-code", "not a code")
+    tpage.click("#invite-continue")
+    expect(tpage.locator("#invite-error")).not_to_be_empty(timeout=SLOW)
+    audit(tpage, "invite code, refused")
+    tpage.click("#main button:text('Back')")
+    tpage.wait_for_selector("#main[data-screen='welcome']")
     join_as_therapist(tpage, invite_therapist(practice.data_dir), THERAPIST)
     audit(tpage, "therapist inbox")
     go(tpage, "profile")
@@ -100,8 +148,7 @@ def test_main_screens_meet_aa(practice, open_tab):
     page.click("#start-anonymously")
     page.wait_for_selector("#secret-value")
     audit(page, "secret")
-    page.check("#secret-saved")
-    page.click("#secret-continue")
+    confirm_secret(page)
     page.wait_for_selector("#main[data-screen='directory']", timeout=SLOW)
     page.wait_for_selector("[data-therapist='Kim Rivera']", timeout=SLOW)
     audit(page, "directory")
@@ -114,13 +161,26 @@ def test_main_screens_meet_aa(practice, open_tab):
     page.click("#open-safety")
     page.wait_for_selector("#safety-number")
     audit(page, "safety number")
+    go(page, "messages")
+    audit(page, "messages")
     go(page, "settings")
     audit(page, "settings")
     go(page, "lock")
     audit(page, "lock")
 
     go(tpage, "inbox")
+    tpage.wait_for_selector(".thread-row", timeout=SLOW)
+    audit(tpage, "therapist inbox with a conversation")
     tpage.click(".thread-row", timeout=SLOW)
     tpage.wait_for_selector(".msg--in")
     audit(tpage, "therapist thread")
+    go(tpage, "settings")
+    tpage.check("#delete-understood")
+    tpage.click("#delete-account")
+    tpage.wait_for_selector("#main[data-screen='deleted']", timeout=SLOW)
+    audit(tpage, "account deleted")
+    for info_page in ("help.html", "support.html"):
+        tpage.goto(f"{practice.url}/{info_page}")
+        tpage.wait_for_selector("h1")
+        audit(tpage, info_page, app=False)
     assert client.errors == therapist.errors == []

@@ -53,11 +53,14 @@ def test_invite_only_intake_asks_for_a_code_and_nothing_else(practice, open_tab)
     page = tab.page
     page.click("#start-anonymously")
     page.wait_for_selector("#invite-code")
-    page.fill("#invite-code", "not-a-real-code")
+    # One character mistyped: refused before any secret is made, the text kept to correct.
+    mistyped = code[:-1] + ("X" if code[-1] != "X" else "Y")
+    page.fill("#invite-code", mistyped)
     page.click("#main form button[type='submit']")
-    page.wait_for_selector("#secret-value")
-    confirm_secret(page)
     expect(page.locator("#invite-error")).to_contain_text("not valid", timeout=SLOW)
+    assert page.locator("#secret-value").count() == 0
+    expect(page.locator("#invite-code")).to_have_value(mistyped)
+    expect(page.locator("#invite-code")).to_have_attribute("aria-invalid", "true")
     page.fill("#invite-code", code)
     page.click("#main form button[type='submit']")
     page.wait_for_selector("#secret-value")
@@ -69,6 +72,24 @@ def test_invite_only_intake_asks_for_a_code_and_nothing_else(practice, open_tab)
     page.click("#sign-out")
     page.wait_for_selector("#main[data-screen='welcome']")
     sign_in(page, secret)
+    assert tab.errors == []
+
+
+def test_a_mistyped_therapist_invite_is_refused_before_the_secret(practice, open_tab):
+    code = invite_therapist(practice.data_dir)
+    tab = open_tab(DESKTOP)
+    page = tab.page
+    page.click("#join-therapist")
+    page.fill("#invite-code", code.replace("-", "")[:-2])
+    page.click("#main form button[type='submit']")
+    expect(page.locator("#invite-error")).to_contain_text("not valid", timeout=SLOW)
+    assert page.locator("#secret-value").count() == 0
+    # Corrected, the same code still works: checking did not use it up.
+    page.fill("#invite-code", code.lower())
+    page.click("#main form button[type='submit']")
+    page.wait_for_selector("#secret-value")
+    confirm_secret(page)
+    page.wait_for_selector("#main[data-screen='profile']", timeout=SLOW)
     assert tab.errors == []
 
 

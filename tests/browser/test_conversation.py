@@ -16,6 +16,7 @@ from browser_flows import (
     DESKTOP,
     PHONE,
     SLOW,
+    asked_group,
     bodies,
     confirm_secret,
     go,
@@ -77,7 +78,14 @@ def test_client_and_therapist_end_to_end(practice, open_tab, neutral_site):
     page.click("#start-anonymously")
     page.wait_for_selector("#secret-value")
     secret = read_secret(page)
-    expect(page.locator("#secret-continue")).to_be_disabled()
+    # Continuing needs one group of the secret typed back; a wrong one is refused.
+    page.click("#secret-continue")
+    expect(page.locator("#secret-check-error")).to_contain_text("not group")
+    wrong = "0000" if asked_group(page) != "0000" else "1111"
+    page.fill("#secret-check", wrong)
+    page.click("#secret-continue")
+    expect(page.locator("#secret-check")).to_have_attribute("aria-invalid", "true")
+    assert page.locator("#secret-value").count() == 1
     with page.expect_download() as download:
         page.click("#secret-download")
     saved = Path(download.value.path()).read_text()
@@ -136,7 +144,7 @@ def test_client_and_therapist_end_to_end(practice, open_tab, neutral_site):
     # Private notes, kept encrypted in the therapist's vault.
     tpage.fill("#notes", NOTE)
     tpage.click("#save-notes")
-    expect(tpage.locator(".notes [role='status']")).to_have_text("Saved.", timeout=SLOW)
+    expect(tpage.locator("#notes-status")).to_have_text("Saved.", timeout=SLOW)
     screenshot(tpage, "therapist-thread")
 
     # Both sides compute the same safety number; the client marks it verified.
@@ -185,7 +193,9 @@ def test_client_and_therapist_end_to_end(practice, open_tab, neutral_site):
     assert "hard mornings" not in again.page.inner_text("body")
     screenshot(again.page, "lock")
     sign_in(again.page, secret, field_id="unlock-secret")
-    again.page.wait_for_selector("#main[data-screen='messages']")
+    # Unlocking returns to the conversation that was open.
+    again.page.wait_for_selector("#main[data-screen='thread']")
+    expect(again.page.locator("#thread-title")).to_have_text("Robin Ash")
 
     # Quick exit: the neutral site replaces the app, and Back does not return.
     again.page.click("#quick-exit")

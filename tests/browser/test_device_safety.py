@@ -7,13 +7,16 @@ from browser_flows import (
     DESKTOP,
     PHONE,
     SLOW,
+    confirm_secret,
     go,
     invite_therapist,
     join_as_therapist,
     open_therapist,
+    read_secret,
     send,
     sign_in,
     start_anonymously,
+    wait_for_state,
 )
 from playwright.sync_api import expect
 
@@ -166,6 +169,33 @@ def test_keys_that_do_not_verify_stop_the_message(practice, open_tab):
     # Once the real keys come back, the same message goes out encrypted.
     client.page.unroute("**/api/bundle/*")
     failed.get_by_role("button", name="Try again").click()
-    expect(client.page.locator(".msg--out").first).to_have_attribute(
-        "data-state", "sent", timeout=SLOW
-    )
+    # The therapist's page is open, so it may be delivered before it is seen as sent.
+    wait_for_state(client.page, 0, "sent", "delivered", "read")
+
+
+def test_secret_fields_are_password_fields_a_password_manager_can_fill(open_tab):
+    tab = open_tab(PHONE)
+    page = tab.page
+    signin = page.locator("#signin-secret")
+    expect(signin).to_have_attribute("type", "password")
+    expect(signin).to_have_attribute("autocomplete", "current-password")
+    username = page.locator(".welcome__signin input[autocomplete='username']")
+    expect(username).to_have_count(1)
+    expect(username).to_be_hidden()
+    page.click("#start-anonymously")
+    page.wait_for_selector("#secret-value")
+    secret = read_secret(page)
+    # The new account's entry: the handle as its name, the whole secret as its password.
+    new_password = page.locator("form input[autocomplete='new-password']")
+    expect(new_password).to_have_attribute("type", "password")
+    expect(new_password).to_have_value(secret)
+    name = page.locator("form input[autocomplete='username']")
+    expect(name).to_have_value("-".join(secret.split("-")[:2]))
+    confirm_secret(page)
+    page.wait_for_selector("#main[data-screen='directory']", timeout=SLOW)
+    go(page, "lock")
+    unlock = page.locator("#unlock-secret")
+    expect(unlock).to_have_attribute("type", "password")
+    expect(unlock).to_have_attribute("autocomplete", "current-password")
+    sign_in(page, secret, "unlock-secret")
+    assert tab.errors == []

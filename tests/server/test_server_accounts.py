@@ -138,6 +138,32 @@ def test_intake_and_invites_through_the_admin_command(server: Any) -> None:
     assert run_admin(data_dir, "intake", "sometimes").returncode == 2
 
 
+def test_an_invite_is_checked_without_being_used_up(server: Any) -> None:
+    code = run_admin(server.data_dir, "invite-therapist").stdout.strip()
+    check = {"role": "therapist", "invite": code}
+    # Read the way it is typed: lower case, spaces, O for 0.
+    for typed in (code, code.lower().replace("-", " "), code.replace("0", "O")):
+        reply = request(server.url, "POST", "/api/invites/check", {**check, "invite": typed})
+        assert (reply.status, reply.body) == (200, {})
+    mistyped = code[:-1] + ("A" if code[-1] != "A" else "B")
+    for body in (
+        {**check, "invite": mistyped},
+        {**check, "invite": "nonsense"},
+        {"role": "client", "invite": code},
+    ):
+        reply = request(server.url, "POST", "/api/invites/check", body)
+        assert (reply.status, reply.code) == (403, "invalid_invite")
+    for body in ({"role": "admin", "invite": code}, {"role": "therapist"}, {"invite": code}):
+        reply = request(server.url, "POST", "/api/invites/check", body)
+        assert (reply.status, reply.code) == (400, "bad_request")
+    therapist = unregistered(server, "therapist")
+    reply = request(server.url, "POST", "/api/accounts", therapist.registration_body(code))
+    assert reply.status == 201
+    # Used up by the registration, not by the checks before it.
+    reply = request(server.url, "POST", "/api/invites/check", check)
+    assert (reply.status, reply.code) == (403, "invalid_invite")
+
+
 async def test_deleting_an_account_leaves_no_row_behind(server: Any) -> None:
     therapist = make_therapist(server)
     client = make_account(server.url)

@@ -71,6 +71,8 @@ def test_flag_beats_environment_beats_file_beats_default(tmp_path: Path) -> None
         ({"QUIETLINE_LOG_LEVEL": "chatty"}, "log_level"),
         ({"QUIETLINE_WS_RATE": "1.5.2"}, "must be a number"),
         ({"QUIETLINE_CONFIG": "/nonexistent/quietline.toml"}, "cannot be read"),
+        ({"QUIETLINE_SPECIALTIES": "Anxiety, " + "x" * 61}, "specialties is at most 200 terms"),
+        ({"QUIETLINE_LANGUAGES": ",".join(f"L{i}" for i in range(201))}, "languages is at most"),
     ],
 )
 def test_bad_settings_are_refused_with_the_setting_named(env: dict[str, str], message: str) -> None:
@@ -121,6 +123,7 @@ def test_settings_reach_the_web_client(server_factory: Any, tmp_path: Path) -> N
         crisis_text="If you are in danger, call 112.",
     )
     info = server.get_json("/api/info")
+    assert (info["specialties"], info["languages"]) == ([], [])
     assert info["neutral_title"] == "Recipes"
     assert info["exit_url"] == "https://example.org/weather"
     assert info["idle_lock_minutes"] == 3
@@ -130,6 +133,17 @@ def test_settings_reach_the_web_client(server_factory: Any, tmp_path: Path) -> N
     api = (REPO_ROOT / "docs" / "API.md").read_text()
     paragraph = api.split("`limits` holds", 1)[1].split("\n\n", 1)[0]
     assert set(info["limits"]) == set(re.findall(r"`([a-z_]+)`", paragraph))
+
+
+def test_the_practice_vocabulary_is_published_as_lists(server_factory: Any) -> None:
+    server = server_factory(
+        specialties=" Anxiety,Trauma ,, Sex  work, anxiety ,Grief",
+        languages="English, العربية,Español",
+    )
+    info = server.get_json("/api/info")
+    # Spaces tidied, empty terms and repeats (in any case) dropped, order kept.
+    assert info["specialties"] == ["Anxiety", "Trauma", "Sex work", "Grief"]
+    assert info["languages"] == ["English", "العربية", "Español"]
 
 
 def test_a_configuration_file_in_the_data_directory_is_read(tmp_path: Path) -> None:

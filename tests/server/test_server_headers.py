@@ -1,5 +1,6 @@
 """Security headers on every kind of response, and exactly the web client's files served."""
 
+import gzip
 import json
 import os
 from pathlib import Path
@@ -9,6 +10,8 @@ import pytest
 from server_harness import make_account, request
 from server_process import TEST_SETTINGS, RunningServer
 from websockets.asyncio.client import connect
+
+from server.static import accepts_gzip
 
 EXPECTED_CSP = (
     "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
@@ -92,8 +95,8 @@ def assert_security_headers(headers: dict[str, str], api: bool) -> None:
         assert feature in headers["permissions-policy"]
     assert "set-cookie" not in headers
     assert "server" not in headers
-    if api:
-        assert headers["cache-control"] == "no-store"
+    # Nothing of the site, page or API, is kept in a browser's or proxy's cache.
+    assert headers["cache-control"] == "no-store"
 
 
 @pytest.fixture(scope="module")
@@ -168,3 +171,80 @@ def test_missing_client_files_are_not_found_not_errors(server_factory: Any, tmp_
         reply = request(server.url, "GET", path)
         assert (reply.status, reply.code) == (404, "not_found")
     assert os.listdir(empty) == []
+
+
+COMPRESSED = ["/", "/help.html", "/app/main.js", "/css/base.css", "/img/icon.svg"]
+
+
+@pytest.mark.parametrize("path", [*COMPRESSED, "/vendor/libsodium-sumo.js"])
+def test_text_files_are_sent_compressed_to_a_browser_that_accepts_gzip(
+    static_server: Any, client_dir: Path, path: str
+) -> None:
+    name = SERVED[path][1]
+    reply = request(
+        static_server.url, "GET", path, headers={"Accept-Encoding": "gzip, deflate, br, zstd"}
+    )
+    assert reply.status == 200
+    assert reply.headers["content-encoding"] == "gzip"
+    assert reply.headers["vary"] == "Accept-Encoding"
+    assert reply.headers["content-type"] == SERVED[path][0]
+    assert int(reply.headers["content-length"]) == len(reply.raw)
+    assert gzip.decompress(reply.raw) == (client_dir / name).read_bytes()
+    assert_security_headers(reply.headers, api=False)
+
+
+@pytest.mark.parametrize("accept", [None, "identity", "gzip;q=0", "br", "*;q=0"])
+def test_text_files_are_sent_plain_to_a_browser_that_does_not_accept_gzip(
+    static_server: Any, client_dir: Path, accept: str | None
+) -> None:
+    reply = request(
+        static_server.url,
+        "GET",
+        "/app/main.js",
+        headers={} if accept is None else {"Accept-Encoding": accept},
+    )
+    assert reply.status == 200
+    assert "content-encoding" not in reply.headers
+    assert reply.headers["vary"] == "Accept-Encoding"
+    assert reply.raw == (client_dir / "app/main.js").read_bytes()
+
+
+def test_binary_files_are_never_compressed(static_server: Any, client_dir: Path) -> None:
+    for path in ("/img/logo.png", "/lib/sodium.wasm"):
+        reply = request(static_server.url, "GET", path, headers={"Accept-Encoding": "gzip"})
+        assert "content-encoding" not in reply.headers
+        assert reply.raw == (client_dir / SERVED[path][1]).read_bytes()
+
+
+def test_a_changed_file_is_compressed_again(static_server: Any, client_dir: Path) -> None:
+    path = client_dir / "css" / "changing.css"
+    path.write_bytes(b"a { color: red }\n")
+    first = request(
+        static_server.url, "GET", "/css/changing.css", headers={"Accept-Encoding": "gzip"}
+    )
+    assert gzip.decompress(first.raw) == b"a { color: red }\n"
+    path.write_bytes(b"a { color: darkblue }\n")
+    second = request(
+        static_server.url, "GET", "/css/changing.css", headers={"Accept-Encoding": "gzip"}
+    )
+    assert gzip.decompress(second.raw) == b"a { color: darkblue }\n"
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("gzip", True),
+        ("GZIP", True),
+        ("deflate, gzip;q=1.0, *;q=0.5", True),
+        ("br;q=1, *", True),
+        ("gzip;q=0", False),
+        ("gzip;q=0.0, *", False),
+        ("*;q=0", False),
+        ("gzip;q=nonsense", False),
+        ("identity", False),
+        ("", False),
+        (",,;", False),
+    ],
+)
+def test_accept_encoding_is_read_as_http_defines_it(header: str, expected: bool) -> None:
+    assert accepts_gzip(header) is expected

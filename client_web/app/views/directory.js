@@ -1,9 +1,10 @@
 // The therapist directory: verified profiles only, filtered by specialty and
 // language.
 
-import { loadDirectory } from "../directory.js";
+import { loadDirectory, officeHours } from "../directory.js";
 import { clear, h } from "../dom.js";
-import { threadList } from "../threads.js";
+import { initials, threadList } from "../threads.js";
+import { filterOptions, listHas } from "../vocabulary.js";
 import { describe } from "../wording.js";
 
 export function directoryScreen(ctx, { workspace, go }) {
@@ -23,14 +24,19 @@ export function directoryScreen(ctx, { workspace, go }) {
 
   function render() {
     const therapists = workspace.directory;
+    const vocabulary = (field) =>
+      Array.isArray(workspace.info[field]) ? workspace.info[field] : [];
     const all = (field) =>
-      [...new Set(therapists.flatMap((t) => t.profile[field]))].sort((a, b) => a.localeCompare(b));
+      filterOptions(
+        therapists.map((t) => t.profile[field]),
+        vocabulary(field),
+      );
     fillSelect(specialty, "specialty", all("specialties"), filters.specialty);
     fillSelect(language, "language", all("languages"), filters.language);
+    const has = (t, field, option) =>
+      !option || listHas(t.profile[field], option, vocabulary(field));
     const shown = therapists.filter(
-      (t) =>
-        (!filters.specialty || t.profile.specialties.includes(filters.specialty)) &&
-        (!filters.language || t.profile.languages.includes(filters.language)),
+      (t) => has(t, "specialties", filters.specialty) && has(t, "languages", filters.language),
     );
     const open = new Set(threadList(workspace).map((thread) => thread.peer));
     clear(results);
@@ -84,8 +90,15 @@ export function directoryScreen(ctx, { workspace, go }) {
         h(
           "div",
           { class: "therapist__who" },
-          h("h2", { class: "therapist__name", id: titleId, text: profile.display_name }),
-          profile.pronouns ? h("p", { class: "muted small", text: profile.pronouns }) : null,
+          h("h2", {
+            class: "therapist__name",
+            id: titleId,
+            dir: "auto",
+            text: profile.display_name,
+          }),
+          profile.pronouns
+            ? h("p", { class: "muted small", dir: "auto", text: profile.pronouns })
+            : null,
           h(
             "span",
             {
@@ -100,7 +113,7 @@ export function directoryScreen(ctx, { workspace, go }) {
         ? h(
             "ul",
             { class: "chips", "aria-label": "Specialties" },
-            profile.specialties.map((s) => h("li", { class: "chip", text: s })),
+            profile.specialties.map((s) => h("li", { class: "chip", dir: "auto", text: s })),
           )
         : null,
       h(
@@ -108,14 +121,14 @@ export function directoryScreen(ctx, { workspace, go }) {
         { class: "facts" },
         fact("Languages", profile.languages.join(", ") || "Not given"),
         fact("Usually replies", profile.response_time || "Not given"),
-        profile.office_hours ? fact("Hours", profile.office_hours) : null,
+        profile.office_hours ? fact("Hours", officeHours(profile)) : null,
       ),
       profile.away_message
         ? h(
             "p",
             { class: "notice notice--info therapist__away" },
             h("strong", { class: "notice__title", text: "Away" }),
-            h("span", { class: "preserve-lines", text: profile.away_message }),
+            h("span", { class: "preserve-lines", dir: "auto", text: profile.away_message }),
           )
         : null,
       h(
@@ -196,15 +209,6 @@ function fact(term, value) {
     "div",
     { class: "facts__row" },
     h("dt", { class: "facts__term", text: term }),
-    h("dd", { class: "facts__value", text: value }),
+    h("dd", { class: "facts__value", dir: "auto", text: value }),
   );
-}
-
-export function initials(name) {
-  const letters = name
-    .split(/\s+/)
-    .filter(Boolean)
-    .slice(0, 2)
-    .map((part) => [...part][0].toUpperCase());
-  return letters.join("") || "?";
 }

@@ -1,11 +1,11 @@
 // Conversations by last activity, with unread counts: the therapist's inbox
 // and the client's list of threads.
 
+import { officeHours } from "../directory.js";
 import { clear, h } from "../dom.js";
 import { loadBlocks } from "../mutations.js";
-import { threadList } from "../threads.js";
+import { peerInitials, threadList } from "../threads.js";
 import { listWhen } from "../time.js";
-import { initials } from "./directory.js";
 import { waitingCard } from "./waiting.js";
 
 export function inboxScreen(ctx, { workspace, go }) {
@@ -61,13 +61,6 @@ export function inboxScreen(ctx, { workspace, go }) {
     const preview = thread.last
       ? `${thread.last.dir === "out" ? "You: " : ""}${thread.last.body}`
       : "No messages yet";
-    const label = [
-      thread.name,
-      thread.unread ? `${thread.unread} unread` : null,
-      blocked.has(thread.peer) ? "blocked" : null,
-    ]
-      .filter(Boolean)
-      .join(", ");
     return h(
       "li",
       {},
@@ -76,36 +69,45 @@ export function inboxScreen(ctx, { workspace, go }) {
         {
           type: "button",
           class: `thread-row${thread.unread ? " thread-row--unread" : ""}`,
-          "aria-label": label,
           "data-peer-name": thread.name,
           onClick: () => go("thread", { peer: thread.peer }),
         },
-        h("span", { class: "avatar", "aria-hidden": "true", text: initials(thread.name) }),
+        h("span", {
+          class: "avatar",
+          "aria-hidden": "true",
+          text: peerInitials(workspace, thread.peer),
+        }),
         h(
           "span",
           { class: "thread-row__main" },
           h(
             "span",
             { class: "thread-row__top" },
-            h("span", { class: "thread-row__name", text: thread.name }),
+            h("span", { class: "thread-row__name", dir: "auto", text: thread.name }),
             thread.verified
               ? h("span", { class: "badge badge--verified", text: "Verified" })
               : null,
             blocked.has(thread.peer)
               ? h("span", { class: "badge badge--neutral", text: "Blocked" })
               : null,
+            thread.closed ? h("span", { class: "badge badge--neutral", text: "Closed" }) : null,
             thread.last
               ? h("span", { class: "thread-row__when", text: listWhen(thread.last.sent ?? 0) })
               : null,
           ),
-          h("span", { class: "thread-row__preview", text: preview }),
+          h("span", { class: "thread-row__preview", dir: "auto", text: preview }),
         ),
+        // The row's name is all its visible text (name, badges, time, preview);
+        // the count's own words are for screen readers, its badge for the eye.
         thread.unread
-          ? h("span", {
-              class: "badge badge--count",
-              "aria-hidden": "true",
-              text: String(thread.unread),
-            })
+          ? [
+              h("span", { class: "visually-hidden", text: `, ${thread.unread} unread` }),
+              h("span", {
+                class: "badge badge--count",
+                "aria-hidden": "true",
+                text: String(thread.unread),
+              }),
+            ]
           : null,
       ),
     );
@@ -144,7 +146,7 @@ export function inboxScreen(ctx, { workspace, go }) {
                 "dl",
                 { class: "facts" },
                 summaryFact("Usually replies", own.response_time || "Not given"),
-                summaryFact("Hours", own.office_hours || "Not given"),
+                summaryFact("Hours", officeHours(own) || "Not given"),
                 summaryFact("Away message", own.away_message || "None"),
               ),
             ]
@@ -211,6 +213,6 @@ function summaryFact(term, value) {
     "div",
     { class: "facts__row facts__row--stacked" },
     h("dt", { class: "facts__term", text: term }),
-    h("dd", { class: "facts__value preserve-lines", text: value }),
+    h("dd", { class: "facts__value preserve-lines", dir: "auto", text: value }),
   );
 }

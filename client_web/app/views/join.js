@@ -22,6 +22,12 @@ export function joinScreen(_ctx, { role, error: initialError, onSubmit, onCancel
     role: "alert",
     text: initialError,
   });
+  const submit = h("button", {
+    type: "submit",
+    class: "button button--primary",
+    id: "invite-continue",
+    text: "Continue",
+  });
   const form = h(
     "form",
     { class: "card stack", novalidate: true },
@@ -48,22 +54,34 @@ export function joinScreen(_ctx, { role, error: initialError, onSubmit, onCancel
         text: "Back",
         onClick: onCancel,
       }),
-      h("button", { type: "submit", class: "button button--primary", text: "Continue" }),
+      submit,
     ),
   );
-  form.addEventListener("submit", (event) => {
+  form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const code = input.value.trim();
+    error.textContent = "";
+    input.removeAttribute("aria-invalid");
     if (!code) {
       input.setAttribute("aria-invalid", "true");
       error.textContent = "Enter the invite code you were given.";
       input.focus();
       return;
     }
+    // The code is checked before an account secret is made, and kept in the
+    // field when it is refused, so a typing mistake is easy to correct.
+    submit.disabled = true;
+    submit.textContent = "Checking…";
+    form.setAttribute("aria-busy", "true");
     try {
-      onSubmit(code);
+      await onSubmit(code);
     } catch (failure) {
+      input.setAttribute("aria-invalid", "true");
       error.textContent = describe(failure);
+      input.focus();
+      submit.disabled = false;
+      submit.textContent = "Continue";
+      form.removeAttribute("aria-busy");
     }
   });
   return h(

@@ -5,7 +5,9 @@ import { h } from "../dom.js";
 import { secretForm } from "./secretform.js";
 
 const REASONS = {
-  idle: "This page locked after a while without activity and erased its keys.",
+  idle:
+    "This page locked after a while without activity and erased its keys. Anything you were " +
+    "writing was kept, encrypted, and is back where you left it when you unlock.",
   expired: "Your sign-in ended, so this page locked and erased its keys.",
   signed_out:
     "Another device of this account signed this one out, so this page locked and erased its keys. " +

@@ -9,6 +9,7 @@ import {
 } from "../../lib/constants.js";
 import { encodeProfile, loadDirectory, publishProfile } from "../directory.js";
 import { h } from "../dom.js";
+import { canonicalList, termKey } from "../vocabulary.js";
 import { describe } from "../wording.js";
 
 const EMPTY = {
@@ -20,6 +21,7 @@ const EMPTY = {
   accepting: true,
   away_message: "",
   office_hours: "",
+  time_zone: "",
 };
 
 function splitList(text) {
@@ -48,6 +50,8 @@ export function profileScreen(_ctx, { workspace, go, first }) {
       placeholder,
       "aria-describedby": hint ? `${id}-hint` : undefined,
       autocomplete: "off",
+      // Names and texts in any script: the browser picks the direction.
+      dir: "auto",
     });
     fields[name] = control;
     return h(
@@ -61,14 +65,68 @@ export function profileScreen(_ctx, { workspace, go, first }) {
 
   const accepting = h("input", { type: "checkbox", id: "profile-accepting" });
 
+  // Office hours are read on the therapist's clock: the zone is published
+  // with them (an IANA name, this browser's own by default).
+  const zones =
+    typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
+  const timeZone = h(
+    "select",
+    { class: "select", id: "profile-time-zone", "aria-describedby": "profile-time-zone-hint" },
+    [...new Set([ownTimeZone(), ...zones])].map((zone) => h("option", { value: zone, text: zone })),
+  );
+
+  // The practice's own terms, to tick; the text field holds anything else.
+  const vocabulary = (list) => (Array.isArray(workspace.info[list]) ? workspace.info[list] : []);
+  const ticks = { specialties: [], languages: [] };
+  function choices(list, legend) {
+    const terms = vocabulary(list);
+    if (terms.length === 0) return null;
+    ticks[list] = terms.map((term, index) => ({
+      term,
+      box: h("input", { type: "checkbox", id: `profile-${list}-${index}`, value: term }),
+    }));
+    return h(
+      "fieldset",
+      { class: "field choices" },
+      h("legend", { class: "field__label", text: legend }),
+      h(
+        "ul",
+        { class: "choices__list" },
+        ticks[list].map(({ term, box }) =>
+          h(
+            "li",
+            {},
+            h(
+              "label",
+              { class: "checkbox", htmlFor: box.id },
+              box,
+              h("span", { dir: "auto", text: term }),
+            ),
+          ),
+        ),
+      ),
+    );
+  }
+  function fillList(list, values) {
+    const terms = canonicalList(values, vocabulary(list));
+    const known = new Set(vocabulary(list).map(termKey));
+    for (const { term, box } of ticks[list]) box.checked = terms.includes(term);
+    fields[list].value = terms.filter((term) => !known.has(termKey(term))).join(", ");
+  }
+  function collectList(list) {
+    const ticked = ticks[list].filter(({ box }) => box.checked).map(({ term }) => term);
+    return canonicalList([...ticked, ...splitList(fields[list].value)], vocabulary(list));
+  }
+
   function fill(profile) {
     const value = { ...EMPTY, ...(profile ?? {}) };
     fields.display_name.value = value.display_name;
     fields.pronouns.value = value.pronouns;
-    fields.specialties.value = value.specialties.join(", ");
-    fields.languages.value = value.languages.join(", ");
+    fillList("specialties", value.specialties);
+    fillList("languages", value.languages);
     fields.response_time.value = value.response_time;
     fields.office_hours.value = value.office_hours;
+    timeZone.value = value.time_zone || ownTimeZone();
     fields.away_message.value = value.away_message;
     accepting.checked = value.accepting;
   }
@@ -77,12 +135,13 @@ export function profileScreen(_ctx, { workspace, go, first }) {
     const profile = {
       display_name: fields.display_name.value.trim(),
       pronouns: fields.pronouns.value.trim(),
-      specialties: splitList(fields.specialties.value),
-      languages: splitList(fields.languages.value),
+      specialties: collectList("specialties"),
+      languages: collectList("languages"),
       response_time: fields.response_time.value.trim(),
       accepting: accepting.checked,
       away_message: fields.away_message.value.trim(),
       office_hours: fields.office_hours.value.trim(),
+      time_zone: timeZone.value,
     };
     if (!profile.display_name) throw new Error("Please enter the name clients will see.");
     for (const list of ["specialties", "languages"]) {
@@ -116,10 +175,14 @@ export function profileScreen(_ctx, { workspace, go, first }) {
       limit: PROFILE_TEXT_CHARS.pronouns,
       placeholder: "for example she/her",
     }),
-    input("specialties", "Specialties", {
+    choices("specialties", "Specialties"),
+    input("specialties", vocabulary("specialties").length ? "Other specialties" : "Specialties", {
       hint: "Separated by commas, for example: Anxiety, Trauma, Sex work",
     }),
-    input("languages", "Languages", { hint: "Separated by commas, for example: English, Español" }),
+    choices("languages", "Languages"),
+    input("languages", vocabulary("languages").length ? "Other languages" : "Languages", {
+      hint: "Separated by commas, for example: English, Español",
+    }),
     input("response_time", "Usual response time", {
       limit: PROFILE_TEXT_CHARS.response_time,
       placeholder: "for example within a day",
@@ -128,6 +191,17 @@ export function profileScreen(_ctx, { workspace, go, first }) {
       limit: PROFILE_TEXT_CHARS.office_hours,
       placeholder: "for example Mon–Thu, 9:00–17:00",
     }),
+    h(
+      "div",
+      { class: "field" },
+      h("label", { class: "field__label", htmlFor: "profile-time-zone", text: "Time zone" }),
+      h(
+        "span",
+        { class: "field__hint", id: "profile-time-zone-hint" },
+        "Shown with your office hours, so clients elsewhere know whose clock they are on.",
+      ),
+      timeZone,
+    ),
     input("away_message", "Away message", {
       limit: PROFILE_TEXT_CHARS.away_message,
       multiline: true,
@@ -193,4 +267,8 @@ export function profileScreen(_ctx, { workspace, go, first }) {
     status,
     form,
   );
+}
+
+function ownTimeZone() {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
 }

@@ -1,5 +1,9 @@
 // The account secret, shown once: copy, download as a text file, and a
-// confirmation that it was saved before anything continues.
+// check that it was saved before anything continues: the person types one
+// group of it back, chosen at random, which a tick box could not ask.
+//
+// The confirmation is a form with the secret in a new-password field and the
+// handle as the username, so that a password manager offers to save it.
 
 import { h } from "../dom.js";
 import { describe } from "../wording.js";
@@ -9,15 +13,27 @@ export function secretScreen(
   { secret, fileName, role, notice, onContinue, onCancel, onLeave },
 ) {
   const groups = secret.split("-");
+  const asked = randomIndex(groups.length);
   const copyStatus = h("span", { class: "small muted secret__status", role: "status" });
-  const error = h("p", { class: "form-error", role: "alert" });
-  const confirm = h("input", { type: "checkbox", id: "secret-saved" });
+  const error = h("p", { class: "form-error", id: "secret-check-error", role: "alert" });
+  const confirm = h("input", {
+    class: "input input--mono secret__check",
+    id: "secret-check",
+    name: "secret-check",
+    type: "text",
+    autocomplete: "off",
+    autocapitalize: "characters",
+    spellcheck: false,
+    maxLength: 8,
+    "aria-describedby": "secret-check-hint secret-check-error",
+  });
+  const matches = () =>
+    confirm.value.trim().toUpperCase().replace(/O/g, "0").replace(/[IL]/g, "1") === groups[asked];
   const continueButton = h("button", {
-    type: "button",
+    type: "submit",
     class: "button button--primary",
     id: "secret-continue",
     text: role === "therapist" ? "Create my therapist account" : "Continue",
-    disabled: true,
   });
   let downloadUrl = null;
   ctx.onLeave(() => {
@@ -25,8 +41,11 @@ export function secretScreen(
     onLeave();
   });
 
-  confirm.addEventListener("change", () => {
-    continueButton.disabled = !confirm.checked;
+  confirm.addEventListener("input", () => {
+    if (matches()) {
+      confirm.removeAttribute("aria-invalid");
+      error.textContent = "";
+    }
   });
 
   const copyButton = h("button", {
@@ -63,7 +82,66 @@ export function secretScreen(
     },
   });
 
-  continueButton.addEventListener("click", async () => {
+  const form = h(
+    "form",
+    { class: "stack secret__confirm", novalidate: true, "aria-labelledby": "secret-check-title" },
+    // For a password manager only: the handle names the entry, the whole
+    // secret is its password. Neither is shown or reachable by Tab.
+    h("input", {
+      type: "text",
+      name: "username",
+      autocomplete: "username",
+      value: groups.slice(0, 2).join("-"),
+      hidden: true,
+    }),
+    h("input", {
+      type: "password",
+      name: "password",
+      autocomplete: "new-password",
+      value: secret,
+      class: "visually-hidden",
+      tabIndex: -1,
+      "aria-hidden": "true",
+    }),
+    h("h2", { class: "secret__check-title", id: "secret-check-title" }, "Check that you saved it"),
+    h(
+      "div",
+      { class: "field" },
+      h("label", {
+        class: "field__label",
+        htmlFor: "secret-check",
+        "data-group": String(asked + 1),
+        text: `Type group ${asked + 1} of ${groups.length} of your secret`,
+      }),
+      h(
+        "span",
+        { class: "field__hint", id: "secret-check-hint" },
+        "From your saved copy, not from this screen: the four characters after " +
+          (asked === 0 ? "the start." : `dash number ${asked}.`),
+      ),
+      confirm,
+    ),
+    error,
+    h(
+      "div",
+      { class: "row row--between secret__footer" },
+      h("button", {
+        type: "button",
+        class: "button button--quiet",
+        text: "Back",
+        onClick: onCancel,
+      }),
+      continueButton,
+    ),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!matches()) {
+      confirm.setAttribute("aria-invalid", "true");
+      error.textContent = `That is not group ${asked + 1}. Look at your saved copy and try again.`;
+      confirm.focus();
+      return;
+    }
     error.textContent = "";
     continueButton.disabled = true;
     continueButton.setAttribute("aria-busy", "true");
@@ -72,7 +150,7 @@ export function secretScreen(
       await onContinue();
     } catch (failure) {
       error.textContent = describe(failure);
-      continueButton.disabled = !confirm.checked;
+      continueButton.disabled = false;
       continueButton.removeAttribute("aria-busy");
       continueButton.textContent = "Try again";
     }
@@ -115,23 +193,13 @@ export function secretScreen(
           "Anyone who has it can read your messages.",
       ),
     ),
-    h(
-      "label",
-      { class: "checkbox", htmlFor: "secret-saved" },
-      confirm,
-      h("span", {}, "I have saved my account secret somewhere safe."),
-    ),
-    error,
-    h(
-      "div",
-      { class: "row row--between secret__footer" },
-      h("button", {
-        type: "button",
-        class: "button button--quiet",
-        text: "Back",
-        onClick: onCancel,
-      }),
-      continueButton,
-    ),
+    form,
   );
+}
+
+// A uniformly random index below `count`, from the browser's CSPRNG.
+function randomIndex(count) {
+  const value = new Uint32Array(1);
+  crypto.getRandomValues(value);
+  return value[0] % count;
 }

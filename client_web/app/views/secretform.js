@@ -1,6 +1,10 @@
 // The account-secret form used to sign in and to unlock. It never stores the
 // value anywhere: on submit the text goes to the handler and the field is
 // emptied once the handler succeeds.
+//
+// The secret is typed into a password field (not readable over a shoulder)
+// marked current-password, beside a hidden username field, so a password
+// manager that saved the secret when the account was made fills it in.
 
 import { h } from "../dom.js";
 import { describe } from "../wording.js";
@@ -11,9 +15,9 @@ export function secretForm({ submitLabel, inputId, onSubmit, busyLabel = "Checki
   const input = h("input", {
     class: "input input--mono",
     id: inputId,
-    name: "secret",
-    type: "text",
-    autocomplete: "off",
+    name: "password",
+    type: "password",
+    autocomplete: "current-password",
     autocapitalize: "characters",
     spellcheck: false,
     "aria-describedby": `${hintId} ${errorId}`,
@@ -28,6 +32,7 @@ export function secretForm({ submitLabel, inputId, onSubmit, busyLabel = "Checki
   const form = h(
     "form",
     { class: "stack", novalidate: true },
+    h("input", { type: "text", name: "username", autocomplete: "username", hidden: true }),
     h(
       "div",
       { class: "field" },

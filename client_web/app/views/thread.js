@@ -6,10 +6,10 @@ import { MAX_BODY_CHARS } from "../../lib/constants.js";
 import { clear, h } from "../dom.js";
 import { contactItem, sessionItem } from "../records.js";
 import { checkBody } from "../sender.js";
-import { markRead, peerName, threadMessages } from "../threads.js";
+import { markRead, peerInitials, peerName, threadMessages } from "../threads.js";
 import { fullWhen, isoWhen, shortWhen } from "../time.js";
 import { describe } from "../wording.js";
-import { initials } from "./directory.js";
+import { crisisLine } from "./crisis.js";
 import { notesPanel } from "./notes.js";
 
 // The composer counts characters only once the end is near.
@@ -27,24 +27,33 @@ export function threadScreen(ctx, { workspace, go, peer }) {
   const therapist = workspace.role === "therapist";
   const listing = () => workspace.directory.find((entry) => entry.account === peer) ?? null;
   const name = () => peerName(workspace, peer);
+  const isClosed = () => contactItem(workspace.vault, peer)?.data.closed === true;
 
-  const title = h("h1", { class: "thread__name", id: "thread-title" });
+  const title = h("h1", { class: "thread__name", id: "thread-title", dir: "auto" });
   const subtitle = h("p", { class: "thread__sub muted small" });
+  const avatar = h("span", { class: "avatar avatar--large", "aria-hidden": "true" });
   const verifiedBadge = h("span", {
     class: "badge badge--verified",
     text: "Verified",
     hidden: true,
   });
   const notices = h("div", { class: "thread__notices" });
-  const messages = h("ol", {
-    class: "messages",
-    id: "messages",
-    role: "log",
-    "aria-live": "polite",
-    "aria-relevant": "additions",
-    "aria-labelledby": "thread-title",
-    tabIndex: 0,
-  });
+  // The live log is a container around the list: a role on the <ol> itself
+  // would take its list semantics away from screen readers.
+  const messageList = h("ol", { class: "messages__list", "aria-label": "Messages" });
+  const messages = h(
+    "div",
+    {
+      class: "messages",
+      id: "messages",
+      role: "log",
+      "aria-live": "polite",
+      "aria-relevant": "additions",
+      "aria-labelledby": "thread-title",
+      tabIndex: 0,
+    },
+    messageList,
+  );
   const composer = composerForm();
   let blocked = false;
   // The newest message stays in view while the person is reading at the end,
@@ -61,6 +70,7 @@ export function threadScreen(ctx, { workspace, go, peer }) {
   function renderHeader() {
     const entry = listing();
     title.textContent = name();
+    avatar.textContent = peerInitials(workspace, peer);
     subtitle.textContent = therapist
       ? "Anonymous client"
       : [
@@ -77,7 +87,7 @@ export function threadScreen(ctx, { workspace, go, peer }) {
           "div",
           { class: "notice notice--info" },
           h("strong", { class: "notice__title", text: `${entry.profile.display_name} is away` }),
-          h("span", { class: "preserve-lines", text: entry.profile.away_message }),
+          h("span", { class: "preserve-lines", dir: "auto", text: entry.profile.away_message }),
         ),
       );
     }
@@ -93,6 +103,20 @@ export function threadScreen(ctx, { workspace, go, peer }) {
         ),
       );
       composer.disable("Not taking new clients.");
+    }
+    if (isClosed()) {
+      notices.append(
+        h(
+          "p",
+          { class: "notice notice--info", id: "thread-closed" },
+          therapist
+            ? "This conversation is closed: the client deleted their account. Nothing more " +
+                "can be sent. What is here stays readable for you."
+            : "This conversation is closed: this therapist no longer works with the practice. " +
+                "Nothing more can be sent; you can choose another therapist.",
+        ),
+      );
+      composer.disable("This conversation is closed.");
     }
     if (therapist && blocked) {
       notices.append(
@@ -121,7 +145,7 @@ export function threadScreen(ctx, { workspace, go, peer }) {
     }
     if (list.length === 0 && !emptyRow) {
       emptyRow = emptyConversation();
-      messages.append(emptyRow);
+      messageList.append(emptyRow);
     } else if (list.length > 0 && emptyRow) {
       emptyRow.remove();
       emptyRow = null;
@@ -132,7 +156,8 @@ export function threadScreen(ctx, { workspace, go, peer }) {
       if (
         row &&
         row.failed === (message.state === "failed") &&
-        row.notice === (message.notice ?? null)
+        row.notice === (message.notice ?? null) &&
+        row.closed === isClosed()
       ) {
         row.element.dataset.state = message.state;
         if (row.state) {
@@ -145,8 +170,8 @@ export function threadScreen(ctx, { workspace, go, peer }) {
         rows.set(key, fresh);
         row = fresh;
       }
-      const there = messages.children[index];
-      if (there !== row.element) messages.insertBefore(row.element, there ?? null);
+      const there = messageList.children[index];
+      if (there !== row.element) messageList.insertBefore(row.element, there ?? null);
     });
     if (stickToBottom) messages.scrollTop = messages.scrollHeight;
   }
@@ -194,10 +219,10 @@ export function threadScreen(ctx, { workspace, go, peer }) {
         "data-state": message.state,
       },
       h("span", { class: "visually-hidden", text: mine ? "You wrote:" : `${name()} wrote:` }),
-      h("p", { class: "msg__body", text: message.body }),
+      h("p", { class: "msg__body", dir: "auto", text: message.body }),
       h("p", { class: "msg__meta" }, meta),
       message.notice ? h("p", { class: "msg__notice", text: message.notice }) : null,
-      message.state === "failed"
+      message.state === "failed" && !isClosed()
         ? h(
             "div",
             { class: "row msg__actions" },
@@ -224,6 +249,7 @@ export function threadScreen(ctx, { workspace, go, peer }) {
       state,
       failed: message.state === "failed",
       notice: message.notice ?? null,
+      closed: isClosed(),
     };
   }
 
@@ -231,6 +257,7 @@ export function threadScreen(ctx, { workspace, go, peer }) {
     const textarea = h("textarea", {
       class: "textarea composer__input",
       id: "composer",
+      dir: "auto",
       name: "message",
       rows: 3,
       value: workspace.drafts.get(peer) ?? "",
@@ -334,7 +361,7 @@ export function threadScreen(ctx, { workspace, go, peer }) {
   const notesOptions = {
     workspace,
     peer,
-    onLeave: ctx.onLeave,
+    onLeave: (fn) => ctx.onLeave(fn),
     onBlocked: (value) => {
       blocked = value;
       renderHeader();
@@ -356,7 +383,7 @@ export function threadScreen(ctx, { workspace, go, peer }) {
       h(
         "div",
         { class: "thread__who" },
-        h("span", { class: "avatar avatar--large", "aria-hidden": "true", text: initials(name()) }),
+        avatar,
         h("div", {}, h("div", { class: "row thread__title-row" }, title, verifiedBadge), subtitle),
       ),
       h("button", {
@@ -368,6 +395,7 @@ export function threadScreen(ctx, { workspace, go, peer }) {
       }),
     ),
     notices,
+    therapist ? null : crisisLine(),
     therapist ? h("div", { class: "split" }, conversation, notesPanel(notesOptions)) : conversation,
   );
   renderHeader();

@@ -2,9 +2,10 @@
 // therapist with an invite code.
 
 import { h } from "../dom.js";
+import { crisisNotice } from "./crisis.js";
 import { secretForm } from "./secretform.js";
 
-export function welcomeScreen(_ctx, { onStart, onSignIn, onJoin }) {
+export function welcomeScreen(_ctx, { crisisText, onStart, onSignIn, onJoin }) {
   return h(
     "section",
     { class: "page welcome", "aria-labelledby": "welcome-title" },
@@ -35,6 +36,7 @@ export function welcomeScreen(_ctx, { onStart, onSignIn, onJoin }) {
             "asked to save it.",
         ),
       ),
+      crisisNotice(crisisText),
     ),
     h(
       "ul",
