@@ -122,9 +122,11 @@ groups.json (one group through crypto/group_roster.py and crypto/sender_key.py)
           signing_seed, chain_key, sender_key}, distribute {label, message,
           recipients}, receive_distribution {label, message}, encrypt {label,
           payload, message}, decrypt {label, message, payload, member_key,
-          iteration}, needs_rotation {now, result}; a failing step leaves the
-          actor's state unchanged
+          iteration}, needs_rotation {now, result}; and `state`, the actor's
+          group state (section 15.8) after the step, unchanged when error
+          is set (null while the actor has none)
   tombstones: {name, roster, signed, error, sender_key and iteration if valid}
+  state_invalid: {name, hex, error}
 """
 
 import hashlib
@@ -174,9 +176,10 @@ from crypto.constants import (  # noqa: E402
     ROSTER_FLAG_PAUSED,
     SENDER_KEY_ROTATE_SECONDS,
 )
-from crypto.encoding import b64u_decode, b64u_encode, u8, u16, u32  # noqa: E402
+from crypto.encoding import b64u_decode, b64u_encode, u8, u16, u32, u64  # noqa: E402
 from crypto.errors import ProtocolError  # noqa: E402
 from crypto.group_message import parse_group_message  # noqa: E402
+from crypto.group_state import decode_group_state, encode_group_state  # noqa: E402
 from crypto.keys import IdentityKeyPair, KeyPair, x25519_from_private  # noqa: E402
 from crypto.prekeys import PrekeyStore, store_to_item  # noqa: E402
 from crypto.ratchet import RatchetState  # noqa: E402
@@ -1557,6 +1560,10 @@ def groups_vectors() -> dict[str, Any]:
             event["error"] = exc.code
         else:
             event["error"] = None
+        current = states.get(actor)
+        event["state"] = None if current is None else encode_group_state(current).hex()
+        if current is not None:
+            assert decode_group_state(encode_group_state(current)) == current
         events.append(event)
 
     def key_material(actor: str, n: int) -> dict[str, str]:
@@ -1657,7 +1664,37 @@ def groups_vectors() -> dict[str, Any]:
         "roster_invalid": roster_invalid,
         "events": events,
         "tombstones": tombstones,
+        "state_invalid": group_state_invalid(encode_group_state(states["bob"])),
     }
+
+
+def group_state_invalid(valid: bytes) -> list[dict[str, Any]]:
+    """Departures from section 15.8, each cut from Bob's final state."""
+    roster_length = int.from_bytes(valid[41:43], "big")
+    after_roster = 43 + roster_length
+    own_end = after_roster + 1 + 32 + 32 + 8 + 8 + 8
+    first_record = own_end + 2
+    record_size = 32 + 32 + 8 + 32 + 8
+    skipped_count_at = first_record + record_size
+    duplicated = bytearray(valid)
+    duplicated[own_end : own_end + 2] = (
+        int.from_bytes(valid[own_end : own_end + 2], "big") + 1
+    ).to_bytes(2, "big")
+    record_bytes = valid[first_record : skipped_count_at + 2]
+    assert valid[skipped_count_at : skipped_count_at + 2] == b"\x00\x00"
+    duplicated[first_record:first_record] = record_bytes
+    cases = [
+        ("unknown version", b"\x02" + valid[1:]),
+        ("trailing byte", valid + b"\x00"),
+        ("removal floor above the roster", valid[:33] + u64(1 << 40) + valid[41:]),
+        ("own flag 2", valid[:after_roster] + b"\x02" + valid[after_roster + 1 :]),
+        ("sender key stored twice", bytes(duplicated)),
+        ("truncated", valid[:-1]),
+    ]
+    return [
+        {"name": name, "hex": data.hex(), "error": error_of(lambda d=data: decode_group_state(d))}
+        for name, data in cases
+    ]
 
 
 def forged_distribution(scene: GroupScene, impostor: IdentityKeyPair) -> bytes:
