@@ -189,6 +189,43 @@ async def cmd_logout(args: argparse.Namespace, profile: Profile, out: Output) ->
     return EXIT_OK
 
 
+SESSION_KINDS = {"browser": "browser", "cli": "command line"}
+
+
+async def cmd_sessions(args: argparse.Namespace, profile: Profile, out: Output) -> int:
+    client = await _login(args, profile)
+    try:
+        listed = await client.sessions()
+    finally:
+        await client.close()
+    out.data({"sessions": listed})
+    for session in listed:
+        kind = SESSION_KINDS.get(str(session.get("kind")), "device")
+        active = session.get("active")
+        day = (
+            time.strftime("%Y-%m-%d", time.gmtime(active))
+            if isinstance(active, int) and active > 0
+            else "never"
+        )
+        this = " (this one)" if session.get("this") is True else ""
+        out.line(f"{_text(str(session['id']))}  {kind}, last active {day}{this}")
+    return EXIT_OK
+
+
+async def cmd_sign_out_others(args: argparse.Namespace, profile: Profile, out: Output) -> int:
+    client = await _login(args, profile)
+    try:
+        count = await client.sign_out_others()
+    finally:
+        await client.close()
+    out.data({"signed_out": count})
+    out.line(
+        f"Signed out {count} other session{'' if count == 1 else 's'}. "
+        "If someone may know the account secret, change it too."
+    )
+    return EXIT_OK
+
+
 def _therapist_json(therapist: Therapist) -> dict[str, Any]:
     return {"account": therapist.account, "profile": therapist.profile}
 
@@ -325,18 +362,54 @@ async def cmd_read(args: argparse.Namespace, profile: Profile, out: Output) -> i
     return EXIT_OK
 
 
+VAULT_CHANGED: dict[str, Any] = {"type": "vault_changed"}
+
+
 async def _next_or_stop(client: Client, stop: asyncio.Event) -> dict[str, Any] | None:
-    """The next envelope frame, or None once `stop` is set; only the waiting is cancelled."""
+    """The next envelope frame, VAULT_CHANGED when another device wrote to the
+    vault, or None once `stop` is set; only the waiting is cancelled."""
     getting = asyncio.ensure_future(client.next_envelope())
+    changed = asyncio.ensure_future(client.vault_changed())
     stopping = asyncio.ensure_future(stop.wait())
-    done, _ = await asyncio.wait({getting, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    if getting in done:
-        stopping.cancel()
-        return getting.result()
-    getting.cancel()
-    with contextlib.suppress(asyncio.CancelledError, ClientError):
-        await getting
-    return None
+    done, _ = await asyncio.wait({getting, changed, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    # An envelope first: its own handling syncs whatever else changed.
+    result = getting.result() if getting in done else None
+    if result is None and changed in done:
+        result = VAULT_CHANGED
+    for waiting in (getting, changed, stopping):
+        if waiting not in done:
+            waiting.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ClientError):
+                await waiting
+    return result
+
+
+def _message_keys(client: Client) -> set[tuple[str, str, str]]:
+    return {
+        (message.peer, message.id, message.dir)
+        for conversation in client.conversations()
+        for message in client.history(conversation.peer)
+    }
+
+
+async def _show_new(client: Client, out: Output, shown: set[tuple[str, str, str]]) -> int:
+    """Print the vault's messages not printed yet, from this device or another; their count.
+
+    Every device of an account receives each envelope, but only the first to
+    acknowledge it stores the message; the others, and this one for what the
+    person wrote elsewhere, learn of it from the vault.
+    """
+    fresh = []
+    for conversation in client.conversations():
+        for message in client.history(conversation.peer):
+            key = (message.peer, message.id, message.dir)
+            if key not in shown:
+                shown.add(key)
+                fresh.append(message)
+    for message in sorted(fresh, key=lambda m: m.sent):
+        out.data({"event": "message", **_message_json(message)})
+        _print_message(out, message, await client.label(message.peer))
+    return sum(1 for message in fresh if message.dir == "in")
 
 
 async def _pause_or_stop(stop: asyncio.Event, seconds: float) -> bool:
@@ -353,6 +426,7 @@ async def cmd_watch(args: argparse.Namespace, profile: Profile, out: Output) -> 
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     shown = 0
+    printed = _message_keys(client)
     delay = RECONNECT_FIRST
     try:
         await client.connect()
@@ -364,10 +438,14 @@ async def cmd_watch(args: argparse.Namespace, profile: Profile, out: Output) -> 
                 frame = await _next_or_stop(client, stop)
                 if frame is None:
                     break
-                # Opening and acknowledging is never interrupted half-way.
-                item = await client.open_envelope(frame)
-                await client.flush_receipts()
-                shown += _show_received(out, item, await client.label(item.peer))
+                if frame is VAULT_CHANGED:
+                    await client.sync()
+                else:
+                    # Opening and acknowledging is never interrupted half-way.
+                    item = await client.open_envelope(frame)
+                    await client.flush_receipts()
+                    _show_received(out, item, await client.label(item.peer))
+                shown += await _show_new(client, out, printed)
                 delay = RECONNECT_FIRST
             except (DisconnectedError, UnreachableError, AnswerTimeoutError) as exc:
                 warn(f"warning: {exc.message} Reconnecting in {delay} s.")
@@ -384,20 +462,15 @@ async def cmd_watch(args: argparse.Namespace, profile: Profile, out: Output) -> 
     return EXIT_OK
 
 
-def _show_received(out: Output, item: Incoming, label: str) -> int:
+def _show_received(out: Output, item: Incoming, label: str) -> None:
+    """Report an envelope's error or receipt; its message shows from the vault (_show_new)."""
     if item.error is not None:
         _warn_unreadable(label, item.error)
-        return 0
-    if item.message is not None:
-        out.data({"event": "message", **_message_json(item.message)})
-        _print_message(out, item.message, label)
-        return 1
-    if item.receipt is not None:
+    elif item.receipt is not None:
         state, ids = item.receipt
         out.data({"event": "receipt", "peer": item.peer, "state": state, "ids": ids})
         verb = "received" if state == "delivered" else "read"
         out.line(f"{label} {verb} {len(ids)} of your messages.")
-    return 0
 
 
 async def cmd_safety_number(args: argparse.Namespace, profile: Profile, out: Output) -> int:
@@ -595,6 +668,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("login", cmd_login, "check the secret and sync the vault")
     add("logout", cmd_logout, "end the saved login (the next command logs in again)")
+    add("sessions", cmd_sessions, "list where this account is signed in")
+    add("sign-out-others", cmd_sign_out_others, "sign out every other device of this account")
     add("directory", cmd_directory, "list the practice's therapists (signatures verified)")
 
     profile = add("profile", cmd_profile, "show or publish your therapist profile")

@@ -139,6 +139,12 @@ class Client:
     async def delete_account(self) -> None:
         await account.delete_account(self.workspace)
 
+    async def sessions(self) -> list[dict[str, Any]]:
+        return await account.sessions(self.workspace)
+
+    async def sign_out_others(self) -> int:
+        return await account.sign_out_others(self.workspace)
+
     async def logout(self) -> None:
         await account.logout(self.workspace)
 
@@ -193,6 +199,10 @@ class Client:
     async def next_envelope(self, timeout: float | None = None) -> dict[str, Any]:
         """The next raw envelope frame, for callers that choose the order of opening."""
         return await self.channel.next_envelope(timeout)
+
+    async def vault_changed(self) -> None:
+        """Wait for a `vault_changed` push: another device wrote; `sync` brings it here."""
+        await self.channel.vault_changed()
 
     async def open_envelope(self, frame: dict[str, Any]) -> Incoming:
         return await receiver.open_envelope(self.workspace, frame)

@@ -74,7 +74,8 @@ from crypto.signatures import check_identity_key, sign, verify
 _PRESENT = (MEMBER_ADMITTED, MEMBER_MUTED)
 
 
-def _public_key(seed: bytes) -> bytes:
+def signing_public_key(seed: bytes) -> bytes:
+    """The Ed25519 public key of a 32-byte seed (a member key or a sender key)."""
     public, _secret = nacl.bindings.crypto_sign_seed_keypair(
         exact_bytes(seed, ED25519_SEED_BYTES, "signing seed")
     )
@@ -184,7 +185,7 @@ def join(
     signed_roster: bytes, group_id: bytes, moderator_key: bytes, member_seed: bytes
 ) -> GroupState:
     """A member's first state: the roster is checked against the moderator it trusts."""
-    member_key = _public_key(member_seed)
+    member_key = signing_public_key(member_seed)
     roster = verify_first_roster(signed_roster, group_id, moderator_key)
     if not _present(roster, member_key):
         raise NotAMemberError("The roster does not admit this member key.")
@@ -247,7 +248,7 @@ def create_sender_key(
     new = state.copy()
     new.own = OwnSenderKey(
         signing_seed=exact_bytes(seed, ED25519_SEED_BYTES, "signing seed"),
-        sender_key=_public_key(seed),
+        sender_key=signing_public_key(seed),
         chain_key=exact_bytes(
             secrets.token_bytes(HASH_BYTES) if chain_key is None else chain_key,
             HASH_BYTES,

@@ -86,7 +86,8 @@ import { sodium } from "./sodium.js";
 const isPresent = (roster, memberKey) =>
   [MEMBER_ADMITTED, MEMBER_MUTED].includes(stateOf(roster, memberKey));
 
-function publicKeyOf(seed) {
+// The Ed25519 public key of a 32-byte seed (a member key or a sender key).
+export function signingPublicKey(seed) {
   requireBytes(seed, ED25519_SEED_BYTES, "signing seed");
   const pair = sodium.crypto_sign_seed_keypair(seed);
   sodium.memzero(pair.privateKey);
@@ -106,7 +107,7 @@ function copyState(state) {
 }
 
 export function join(signedRoster, groupId, moderatorKey, memberSeed) {
-  const memberKey = publicKeyOf(memberSeed);
+  const memberKey = signingPublicKey(memberSeed);
   const roster = verifyFirstRoster(signedRoster, groupId, moderatorKey);
   if (!isPresent(roster, memberKey)) {
     throw new NotAMemberError("The roster does not admit this member key.");
@@ -167,7 +168,7 @@ export function createSenderKey(state, now, { signingSeed, chainKey } = {}) {
   const next = copyState(state);
   next.own = {
     signingSeed: requireBytes(seed, ED25519_SEED_BYTES, "signing seed").slice(),
-    senderKey: publicKeyOf(seed),
+    senderKey: signingPublicKey(seed),
     chainKey: requireBytes(chainKey ?? sodium.randombytes_buf(HASH_BYTES), HASH_BYTES, "chain key"),
     iteration: 0,
     rosterVersion: state.roster.version,

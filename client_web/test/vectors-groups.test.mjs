@@ -16,6 +16,7 @@ import {
   verifyNextRoster,
   verifyTombstone,
 } from "../lib/group_roster.js";
+import { decodeGroupState, encodeGroupState } from "../lib/group_state.js";
 import {
   acceptRoster,
   createSenderKey,
@@ -178,5 +179,25 @@ test("the group conversation replays event by event, failures changing nothing",
       assert.equal(states.get(event.actor), before);
       assert.deepEqual(before, snapshot);
     }
+    const current = states.get(event.actor);
+    assert.equal(
+      current === undefined ? null : hexEncode(encodeGroupState(current)),
+      event.state,
+      `state after step ${event.step}`,
+    );
+    if (current !== undefined) {
+      assert.deepEqual(decodeGroupState(hexDecode(event.state)), current);
+    }
+  }
+});
+
+test("invalid group states are refused with their error", () => {
+  assert.ok(vectors.state_invalid.length > 0);
+  for (const vector of vectors.state_invalid) {
+    assert.throws(
+      () => decodeGroupState(hexDecode(vector.hex)),
+      errorForCode(vector.error),
+      vector.name,
+    );
   }
 });

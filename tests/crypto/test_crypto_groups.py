@@ -34,6 +34,7 @@ from crypto.errors import (
     TooFarSkippedError,
 )
 from crypto.group_message import parse_group_message, verify_group_message
+from crypto.group_state import decode_group_state, encode_group_state
 
 VECTORS = json.loads((Path(__file__).resolve().parents[1] / "vectors" / "groups.json").read_text())
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -176,6 +177,19 @@ def test_the_group_conversation_replays_event_by_event() -> None:
                 step()
             assert caught.value.code == event["error"], event
             assert states.get(actor) == before
+        current = states.get(actor)
+        encoded = None if current is None else encode_group_state(current).hex()
+        assert encoded == event["state"], event["step"]
+        if current is not None:
+            assert decode_group_state(b(event["state"])) == current
+
+
+def test_invalid_group_states_are_refused() -> None:
+    assert VECTORS["state_invalid"]
+    for case in VECTORS["state_invalid"]:
+        with pytest.raises(ProtocolError) as caught:
+            decode_group_state(b(case["hex"]))
+        assert caught.value.code == case["error"], case["name"]
 
 
 def test_a_removed_member_cannot_read_after_rotation_even_with_its_old_keys() -> None:
@@ -335,3 +349,21 @@ def test_skipping_beyond_the_bound_is_refused_and_changes_nothing() -> None:
     bob, plaintext = sender_key.group_decrypt(bob, sent[-2])
     assert plaintext.iteration == SENDER_KEY_MAX_SKIP
     bob, _ = sender_key.group_decrypt(bob, sent[0])
+
+
+@SETTINGS
+@given(order=st.permutations(list(range(6))), cut=st.integers(0, 5))
+def test_the_state_encoding_round_trips_mid_conversation(order: list[int], cut: int) -> None:
+    group = Group(("alice", "bob"))
+    group.rotate("alice")
+    group.rotate("bob")
+    sent = [group.send("alice", f"m{i}") for i in range(6)]
+    state = group.states["bob"]
+    for index in order[:cut]:
+        state, _ = sender_key.group_decrypt(state, sent[index])
+    restored = decode_group_state(encode_group_state(state))
+    assert restored == state
+    assert encode_group_state(restored) == encode_group_state(state)
+    for index in order[cut:]:
+        restored, plaintext = sender_key.group_decrypt(restored, sent[index])
+        assert plaintext.payload == f"m{index}".encode()

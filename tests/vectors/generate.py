@@ -96,6 +96,8 @@ session_state.json
 payload.json
   text:    {id, sent, body, encoded (text)}
   receipt: {state, ids, encoded}
+  group_key:  {key (hex of a sender key distribution), encoded}
+  group_join: {group, member_key, name, salt, note, encoded}
   invalid: {name, encoded (text, or hex_bytes for non-UTF-8), error}
 
 vault.json
@@ -120,9 +122,11 @@ groups.json (one group through crypto/group_roster.py and crypto/sender_key.py)
           signing_seed, chain_key, sender_key}, distribute {label, message,
           recipients}, receive_distribution {label, message}, encrypt {label,
           payload, message}, decrypt {label, message, payload, member_key,
-          iteration}, needs_rotation {now, result}; a failing step leaves the
-          actor's state unchanged
+          iteration}, needs_rotation {now, result}; and `state`, the actor's
+          group state (section 15.8) after the step, unchanged when error
+          is set (null while the actor has none)
   tombstones: {name, roster, signed, error, sender_key and iteration if valid}
+  state_invalid: {name, hex, error}
 """
 
 import hashlib
@@ -162,6 +166,7 @@ from crypto.constants import (  # noqa: E402
     CTX_REGISTER,
     CTX_SIGNED_PREKEY,
     CTX_WEBSOCKET_AUTH,
+    GROUP_DISTRIBUTION_MAX_BYTES,
     MAX_ENVELOPE,
     MAX_PREVIOUS_RATCHET_KEYS,
     MAX_SKIPPED_KEYS,
@@ -171,9 +176,10 @@ from crypto.constants import (  # noqa: E402
     ROSTER_FLAG_PAUSED,
     SENDER_KEY_ROTATE_SECONDS,
 )
-from crypto.encoding import b64u_decode, b64u_encode, u8, u16, u32  # noqa: E402
+from crypto.encoding import b64u_decode, b64u_encode, u8, u16, u32, u64  # noqa: E402
 from crypto.errors import ProtocolError  # noqa: E402
 from crypto.group_message import parse_group_message  # noqa: E402
+from crypto.group_state import decode_group_state, encode_group_state  # noqa: E402
 from crypto.keys import IdentityKeyPair, KeyPair, x25519_from_private  # noqa: E402
 from crypto.prekeys import PrekeyStore, store_to_item  # noqa: E402
 from crypto.ratchet import RatchetState  # noqa: E402
@@ -1128,7 +1134,62 @@ def payload_vectors() -> dict[str, Any]:
     )
     body_16000 = "🌱" * 16000
     assert payload.parse(payload.encode_text(ids[0], 1, body_16000))["body"] == body_16000
-    return {"text": text_cases, "receipt": receipt_cases, "invalid": invalid}
+    scene = GroupScene()
+    roster = scene.roster(1, [scene.entry(name) for name in GROUP_MEMBERS])
+    state = sender_key.join(
+        group_roster.sign_roster(scene.moderator.seed, roster),
+        scene.group_id,
+        scene.moderator.public,
+        scene.seeds["bob"],
+    )
+    state = sender_key.create_sender_key(
+        state, GROUP_NOW, seed32("payload signing"), seed32("payload chain")
+    )
+    distribution = sender_key.distribution_message(state, scene.names["bob"], scene.salts["bob"])
+    group_key_cases = [
+        {"key": distribution.hex(), "encoded": payload.encode_group_key(distribution).decode()}
+    ]
+    group_join_cases = []
+    for name, note in (("bob", ""), ("alice", 'First time here. "Evenings" suit me; ça va 🌱\n')):
+        group_join_cases.append(
+            {
+                "group": b64u_encode(scene.group_id),
+                "member_key": b64u_encode(scene.keys[name]),
+                "name": scene.names[name],
+                "salt": b64u_encode(scene.salts[name]),
+                "note": note,
+                "encoded": payload.encode_group_join(
+                    scene.group_id, scene.keys[name], scene.names[name], scene.salts[name], note
+                ).decode(),
+            }
+        )
+    join = json.loads(group_join_cases[0]["encoded"])
+    too_long_key = b64u_encode(bytes(GROUP_DISTRIBUTION_MAX_BYTES + 1))
+    invalid_groups = [
+        ("group key too long", {"v": 1, "type": "group_key", "key": too_long_key}),
+        ("group key not base64url", {"v": 1, "type": "group_key", "key": "a+b"}),
+        ("group join with short member key", {**join, "member_key": "AAAA"}),
+        ("group join with empty name", {**join, "name": ""}),
+        ("group join with control character in name", {**join, "name": "A\u0007"}),
+        ("group join with long note", {**join, "note": "x" * 501}),
+        ("group join without salt", {k: v for k, v in join.items() if k != "salt"}),
+    ]
+    for name, value in invalid_groups:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        invalid.append(
+            {
+                "name": name,
+                "encoded": text,
+                "error": error_of(lambda t=text: payload.parse(t.encode())),
+            }
+        )
+    return {
+        "text": text_cases,
+        "receipt": receipt_cases,
+        "group_key": group_key_cases,
+        "group_join": group_join_cases,
+        "invalid": invalid,
+    }
 
 
 # ---------------------------------------------------------------- vault
@@ -1499,6 +1560,10 @@ def groups_vectors() -> dict[str, Any]:
             event["error"] = exc.code
         else:
             event["error"] = None
+        current = states.get(actor)
+        event["state"] = None if current is None else encode_group_state(current).hex()
+        if current is not None:
+            assert decode_group_state(encode_group_state(current)) == current
         events.append(event)
 
     def key_material(actor: str, n: int) -> dict[str, str]:
@@ -1599,7 +1664,37 @@ def groups_vectors() -> dict[str, Any]:
         "roster_invalid": roster_invalid,
         "events": events,
         "tombstones": tombstones,
+        "state_invalid": group_state_invalid(encode_group_state(states["bob"])),
     }
+
+
+def group_state_invalid(valid: bytes) -> list[dict[str, Any]]:
+    """Departures from section 15.8, each cut from Bob's final state."""
+    roster_length = int.from_bytes(valid[41:43], "big")
+    after_roster = 43 + roster_length
+    own_end = after_roster + 1 + 32 + 32 + 8 + 8 + 8
+    first_record = own_end + 2
+    record_size = 32 + 32 + 8 + 32 + 8
+    skipped_count_at = first_record + record_size
+    duplicated = bytearray(valid)
+    duplicated[own_end : own_end + 2] = (
+        int.from_bytes(valid[own_end : own_end + 2], "big") + 1
+    ).to_bytes(2, "big")
+    record_bytes = valid[first_record : skipped_count_at + 2]
+    assert valid[skipped_count_at : skipped_count_at + 2] == b"\x00\x00"
+    duplicated[first_record:first_record] = record_bytes
+    cases = [
+        ("unknown version", b"\x02" + valid[1:]),
+        ("trailing byte", valid + b"\x00"),
+        ("removal floor above the roster", valid[:33] + u64(1 << 40) + valid[41:]),
+        ("own flag 2", valid[:after_roster] + b"\x02" + valid[after_roster + 1 :]),
+        ("sender key stored twice", bytes(duplicated)),
+        ("truncated", valid[:-1]),
+    ]
+    return [
+        {"name": name, "hex": data.hex(), "error": error_of(lambda d=data: decode_group_state(d))}
+        for name, data in cases
+    ]
 
 
 def forged_distribution(scene: GroupScene, impostor: IdentityKeyPair) -> bytes:
