@@ -70,7 +70,6 @@ SETTINGS = {
     "register_burst": 10**6,
     "login_rate": 1e6,
     "login_burst": 10**6,
-    "login_attempts_per_handle": 10**6,
     "api_rate": 1e6,
     "api_burst": 10**6,
     "ws_rate": 1e6,

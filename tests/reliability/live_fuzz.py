@@ -102,12 +102,13 @@ FUZZ_SETTINGS = {
     "register_burst": 100_000,
     "login_rate": 100_000,
     "login_burst": 100_000,
-    "login_attempts_per_handle": 100_000,
     "api_rate": 1_000_000,
     "api_burst": 1_000_000,
     "ws_rate": 1_000_000,
     "ws_burst": 1_000_000,
     "max_inbox": 1_000_000,
+    "max_pending_per_sender": 1_000_000,
+    "max_pending_bytes": 1024 * 1024 * 1024,
     # The fuzzer's own reader shares two cores with the server: a deeper
     # queue keeps a busy moment from closing its connections as non-reading.
     # Still bounded: each reconnect replays the backlog into it.
