@@ -248,6 +248,22 @@ async def close(workspace: Workspace) -> None:
         )
 
 
+async def sessions(workspace: Workspace) -> list[dict[str, Any]]:
+    """The account's signed-in sessions (docs/API.md, "Sessions"), this one marked `this`."""
+    answer = await workspace.http.get("/api/sessions")
+    listed = field(answer, "sessions", list)
+    for session in listed:
+        if not isinstance(session, dict) or not isinstance(session.get("id"), str):
+            raise BadResponseError("The server's session list is not of the documented shape.")
+    return listed
+
+
+async def sign_out_others(workspace: Workspace) -> int:
+    """Sign out every other session of the account; how many there were."""
+    answer = await workspace.http.post("/api/sessions/sign-out-others")
+    return int(field(answer, "signed_out", int))
+
+
 async def logout(workspace: Workspace) -> None:
     if workspace.http.token is not None:
         await workspace.http.post("/api/logout")

@@ -10,6 +10,7 @@ for scripts; errors go to stderr with exit code 1 and say what to do.
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import getpass
 import json
 import os
@@ -29,6 +30,7 @@ from client_py.errors import (
     DisconnectedError,
     UnreachableError,
 )
+from client_py.notifications import Notifications
 from client_py.profile_dir import Profile, default_profile_dir
 from crypto.encoding import terminal_text
 from crypto.errors import ProtocolError
@@ -187,6 +189,43 @@ async def cmd_logout(args: argparse.Namespace, profile: Profile, out: Output) ->
     return EXIT_OK
 
 
+SESSION_KINDS = {"browser": "browser", "cli": "command line"}
+
+
+async def cmd_sessions(args: argparse.Namespace, profile: Profile, out: Output) -> int:
+    client = await _login(args, profile)
+    try:
+        listed = await client.sessions()
+    finally:
+        await client.close()
+    out.data({"sessions": listed})
+    for session in listed:
+        kind = SESSION_KINDS.get(str(session.get("kind")), "device")
+        active = session.get("active")
+        day = (
+            time.strftime("%Y-%m-%d", time.gmtime(active))
+            if isinstance(active, int) and active > 0
+            else "never"
+        )
+        this = " (this one)" if session.get("this") is True else ""
+        out.line(f"{_text(str(session['id']))}  {kind}, last active {day}{this}")
+    return EXIT_OK
+
+
+async def cmd_sign_out_others(args: argparse.Namespace, profile: Profile, out: Output) -> int:
+    client = await _login(args, profile)
+    try:
+        count = await client.sign_out_others()
+    finally:
+        await client.close()
+    out.data({"signed_out": count})
+    out.line(
+        f"Signed out {count} other session{'' if count == 1 else 's'}. "
+        "If someone may know the account secret, change it too."
+    )
+    return EXIT_OK
+
+
 def _therapist_json(therapist: Therapist) -> dict[str, Any]:
     return {"account": therapist.account, "profile": therapist.profile}
 
@@ -323,18 +362,54 @@ async def cmd_read(args: argparse.Namespace, profile: Profile, out: Output) -> i
     return EXIT_OK
 
 
+VAULT_CHANGED: dict[str, Any] = {"type": "vault_changed"}
+
+
 async def _next_or_stop(client: Client, stop: asyncio.Event) -> dict[str, Any] | None:
-    """The next envelope frame, or None once `stop` is set; only the waiting is cancelled."""
+    """The next envelope frame, VAULT_CHANGED when another device wrote to the
+    vault, or None once `stop` is set; only the waiting is cancelled."""
     getting = asyncio.ensure_future(client.next_envelope())
+    changed = asyncio.ensure_future(client.vault_changed())
     stopping = asyncio.ensure_future(stop.wait())
-    done, _ = await asyncio.wait({getting, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    if getting in done:
-        stopping.cancel()
-        return getting.result()
-    getting.cancel()
-    with contextlib.suppress(asyncio.CancelledError, ClientError):
-        await getting
-    return None
+    done, _ = await asyncio.wait({getting, changed, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    # An envelope first: its own handling syncs whatever else changed.
+    result = getting.result() if getting in done else None
+    if result is None and changed in done:
+        result = VAULT_CHANGED
+    for waiting in (getting, changed, stopping):
+        if waiting not in done:
+            waiting.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ClientError):
+                await waiting
+    return result
+
+
+def _message_keys(client: Client) -> set[tuple[str, str, str]]:
+    return {
+        (message.peer, message.id, message.dir)
+        for conversation in client.conversations()
+        for message in client.history(conversation.peer)
+    }
+
+
+async def _show_new(client: Client, out: Output, shown: set[tuple[str, str, str]]) -> int:
+    """Print the vault's messages not printed yet, from this device or another; their count.
+
+    Every device of an account receives each envelope, but only the first to
+    acknowledge it stores the message; the others, and this one for what the
+    person wrote elsewhere, learn of it from the vault.
+    """
+    fresh = []
+    for conversation in client.conversations():
+        for message in client.history(conversation.peer):
+            key = (message.peer, message.id, message.dir)
+            if key not in shown:
+                shown.add(key)
+                fresh.append(message)
+    for message in sorted(fresh, key=lambda m: m.sent):
+        out.data({"event": "message", **_message_json(message)})
+        _print_message(out, message, await client.label(message.peer))
+    return sum(1 for message in fresh if message.dir == "in")
 
 
 async def _pause_or_stop(stop: asyncio.Event, seconds: float) -> bool:
@@ -351,6 +426,7 @@ async def cmd_watch(args: argparse.Namespace, profile: Profile, out: Output) -> 
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     shown = 0
+    printed = _message_keys(client)
     delay = RECONNECT_FIRST
     try:
         await client.connect()
@@ -362,10 +438,14 @@ async def cmd_watch(args: argparse.Namespace, profile: Profile, out: Output) -> 
                 frame = await _next_or_stop(client, stop)
                 if frame is None:
                     break
-                # Opening and acknowledging is never interrupted half-way.
-                item = await client.open_envelope(frame)
-                await client.flush_receipts()
-                shown += _show_received(out, item, await client.label(item.peer))
+                if frame is VAULT_CHANGED:
+                    await client.sync()
+                else:
+                    # Opening and acknowledging is never interrupted half-way.
+                    item = await client.open_envelope(frame)
+                    await client.flush_receipts()
+                    _show_received(out, item, await client.label(item.peer))
+                shown += await _show_new(client, out, printed)
                 delay = RECONNECT_FIRST
             except (DisconnectedError, UnreachableError, AnswerTimeoutError) as exc:
                 warn(f"warning: {exc.message} Reconnecting in {delay} s.")
@@ -382,20 +462,15 @@ async def cmd_watch(args: argparse.Namespace, profile: Profile, out: Output) -> 
     return EXIT_OK
 
 
-def _show_received(out: Output, item: Incoming, label: str) -> int:
+def _show_received(out: Output, item: Incoming, label: str) -> None:
+    """Report an envelope's error or receipt; its message shows from the vault (_show_new)."""
     if item.error is not None:
         _warn_unreadable(label, item.error)
-        return 0
-    if item.message is not None:
-        out.data({"event": "message", **_message_json(item.message)})
-        _print_message(out, item.message, label)
-        return 1
-    if item.receipt is not None:
+    elif item.receipt is not None:
         state, ids = item.receipt
         out.data({"event": "receipt", "peer": item.peer, "state": state, "ids": ids})
         verb = "received" if state == "delivered" else "read"
         out.line(f"{label} {verb} {len(ids)} of your messages.")
-    return 0
 
 
 async def cmd_safety_number(args: argparse.Namespace, profile: Profile, out: Output) -> int:
@@ -455,6 +530,53 @@ async def cmd_block(args: argparse.Namespace, profile: Profile, out: Output) -> 
             await client.unblock(peer)
             out.line(f"Unblocked {peer}.")
         out.data({"peer": peer, "blocked": args.command == "block"})
+    finally:
+        await client.close()
+    return EXIT_OK
+
+
+def _print_notifications(out: Output, view: Notifications) -> None:
+    if view.email is not None:
+        out.line(f"mail: {view.email}")
+    elif view.mail_available:
+        out.line("mail: off")
+    else:
+        out.line("mail: off (the practice has not set up a mail server)")
+    out.line(f"push: {view.push_url if view.push_url is not None else 'off'}")
+    if view.email is None and view.push_url is None:
+        return
+    if view.last_notified is None:
+        out.line("last notified: not since the server last started")
+    else:
+        out.line(f"last notified: {_when(view.last_notified)}")
+
+
+async def cmd_notifications(args: argparse.Namespace, profile: Profile, out: Output) -> int:
+    client = await _login(args, profile)
+    try:
+        action = args.notifications_command
+        if action == "test":
+            await client.test_notification(args.channel)
+            out.data({"sent": args.channel})
+            out.line(f"A test notification went to your {args.channel} address.")
+            return EXIT_OK
+        if action == "set":
+            changes: dict[str, str | None] = {}
+            if args.email is not None:
+                changes["email"] = args.email.strip() or None
+            if args.push_url is not None:
+                changes["push_url"] = args.push_url.strip() or None
+            view = await client.set_notifications(changes)
+        elif action == "off":
+            view = await client.notifications_off()
+        else:
+            view = await client.notifications()
+        out.data(dataclasses.asdict(view))
+        _print_notifications(out, view)
+        if action == "off":
+            out.line("Notifications are off; the server deleted your addresses.")
+        elif action == "set":
+            out.line("Saved. `notifications test email` (or `push`) checks that it arrives.")
     finally:
         await client.close()
     return EXIT_OK
@@ -546,6 +668,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("login", cmd_login, "check the secret and sync the vault")
     add("logout", cmd_logout, "end the saved login (the next command logs in again)")
+    add("sessions", cmd_sessions, "list where this account is signed in")
+    add("sign-out-others", cmd_sign_out_others, "sign out every other device of this account")
     add("directory", cmd_directory, "list the practice's therapists (signatures verified)")
 
     profile = add("profile", cmd_profile, "show or publish your therapist profile")
@@ -597,6 +721,33 @@ def build_parser() -> argparse.ArgumentParser:
     unblock = add("unblock", cmd_block, "accept a client's messages again")
     unblock.add_argument("peer", metavar="PEER")
     add("blocks", cmd_block, "list blocked clients")
+
+    notify = add(
+        "notifications",
+        cmd_notifications,
+        "content-free mail and push notifications when away (therapists)",
+    )
+    notify_commands = notify.add_subparsers(dest="notifications_command", required=True)
+    notify_commands.add_parser(
+        "show", parents=[common], help="show the addresses and when you were last notified"
+    )
+    notify_set = notify_commands.add_parser(
+        "set",
+        parents=[common],
+        help="set a mail and/or push address; an empty one turns that channel off",
+        allow_abbrev=False,
+    )
+    notify_set.add_argument("--email", metavar="ADDRESS", help="mail address ('' turns it off)")
+    notify_set.add_argument(
+        "--push-url", metavar="URL", help="https:// address of an ntfy or UnifiedPush topic"
+    )
+    notify_commands.add_parser(
+        "off", parents=[common], help="turn both off; the server deletes the addresses"
+    )
+    notify_test = notify_commands.add_parser(
+        "test", parents=[common], help="send a test notification now"
+    )
+    notify_test.add_argument("channel", choices=("email", "push"))
 
     delete = add("delete-account", cmd_delete_account, "delete the account and all its data")
     delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")

@@ -11,10 +11,20 @@ writes that commit together with what caused them (docs/PROTOCOL.md section
 
 from typing import Any
 
-from client_py import account, directory, mutations, receiver, sender, threads, upkeep
+from client_py import (
+    account,
+    directory,
+    mutations,
+    notifications,
+    receiver,
+    sender,
+    threads,
+    upkeep,
+)
 from client_py.api import DEFAULT_TIMEOUT, Http
 from client_py.connection import Channel
 from client_py.directory import Therapist
+from client_py.notifications import Notifications
 from client_py.profile_dir import Profile
 from client_py.receiver import Incoming
 from client_py.records import Message
@@ -129,6 +139,12 @@ class Client:
     async def delete_account(self) -> None:
         await account.delete_account(self.workspace)
 
+    async def sessions(self) -> list[dict[str, Any]]:
+        return await account.sessions(self.workspace)
+
+    async def sign_out_others(self) -> int:
+        return await account.sign_out_others(self.workspace)
+
     async def logout(self) -> None:
         await account.logout(self.workspace)
 
@@ -184,6 +200,10 @@ class Client:
         """The next raw envelope frame, for callers that choose the order of opening."""
         return await self.channel.next_envelope(timeout)
 
+    async def vault_changed(self) -> None:
+        """Wait for a `vault_changed` push: another device wrote; `sync` brings it here."""
+        await self.channel.vault_changed()
+
     async def open_envelope(self, frame: dict[str, Any]) -> Incoming:
         return await receiver.open_envelope(self.workspace, frame)
 
@@ -233,6 +253,20 @@ class Client:
 
     async def blocked(self) -> list[str]:
         return await mutations.load_blocks(self.workspace)
+
+    # A therapist's notifications when away: mail and push, content-free.
+
+    async def notifications(self) -> Notifications:
+        return await notifications.load(self.workspace)
+
+    async def set_notifications(self, changes: dict[str, str | None]) -> Notifications:
+        return await notifications.save(self.workspace, changes)
+
+    async def notifications_off(self) -> Notifications:
+        return await notifications.turn_off(self.workspace)
+
+    async def test_notification(self, channel: str) -> None:
+        await notifications.send_test(self.workspace, channel)
 
     # Naming peers.
 

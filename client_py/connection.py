@@ -64,6 +64,9 @@ class Channel:
         self._tasks: set[asyncio.Task[None]] = set()
         self._reader: asyncio.Task[None] | None = None
         self.pending_at_start = 0
+        # Set by a `vault_changed` push (another device of the account wrote
+        # to the vault); cleared by whoever waits for it.
+        self._vault_changed = asyncio.Event()
 
     @classmethod
     async def open(
@@ -166,6 +169,8 @@ class Channel:
             future = self._pending.pop(ref, None) if isinstance(ref, str) else None
             if future is not None and not future.done():
                 future.set_result(frame)
+        elif kind == "vault_changed":
+            self._vault_changed.set()
         elif kind == "error":
             self._dispatch_error(frame)
         elif kind == "prekeys_low" and self._on_prekeys_low is not None:
@@ -235,6 +240,11 @@ class Channel:
         if vault:
             frame["vault"] = vault
         await self._request(envelope_id, frame)
+
+    async def vault_changed(self) -> None:
+        """Wait until another device has written to the vault since the last call."""
+        await self._vault_changed.wait()
+        self._vault_changed.clear()
 
     async def next_envelope(self, timeout: float | None = None) -> dict[str, Any]:
         """The next `envelope` frame, in the server's order; `timeout` None waits forever."""

@@ -95,6 +95,36 @@ WS_NONCE_BYTES = 32
 # `auth_timeout` defaults to this and may only be set lower.
 WS_CHALLENGE_TTL = 30
 
+# Section 15: peer-support groups.
+GROUP_FORMAT_VERSION = 1
+GROUP_MESSAGE_TYPE = 3
+MAX_GROUP_MEMBERS = 50
+MAX_GROUP_MODERATORS = 2
+MAX_ROSTER_ENTRIES = 255
+# Roster versions stay exact in JavaScript numbers.
+MAX_ROSTER_VERSION = (1 << 53) - 1
+ROSTER_FLAG_INVITE_ONLY = 0x01
+ROSTER_FLAG_PAUSED = 0x02
+MEMBER_ADMITTED = 1
+MEMBER_MUTED = 2
+MEMBER_LEFT = 3
+MEMBER_REMOVED = 4
+GROUP_NAME_MAX_CHARS = 40
+GROUP_NAME_MAX_BYTES = 160
+GROUP_NAME_SALT_BYTES = 32
+SENDER_KEY_MAX_SKIP = 1000
+SENDER_KEY_MAX_SKIPPED = 2000
+SENDER_KEYS_PER_MEMBER = 2
+SENDER_KEY_MAX_ITERATION = 0xFFFFFFFF
+SENDER_KEY_ROTATE_SECONDS = 7 * 24 * 60 * 60
+GROUP_DISTRIBUTION_MAX_BYTES = (
+    1 + ID_BYTES + 8 + 2 * ED25519_PUBLIC_KEY_BYTES + 4 + HASH_BYTES + GROUP_NAME_SALT_BYTES
+) + (1 + GROUP_NAME_MAX_BYTES + SIGNATURE_BYTES)
+GROUP_NOTE_MAX_CHARS = 500
+GROUP_STATE_VERSION = 1
+GROUP_HEADER_BYTES = 2 + ID_BYTES + 8 + ED25519_PUBLIC_KEY_BYTES + 4
+MAX_GROUP_MESSAGE = GROUP_HEADER_BYTES + BUCKETS[-1] + AEAD_TAG_BYTES + SIGNATURE_BYTES
+
 # Section 12: domain-separation strings.
 CTX_PQXDH_INFO = b"Quietline_X25519_SHA-256_ML-KEM-768"
 CTX_ROOT_CHAIN = b"Quietline v1 root chain"
@@ -109,6 +139,12 @@ CTX_ARGON2_SALT = b"Quietline v1 argon2id salt"
 CTX_VAULT_KEY = b"Quietline v1 vault key"
 CTX_LOGIN_KEY = b"Quietline v1 login key"
 CTX_VAULT_ITEM = b"Quietline v1 vault item"
+CTX_GROUP_ROSTER = b"Quietline v1 group roster"
+CTX_GROUP_NAME = b"Quietline v1 group name"
+CTX_GROUP_SENDER_KEY = b"Quietline v1 group sender key"
+CTX_GROUP_MESSAGE = b"Quietline v1 group message"
+CTX_GROUP_MESSAGE_KEYS = b"Quietline v1 group message keys"
+CTX_GROUP_TOMBSTONE = b"Quietline v1 group tombstone"
 
 # Therapist profiles (docs/API.md, "Profiles"): the server refuses anything
 # larger, and the clients check the same limits before signing, so that a

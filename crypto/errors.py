@@ -70,6 +70,46 @@ class IdentityChangedError(ProtocolError):
     )
 
 
+class RosterRollbackError(ProtocolError):
+    code = "roster_rollback"
+    default_message = (
+        "The group's member list offered is not newer than one already verified; "
+        "it was refused and the newer list kept."
+    )
+
+
+class RosterOutdatedError(ProtocolError):
+    code = "roster_outdated"
+    default_message = (
+        "The group data was made under a newer member list than this device holds; "
+        "fetch the group's member list, then try again."
+    )
+
+
+class NotAMemberError(ProtocolError):
+    code = "not_a_member"
+    default_message = (
+        "The group's signed member list does not admit this member now (removed, "
+        "left, muted or never admitted); nothing was opened or sent."
+    )
+
+
+class StaleSenderKeyError(ProtocolError):
+    code = "stale_sender_key"
+    default_message = (
+        "The group message uses a sender key made before someone left or was removed; "
+        "it was refused. The sender must share a new key."
+    )
+
+
+class MissingSenderKeyError(ProtocolError):
+    code = "missing_sender_key"
+    default_message = (
+        "No sender key for this group message has been received; it cannot be opened "
+        "until the sender shares it with this member."
+    )
+
+
 ALL_ERRORS: tuple[type[ProtocolError], ...] = (
     MalformedError,
     UnsupportedVersionError,
@@ -78,4 +118,9 @@ ALL_ERRORS: tuple[type[ProtocolError], ...] = (
     TooFarSkippedError,
     WrongRecipientError,
     IdentityChangedError,
+    RosterRollbackError,
+    RosterOutdatedError,
+    NotAMemberError,
+    StaleSenderKeyError,
+    MissingSenderKeyError,
 )

@@ -14,6 +14,7 @@ from crypto.constants import (
     AEAD_NONCE_BYTES,
     CK_CHAIN_BYTE,
     CK_MESSAGE_BYTE,
+    CTX_GROUP_MESSAGE_KEYS,
     CTX_MESSAGE_KEYS,
     CTX_ROOT_CHAIN,
     HASH_BYTES,
@@ -58,6 +59,17 @@ def message_aead_key(mk: bytes) -> tuple[bytes, bytes]:
         ikm=mk,
         salt=MESSAGE_KEY_SALT,
         info=CTX_MESSAGE_KEYS,
+        length=AEAD_KEY_BYTES + AEAD_NONCE_BYTES,
+    )
+    return okm[:AEAD_KEY_BYTES], okm[AEAD_KEY_BYTES:]
+
+
+def group_message_aead_key(mk: bytes) -> tuple[bytes, bytes]:
+    """AEAD key and nonce of one group message key (section 15.4): its own info string."""
+    okm = hkdf(
+        ikm=mk,
+        salt=MESSAGE_KEY_SALT,
+        info=CTX_GROUP_MESSAGE_KEYS,
         length=AEAD_KEY_BYTES + AEAD_NONCE_BYTES,
     )
     return okm[:AEAD_KEY_BYTES], okm[AEAD_KEY_BYTES:]

@@ -10,9 +10,19 @@ ignore them as the protocol asks.
 import json
 from typing import Any
 
-from crypto.constants import ID_BYTES, MAX_BODY_CHARS, MAX_PLAINTEXT, PAYLOAD_VERSION
+from crypto.constants import (
+    ED25519_PUBLIC_KEY_BYTES,
+    GROUP_DISTRIBUTION_MAX_BYTES,
+    GROUP_NAME_SALT_BYTES,
+    GROUP_NOTE_MAX_CHARS,
+    ID_BYTES,
+    MAX_BODY_CHARS,
+    MAX_PLAINTEXT,
+    PAYLOAD_VERSION,
+)
 from crypto.encoding import b64u_decode, b64u_encode, exact_bytes
 from crypto.errors import MalformedError, UnsupportedVersionError
+from crypto.group_roster import check_display_name
 
 RECEIPT_STATES = ("delivered", "read")
 # Integers a JavaScript number holds exactly, so both implementations agree.
@@ -79,6 +89,62 @@ def encode_receipt(state: str, message_ids: list[bytes]) -> bytes:
     )
 
 
+def _check_note(note: Any) -> str:
+    if not isinstance(note, str) or len(note) > GROUP_NOTE_MAX_CHARS:
+        raise MalformedError(f"A join note is text of at most {GROUP_NOTE_MAX_CHARS} characters.")
+    try:
+        note.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise MalformedError("A join note must be valid Unicode text.") from exc
+    return note
+
+
+def _check_name(name: Any) -> str:
+    check_display_name(name)
+    return str(name)
+
+
+def _check_group_key(key: Any) -> str:
+    b64u_decode(key, max_length=GROUP_DISTRIBUTION_MAX_BYTES)
+    return str(key)
+
+
+def _check_key(value: Any, length: int) -> None:
+    b64u_decode(value, length)
+
+
+def _check_group_join(value: dict[str, Any]) -> None:
+    _check_id(value.get("group"))
+    _check_key(value.get("member_key"), ED25519_PUBLIC_KEY_BYTES)
+    _check_name(value.get("name"))
+    _check_key(value.get("salt"), GROUP_NAME_SALT_BYTES)
+    _check_note(value.get("note"))
+
+
+def encode_group_key(distribution: bytes) -> bytes:
+    """A SenderKeyDistributionMessage (section 15.3) as the pairwise session carries it."""
+    if not isinstance(distribution, bytes | bytearray):
+        raise MalformedError("A sender key distribution must be bytes.")
+    key = b64u_encode(bytes(distribution))
+    return _dump({"v": PAYLOAD_VERSION, "type": "group_key", "key": _check_group_key(key)})
+
+
+def encode_group_join(
+    group_id: bytes, member_key: bytes, name: str, salt: bytes, note: str
+) -> bytes:
+    """A request to join a group, sent to its moderator (section 15.2)."""
+    value = {
+        "v": PAYLOAD_VERSION,
+        "type": "group_join",
+        "group": b64u_encode(exact_bytes(group_id, ID_BYTES, "group id")),
+        "member_key": b64u_encode(exact_bytes(member_key, ED25519_PUBLIC_KEY_BYTES, "member key")),
+        "name": _check_name(name),
+        "salt": b64u_encode(exact_bytes(salt, GROUP_NAME_SALT_BYTES, "name salt")),
+        "note": _check_note(note),
+    }
+    return _dump(value)
+
+
 def _reject_constant(name: str) -> None:
     raise MalformedError(f"{name} is not valid JSON.")
 
@@ -113,4 +179,8 @@ def parse(data: bytes) -> dict[str, Any]:
             raise MalformedError("A receipt lists one or more message ids.")
         for message_id in ids:
             _check_id(message_id)
+    elif kind == "group_key":
+        _check_group_key(value.get("key"))
+    elif kind == "group_join":
+        _check_group_join(value)
     return value

@@ -17,8 +17,12 @@ def _program() -> str:
     program = Path(sys.argv[0])
     if program.name != "quietline":
         return f"{Path(sys.executable).name} -m server"
-    if program.is_absolute() and program.is_relative_to(Path.cwd()):
-        return str(program.relative_to(Path.cwd()))
+    # Relative to the working directory when run from inside it (as
+    # `.venv/bin/quietline`); a service's working directory is /, where a
+    # relative path would only mislead whoever reads the journal.
+    cwd = Path.cwd()
+    if program.is_absolute() and cwd != Path(cwd.anchor) and program.is_relative_to(cwd):
+        return str(program.relative_to(cwd))
     return str(program)
 
 

@@ -115,19 +115,37 @@ class Notifier:
         self._wake.set()
 
     def set_target(self, account: bytes, target: Target | None) -> None:
-        """The therapist changed their addresses; a channel turned off forgets its schedule."""
+        """The therapist changed their addresses.
+
+        A channel turned off forgets its schedule. A pending notification to
+        an address that changed stops waiting out the old address's backoff:
+        it goes after the usual random delay.
+        """
+        old = self.targets.pop(account, None)
         if target is None:
-            self.targets.pop(account, None)
             self._last_notified.pop(account, None)
         else:
             self.targets[account] = target
         kept = () if target is None else target.channels()
         for channel in notification_targets.CHANNELS:
+            key = (account, channel)
             if channel not in kept:
-                key = (account, channel)
                 self._pending.pop(key, None)
                 self._last_sent.pop(key, None)
                 self._failing.discard(key)
+            elif (
+                old is not None
+                and target is not None
+                and _address(old, channel) != _address(target, channel)
+            ):
+                self._failing.discard(key)
+                pending = self._pending.get(key)
+                if pending is not None and pending.failures:
+                    pending.failures = 0
+                    pending.due = time.monotonic() + _random.uniform(
+                        0.0, self.settings.notify_delay
+                    )
+                    self._wake.set()
 
     def last_notified(self, account: bytes) -> int | None:
         """When this therapist was last notified (seconds since 1970), since the server started."""
@@ -226,6 +244,10 @@ class Notifier:
                 self._failing.discard(key)
                 logger.warning("notifications by %s are delivered again", _channel_name(channel))
         self._wake.set()
+
+
+def _address(target: Target, channel: str) -> str | None:
+    return target.email if channel == "email" else target.push_url
 
 
 def _channel_name(channel: str) -> str:

@@ -31,6 +31,7 @@ export function createConnection({
   identity,
   onEnvelope,
   onPrekeysLow,
+  onVaultChanged,
   onState,
 }) {
   const pending = new Map();
@@ -92,6 +93,10 @@ export function createConnection({
         break;
       case "prekeys_low":
         onPrekeysLow(frame.one_time);
+        break;
+      case "vault_changed":
+        // Another device of this account wrote to the vault (docs/API.md).
+        if (typeof frame.cursor === "string") onVaultChanged(frame.cursor);
         break;
       case "error":
         failed(frame);

@@ -69,6 +69,9 @@ export function createSender({
   let pumping = false;
   let pausedUntil = 0;
   let pauseTimer = null;
+  // Why queued messages wait when the connection is not live (wording.js),
+  // shown on each of them; null while live.
+  let waitingWhy = null;
 
   function queueText(peer, body, { label, expectedIdentity }) {
     checkBody(body);
@@ -136,7 +139,28 @@ export function createSender({
   }
 
   function pendingFor(peer) {
-    return outbox.filter((entry) => entry.kind === "text" && entry.peer === peer);
+    return outbox
+      .filter((entry) => entry.kind === "text" && entry.peer === peer)
+      .map((entry) => ({
+        ...entry,
+        notice: entry.notice ?? (entry.status === "sending" ? waitingWhy : null),
+      }));
+  }
+
+  // The connection's state (connection.js) decides what a waiting message
+  // says: nothing while live; while reconnecting, that it goes once the
+  // connection is back; after a final refusal, why it cannot go for now.
+  function connectionChanged(state) {
+    let why;
+    if (state === "online") why = null;
+    else if (state === "connecting") why = waitingWhy;
+    else if (state === "offline") why = describe({ code: "queued_offline" });
+    else why = `${describe({ code: "queued_stopped" })} ${describe({ code: state })}`;
+    if (why === waitingWhy) return;
+    waitingWhy = why;
+    for (const peer of new Set(outbox.filter((e) => e.kind === "text").map((e) => e.peer))) {
+      emit(peer);
+    }
   }
 
   function hasUnsent() {
@@ -329,5 +353,15 @@ export function createSender({
     started.clear();
   }
 
-  return { queueText, queueReceipt, pendingFor, hasUnsent, retry, discard, pump, wipe };
+  return {
+    queueText,
+    queueReceipt,
+    pendingFor,
+    hasUnsent,
+    retry,
+    discard,
+    pump,
+    connectionChanged,
+    wipe,
+  };
 }

@@ -55,6 +55,13 @@ export function createVault({ token, vaultKey, request }) {
     }
   }
 
+  // Whether the server's vault, at cursor `remote` (a decimal string from a
+  // `vault_changed` push), holds changes this copy has not synced yet.
+  function isBehind(remote) {
+    if (!/^[0-9]{1,19}$/.test(remote)) return false;
+    return cursor === null || BigInt(remote) > BigInt(cursor);
+  }
+
   function list(kind) {
     const found = [];
     for (const item of items.values()) if (item.data?.kind === kind) found.push(item);
@@ -109,6 +116,7 @@ export function createVault({ token, vaultKey, request }) {
 
   return {
     sync,
+    isBehind,
     list,
     find,
     write,

@@ -37,6 +37,9 @@ const TEXT = {
     "This account is open on as many devices as the service allows. Close it on one you no longer use, or sign out the other devices from Settings.",
   signed_out:
     "Another device of this account signed this one out. If that was not you, sign in and change your account secret.",
+  queued_offline:
+    "Not sent yet: this device is offline. It will be sent as soon as the connection is back.",
+  queued_stopped: "Not sent yet: this device is not connected.",
   read_only:
     "The service can't save anything right now. You can still read; please try again later.",
   invalid_address:

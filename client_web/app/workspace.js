@@ -78,10 +78,16 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
     token: tokenOf,
     identity,
     onEnvelope: (frame) => receiver.onEnvelope(frame),
+    onVaultChanged: (cursor) => catchUp(cursor),
     onPrekeysLow: () => serial(() => topUpIfLow(upkeep, identity)).catch(() => {}),
     onState: (state) => {
       events.dispatchEvent(new CustomEvent("connection", { detail: state }));
-      if (state.state === "online") sender.pump();
+      if (state.state === "online") {
+        // Whatever other devices wrote while this one was away.
+        catchUp(null);
+        sender.pump();
+      }
+      sender.connectionChanged(state.state);
       if (state.state === "unauthorized") hooks.onUnauthorized();
       if (state.state === "signed_out") hooks.onSignedOut();
     },
@@ -116,6 +122,20 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
   workspace.drafts = createDrafts(workspace);
   workspace.savers.add(() => workspace.drafts.flush());
   workspace.sender = sender;
+
+  // An incremental sync after another device wrote, then every view redraws
+  // from the vault: new messages, receipts, notes and profile changes show
+  // here without a reload. Queued behind receiving and sending, and skipped
+  // when an earlier sync already reached `cursor` (null: sync regardless).
+  function catchUp(cursor) {
+    serial(async () => {
+      if (closed || (cursor !== null && !vault.isBehind(cursor))) return;
+      await vault.sync();
+      if (!closed) emit(null);
+    }).catch(() => {
+      // The next push, or the next reconnection, syncs again.
+    });
+  }
 
   function close() {
     if (closed) return;

@@ -90,6 +90,43 @@ export const VAULT_MIN_PADDED = 256;
 export const SERVER_ID_BYTES = 16;
 export const WS_NONCE_BYTES = 32;
 
+// Section 15: peer-support groups.
+export const GROUP_FORMAT_VERSION = 1;
+export const GROUP_MESSAGE_TYPE = 3;
+export const MAX_GROUP_MEMBERS = 50;
+export const MAX_GROUP_MODERATORS = 2;
+export const MAX_ROSTER_ENTRIES = 255;
+// Roster versions stay exact in JavaScript numbers.
+export const MAX_ROSTER_VERSION = Number.MAX_SAFE_INTEGER;
+export const ROSTER_FLAG_INVITE_ONLY = 0x01;
+export const ROSTER_FLAG_PAUSED = 0x02;
+export const MEMBER_ADMITTED = 1;
+export const MEMBER_MUTED = 2;
+export const MEMBER_LEFT = 3;
+export const MEMBER_REMOVED = 4;
+export const GROUP_NAME_MAX_CHARS = 40;
+export const GROUP_NAME_MAX_BYTES = 160;
+export const GROUP_NAME_SALT_BYTES = 32;
+export const SENDER_KEY_MAX_SKIP = 1000;
+export const SENDER_KEY_MAX_SKIPPED = 2000;
+export const SENDER_KEYS_PER_MEMBER = 2;
+export const SENDER_KEY_MAX_ITERATION = 0xffffffff;
+export const SENDER_KEY_ROTATE_SECONDS = 7 * 24 * 60 * 60;
+export const GROUP_DISTRIBUTION_MAX_BYTES =
+  1 +
+  ID_BYTES +
+  8 +
+  2 * ED25519_PUBLIC_KEY_BYTES +
+  4 +
+  HASH_BYTES +
+  GROUP_NAME_SALT_BYTES +
+  (1 + GROUP_NAME_MAX_BYTES + SIGNATURE_BYTES);
+export const GROUP_NOTE_MAX_CHARS = 500;
+export const GROUP_STATE_VERSION = 1;
+export const GROUP_HEADER_BYTES = 2 + ID_BYTES + 8 + ED25519_PUBLIC_KEY_BYTES + 4;
+export const MAX_GROUP_MESSAGE =
+  GROUP_HEADER_BYTES + BUCKETS[BUCKETS.length - 1] + AEAD_TAG_BYTES + SIGNATURE_BYTES;
+
 // Section 12: domain-separation strings.
 export const CTX_PQXDH_INFO = ascii("Quietline_X25519_SHA-256_ML-KEM-768");
 export const CTX_ROOT_CHAIN = ascii("Quietline v1 root chain");
@@ -104,6 +141,12 @@ export const CTX_ARGON2_SALT = ascii("Quietline v1 argon2id salt");
 export const CTX_VAULT_KEY = ascii("Quietline v1 vault key");
 export const CTX_LOGIN_KEY = ascii("Quietline v1 login key");
 export const CTX_VAULT_ITEM = ascii("Quietline v1 vault item");
+export const CTX_GROUP_ROSTER = ascii("Quietline v1 group roster");
+export const CTX_GROUP_NAME = ascii("Quietline v1 group name");
+export const CTX_GROUP_SENDER_KEY = ascii("Quietline v1 group sender key");
+export const CTX_GROUP_MESSAGE = ascii("Quietline v1 group message");
+export const CTX_GROUP_MESSAGE_KEYS = ascii("Quietline v1 group message keys");
+export const CTX_GROUP_TOMBSTONE = ascii("Quietline v1 group tombstone");
 
 // Therapist profiles (docs/API.md, "Profiles"): the server refuses anything
 // larger, and the clients check the same limits before signing.

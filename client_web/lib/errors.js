@@ -63,6 +63,41 @@ export class IdentityChangedError extends ProtocolError {
     "contact's session was made with; it was not opened. Compare safety numbers with them.";
 }
 
+export class RosterRollbackError extends ProtocolError {
+  static code = "roster_rollback";
+  static defaultMessage =
+    "The group's member list offered is not newer than one already verified; " +
+    "it was refused and the newer list kept.";
+}
+
+export class RosterOutdatedError extends ProtocolError {
+  static code = "roster_outdated";
+  static defaultMessage =
+    "The group data was made under a newer member list than this device holds; " +
+    "fetch the group's member list, then try again.";
+}
+
+export class NotAMemberError extends ProtocolError {
+  static code = "not_a_member";
+  static defaultMessage =
+    "The group's signed member list does not admit this member now (removed, " +
+    "left, muted or never admitted); nothing was opened or sent.";
+}
+
+export class StaleSenderKeyError extends ProtocolError {
+  static code = "stale_sender_key";
+  static defaultMessage =
+    "The group message uses a sender key made before someone left or was removed; " +
+    "it was refused. The sender must share a new key.";
+}
+
+export class MissingSenderKeyError extends ProtocolError {
+  static code = "missing_sender_key";
+  static defaultMessage =
+    "No sender key for this group message has been received; it cannot be opened " +
+    "until the sender shares it with this member.";
+}
+
 export const ALL_ERRORS = [
   MalformedError,
   UnsupportedVersionError,
@@ -71,6 +106,11 @@ export const ALL_ERRORS = [
   TooFarSkippedError,
   WrongRecipientError,
   IdentityChangedError,
+  RosterRollbackError,
+  RosterOutdatedError,
+  NotAMemberError,
+  StaleSenderKeyError,
+  MissingSenderKeyError,
 ];
 
 const BY_CODE = new Map(ALL_ERRORS.map((error) => [error.code, error]));

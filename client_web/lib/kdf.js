@@ -12,6 +12,7 @@ import {
   AEAD_NONCE_BYTES,
   CK_CHAIN_BYTE,
   CK_MESSAGE_BYTE,
+  CTX_GROUP_MESSAGE_KEYS,
   CTX_MESSAGE_KEYS,
   CTX_ROOT_CHAIN,
   HASH_BYTES,
@@ -63,6 +64,16 @@ export function kdfCk(chainKey) {
 export function messageKeys(messageKey) {
   const length = AEAD_KEY_BYTES + AEAD_NONCE_BYTES;
   const okm = hkdf(messageKey, MESSAGE_KEY_SALT, CTX_MESSAGE_KEYS, length);
+  const keys = { key: okm.slice(0, AEAD_KEY_BYTES), nonce: okm.slice(AEAD_KEY_BYTES) };
+  sodium.memzero(okm);
+  return keys;
+}
+
+// The AEAD key and nonce of one group message key (section 15.4): the same
+// derivation under its own info string.
+export function groupMessageKeys(messageKey) {
+  const length = AEAD_KEY_BYTES + AEAD_NONCE_BYTES;
+  const okm = hkdf(messageKey, MESSAGE_KEY_SALT, CTX_GROUP_MESSAGE_KEYS, length);
   const keys = { key: okm.slice(0, AEAD_KEY_BYTES), nonce: okm.slice(AEAD_KEY_BYTES) };
   sodium.memzero(okm);
   return keys;

@@ -4,11 +4,26 @@
 // does not know is returned as parsed, for the caller to ignore, as the
 // protocol asks (newer clients may send types older ones cannot show).
 
-import { ID_BYTES, MAX_BODY_CHARS, MAX_PLAINTEXT, PAYLOAD_VERSION } from "./constants.js";
-import { b64uDecode, utf8Decode, utf8Encode } from "./encoding.js";
+import {
+  ED25519_PUBLIC_KEY_BYTES,
+  GROUP_DISTRIBUTION_MAX_BYTES,
+  GROUP_NAME_SALT_BYTES,
+  GROUP_NOTE_MAX_CHARS,
+  ID_BYTES,
+  MAX_BODY_CHARS,
+  MAX_PLAINTEXT,
+  PAYLOAD_VERSION,
+} from "./constants.js";
+import { b64uDecode, b64uEncode, utf8Decode, utf8Encode } from "./encoding.js";
 import { MalformedError, UnsupportedVersionError } from "./errors.js";
+import { checkDisplayName } from "./group_roster.js";
 
-export const PAYLOAD_TYPES = Object.freeze({ text: "text", receipt: "receipt" });
+export const PAYLOAD_TYPES = Object.freeze({
+  text: "text",
+  receipt: "receipt",
+  groupKey: "group_key",
+  groupJoin: "group_join",
+});
 export const RECEIPT_STATES = Object.freeze(["delivered", "read"]);
 
 function checkId(id) {
@@ -45,6 +60,34 @@ function checkReceipt(state, ids) {
   for (const id of ids) checkId(id);
 }
 
+function checkNote(note) {
+  if (typeof note !== "string" || [...note].length > GROUP_NOTE_MAX_CHARS) {
+    throw new MalformedError(`A join note is text of at most ${GROUP_NOTE_MAX_CHARS} characters.`);
+  }
+  if (!note.isWellFormed()) {
+    throw new MalformedError("A join note must be valid Unicode text.");
+  }
+  return note;
+}
+
+function checkName(name) {
+  checkDisplayName(name);
+  return name;
+}
+
+function checkGroupKey(key) {
+  b64uDecode(key, { maxLength: GROUP_DISTRIBUTION_MAX_BYTES });
+  return key;
+}
+
+function checkGroupJoin(object) {
+  checkId(object.group);
+  b64uDecode(object.member_key, { length: ED25519_PUBLIC_KEY_BYTES });
+  checkName(object.name);
+  b64uDecode(object.salt, { length: GROUP_NAME_SALT_BYTES });
+  checkNote(object.note);
+}
+
 function encode(object) {
   const bytes = utf8Encode(JSON.stringify(object));
   if (bytes.length > MAX_PLAINTEXT) {
@@ -67,6 +110,31 @@ export function encodeText({ id, sent, body }) {
 export function encodeReceipt({ state, ids }) {
   checkReceipt(state, ids);
   return encode({ v: PAYLOAD_VERSION, type: PAYLOAD_TYPES.receipt, state, ids: [...ids] });
+}
+
+// A SenderKeyDistributionMessage (section 15.3) as the pairwise session carries it.
+export function encodeGroupKey(distribution) {
+  if (!(distribution instanceof Uint8Array)) {
+    throw new MalformedError("A sender key distribution must be bytes.");
+  }
+  const key = checkGroupKey(b64uEncode(distribution));
+  return encode({ v: PAYLOAD_VERSION, type: PAYLOAD_TYPES.groupKey, key });
+}
+
+// A request to join a group, sent to its moderator (section 15.2); the
+// group, member key and salt are b64u, as in the JSON.
+export function encodeGroupJoin({ group, memberKey, name, salt, note }) {
+  const object = {
+    v: PAYLOAD_VERSION,
+    type: PAYLOAD_TYPES.groupJoin,
+    group,
+    member_key: memberKey,
+    name,
+    salt,
+    note,
+  };
+  checkGroupJoin(object);
+  return encode(object);
 }
 
 export function decodePayload(bytes) {
@@ -100,6 +168,10 @@ export function decodePayload(bytes) {
     checkBody(object.body);
   } else if (object.type === PAYLOAD_TYPES.receipt) {
     checkReceipt(object.state, object.ids);
+  } else if (object.type === PAYLOAD_TYPES.groupKey) {
+    checkGroupKey(object.key);
+  } else if (object.type === PAYLOAD_TYPES.groupJoin) {
+    checkGroupJoin(object);
   }
   return object;
 }

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import test from "node:test";
 
+import { MEMBER_REMOVED } from "../lib/constants.js";
 import { b64uDecode, b64uEncode, utf8Encode } from "../lib/encoding.js";
 import { decodeEnvelope } from "../lib/envelope.js";
 import {
@@ -10,8 +11,13 @@ import {
   errorForCode,
   IdentityChangedError,
   MalformedError,
+  MissingSenderKeyError,
+  NotAMemberError,
   ProtocolError,
   ReplayedError,
+  RosterOutdatedError,
+  RosterRollbackError,
+  StaleSenderKeyError,
   TamperedError,
   TooFarSkippedError,
   UnsupportedVersionError,
@@ -21,9 +27,11 @@ import { generateIdentitySeed, generateX25519, identityFromSeed } from "../lib/k
 import { encodeText } from "../lib/payload.js";
 import { createPrekeys } from "../lib/prekeys.js";
 import { initReceiver, initSender, ratchetDecrypt, ratchetEncrypt } from "../lib/ratchet.js";
+import { acceptRoster, createSenderKey, groupDecrypt } from "../lib/sender_key.js";
 import { decryptEnvelope, encryptPayload, startSession } from "../lib/session.js";
 import { loadSodium } from "../lib/sodium.js";
 import { decryptItem, encryptItem } from "../lib/vault.js";
+import { Group } from "../testing/group_parties.mjs";
 
 const sodium = await loadSodium();
 
@@ -35,6 +43,11 @@ const EXPECTED_CODES = {
   TooFarSkippedError: "too_far_skipped",
   WrongRecipientError: "wrong_recipient",
   IdentityChangedError: "identity_changed",
+  RosterRollbackError: "roster_rollback",
+  RosterOutdatedError: "roster_outdated",
+  NotAMemberError: "not_a_member",
+  StaleSenderKeyError: "stale_sender_key",
+  MissingSenderKeyError: "missing_sender_key",
 };
 
 test("each error has the code of the document, a message and the common base", () => {
@@ -122,6 +135,36 @@ const TRIGGERS = {
       sendFrom(generateIdentitySeed()),
     );
   },
+  roster_rollback: () => {
+    const group = new Group();
+    const old = group.sign();
+    const newer = acceptRoster(acceptRoster(group.states.get("alice"), old), group.sign());
+    acceptRoster(newer, old);
+  },
+  roster_outdated: () => {
+    const group = new Group();
+    group.rotate("alice");
+    group.states.set("alice", acceptRoster(group.states.get("alice"), group.sign()));
+    groupDecrypt(group.states.get("bob"), group.send("alice", "ahead"));
+  },
+  not_a_member: () => {
+    const group = new Group();
+    group.set("carol", MEMBER_REMOVED);
+    group.publish();
+    createSenderKey(group.states.get("carol"), 0);
+  },
+  stale_sender_key: () => {
+    const group = new Group();
+    group.rotate("alice");
+    group.set("carol", MEMBER_REMOVED);
+    group.publish();
+    group.send("alice", "stale");
+  },
+  missing_sender_key: () => {
+    const group = new Group();
+    group.states.set("alice", createSenderKey(group.states.get("alice"), 0));
+    groupDecrypt(group.states.get("bob"), group.send("alice", "unshared"));
+  },
 };
 
 test("every error is raised by real input of its kind", () => {
@@ -136,4 +179,9 @@ test("every error is raised by real input of its kind", () => {
   assert.equal(errorForCode("too_far_skipped"), TooFarSkippedError);
   assert.equal(errorForCode("wrong_recipient"), WrongRecipientError);
   assert.equal(errorForCode("identity_changed"), IdentityChangedError);
+  assert.equal(errorForCode("roster_rollback"), RosterRollbackError);
+  assert.equal(errorForCode("roster_outdated"), RosterOutdatedError);
+  assert.equal(errorForCode("not_a_member"), NotAMemberError);
+  assert.equal(errorForCode("stale_sender_key"), StaleSenderKeyError);
+  assert.equal(errorForCode("missing_sender_key"), MissingSenderKeyError);
 });

@@ -3,9 +3,15 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import test from "node:test";
 
-import { hexDecode, utf8Decode, utf8Encode } from "../lib/encoding.js";
+import { b64uDecode, hexDecode, hexEncode, utf8Decode, utf8Encode } from "../lib/encoding.js";
 import { errorForCode } from "../lib/errors.js";
-import { decodePayload, encodeReceipt, encodeText } from "../lib/payload.js";
+import {
+  decodePayload,
+  encodeGroupJoin,
+  encodeGroupKey,
+  encodeReceipt,
+  encodeText,
+} from "../lib/payload.js";
 import { loadSodium } from "../lib/sodium.js";
 
 await loadSodium();
@@ -26,6 +32,26 @@ test("receipts encode to the same bytes as in Python and decode back", () => {
   for (const { state, ids, encoded } of vectors.receipt) {
     assert.equal(utf8Decode(encodeReceipt({ state, ids })), encoded);
     assert.deepEqual(decodePayload(utf8Encode(encoded)), { v: 1, type: "receipt", state, ids });
+  }
+});
+
+test("group payloads encode to the same bytes as in Python and decode back", () => {
+  assert.ok(vectors.group_key.length > 0 && vectors.group_join.length > 0);
+  for (const { key, encoded } of vectors.group_key) {
+    assert.equal(utf8Decode(encodeGroupKey(hexDecode(key))), encoded);
+    assert.equal(hexEncode(b64uDecode(decodePayload(utf8Encode(encoded)).key)), key);
+  }
+  for (const { group, member_key: memberKey, name, salt, note, encoded } of vectors.group_join) {
+    assert.equal(utf8Decode(encodeGroupJoin({ group, memberKey, name, salt, note })), encoded);
+    assert.deepEqual(decodePayload(utf8Encode(encoded)), {
+      v: 1,
+      type: "group_join",
+      group,
+      member_key: memberKey,
+      name,
+      salt,
+      note,
+    });
   }
 });
 

@@ -8,7 +8,8 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from crypto import keys, payload, session
+from crypto import group_roster, keys, payload, sender_key, session
+from crypto.constants import MEMBER_ADMITTED
 from crypto.encoding import b64u_encode
 from crypto.keys import IdentityKeyPair
 from crypto.prekeys import PrekeyStore
@@ -85,3 +86,55 @@ def established_pair() -> Pair:
     reply = session.encrypt(received.state, text("hello back"))
     back = session.decrypt(alice, reply.envelope, first.state, EMPTY_STORE)
     return Pair(alice, bob, back.state, reply.state)
+
+
+class Group:
+    """A moderator and members with real keys, rosters signed as the moderator would."""
+
+    def __init__(self, names: tuple[str, ...] = ("alice", "bob", "carol")) -> None:
+        self.group_id = os.urandom(16)
+        self.moderator = IdentityKeyPair.generate()
+        self.seeds = {name: os.urandom(32) for name in names}
+        self.keys = {name: IdentityKeyPair.from_seed(s).public for name, s in self.seeds.items()}
+        self.salts = {name: os.urandom(32) for name in names}
+        self.version = 0
+        self.entries: dict[str, group_roster.RosterEntry] = {}
+        for name in names:
+            self.set(name, MEMBER_ADMITTED)
+        first = self.sign()
+        self.states = {
+            name: sender_key.join(first, self.group_id, self.moderator.public, s)
+            for name, s in self.seeds.items()
+        }
+
+    def set(self, name: str, state: int) -> None:
+        commitment = group_roster.name_commitment(
+            self.group_id, self.keys[name], name.title(), self.salts[name]
+        )
+        self.entries[name] = group_roster.RosterEntry(
+            self.keys[name], state, self.version + 1, commitment
+        )
+
+    def sign(self) -> bytes:
+        self.version += 1
+        entries = tuple(sorted(self.entries.values(), key=lambda e: e.member_key))
+        roster = group_roster.Roster(
+            self.group_id, self.version, 0, 50, (self.moderator.public,), entries
+        )
+        return group_roster.sign_roster(self.moderator.seed, roster)
+
+    def publish(self) -> None:
+        signed = self.sign()
+        for name in self.states:
+            self.states[name] = sender_key.accept_roster(self.states[name], signed)
+
+    def rotate(self, name: str) -> None:
+        self.states[name] = sender_key.create_sender_key(self.states[name], 0)
+        data = sender_key.distribution_message(self.states[name], name.title(), self.salts[name])
+        for key in sender_key.recipients(self.states[name]):
+            other = next(n for n, k in self.keys.items() if k == key)
+            self.states[other] = sender_key.process_distribution(self.states[other], data)
+
+    def send(self, name: str, text: str) -> bytes:
+        self.states[name], data = sender_key.group_encrypt(self.states[name], text.encode())
+        return data

@@ -1,14 +1,20 @@
 """One test per typed error: each is raised by a real rejection, with its code and a message."""
 
 import pytest
-from crypto_parties import EMPTY_STORE, established_pair, make_responder, text
+from crypto_parties import EMPTY_STORE, Group, established_pair, make_responder, text
 
-from crypto import envelope, session
+from crypto import envelope, sender_key, session
+from crypto.constants import MEMBER_REMOVED
 from crypto.errors import (
     ALL_ERRORS,
     MalformedError,
+    MissingSenderKeyError,
+    NotAMemberError,
     ProtocolError,
     ReplayedError,
+    RosterOutdatedError,
+    RosterRollbackError,
+    StaleSenderKeyError,
     TamperedError,
     TooFarSkippedError,
     UnsupportedVersionError,
@@ -27,6 +33,11 @@ def test_every_error_has_a_distinct_code_and_a_message() -> None:
         "too_far_skipped",
         "wrong_recipient",
         "identity_changed",
+        "roster_rollback",
+        "roster_outdated",
+        "not_a_member",
+        "stale_sender_key",
+        "missing_sender_key",
     ]
     for error in ALL_ERRORS:
         assert issubclass(error, ProtocolError)
@@ -100,3 +111,37 @@ def test_a_changed_header_is_tampered_and_keeps_the_library_cause() -> None:
     with pytest.raises(TamperedError) as caught:
         session.decrypt(pair.bob.identity, forged, pair.bob_state, pair.bob.store)
     assert caught.value.__cause__ is not None
+
+
+# The five group errors (section 15) are raised by real group operations in
+# tests/crypto/test_crypto_groups.py; each is checked here once by its code.
+
+
+def test_group_errors() -> None:
+    group = Group()
+    old = group.sign()
+    group.publish()
+    with pytest.raises(RosterRollbackError) as rollback:
+        sender_key.accept_roster(group.states["alice"], old)
+    group.states["alice"] = sender_key.create_sender_key(group.states["alice"], 0)
+    ahead = group.sign()
+    alice = sender_key.accept_roster(group.states["alice"], ahead)
+    _, message = sender_key.group_encrypt(alice, b"ahead")
+    with pytest.raises(RosterOutdatedError) as outdated:
+        sender_key.group_decrypt(group.states["bob"], message)
+    with pytest.raises(MissingSenderKeyError) as missing:
+        sender_key.group_decrypt(sender_key.accept_roster(group.states["bob"], ahead), message)
+    group.set("carol", MEMBER_REMOVED)
+    group.publish()
+    with pytest.raises(NotAMemberError) as not_member:
+        sender_key.create_sender_key(group.states["carol"], 0)
+    with pytest.raises(StaleSenderKeyError) as stale:
+        sender_key.group_encrypt(group.states["alice"], b"stale")
+    codes = [e.value.code for e in (rollback, outdated, not_member, stale, missing)]
+    assert codes == [
+        "roster_rollback",
+        "roster_outdated",
+        "not_a_member",
+        "stale_sender_key",
+        "missing_sender_key",
+    ]

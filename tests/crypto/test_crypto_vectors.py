@@ -345,6 +345,22 @@ def test_payload() -> None:
         ids = [b64u_decode(i, 16) for i in case["ids"]]
         assert payload.encode_receipt(case["state"], ids).decode() == case["encoded"]
         assert payload.parse(case["encoded"].encode())["ids"] == case["ids"]
+    for case in data["group_key"]:
+        assert payload.encode_group_key(b(case["key"])).decode() == case["encoded"]
+        assert b64u_decode(payload.parse(case["encoded"].encode())["key"]) == b(case["key"])
+    for case in data["group_join"]:
+        encoded = payload.encode_group_join(
+            b64u_decode(case["group"], 16),
+            b64u_decode(case["member_key"], 32),
+            case["name"],
+            b64u_decode(case["salt"], 32),
+            case["note"],
+        )
+        assert encoded.decode() == case["encoded"]
+        parsed = payload.parse(encoded)
+        assert {k: parsed[k] for k in ("group", "member_key", "name", "salt", "note")} == {
+            k: case[k] for k in ("group", "member_key", "name", "salt", "note")
+        }
     for case in data["invalid"]:
         raw = b(case["hex_bytes"]) if "hex_bytes" in case else case["encoded"].encode()
         assert error_code(lambda r=raw: payload.parse(r)) == case["error"], case["name"]

@@ -30,6 +30,7 @@ from deploy_proxies import (
 from playwright.async_api import async_playwright
 from server_harness import (
     Socket,
+    auth_frame,
     auth_signature,
     make_account,
     make_therapist,
@@ -38,7 +39,7 @@ from server_harness import (
 )
 from websockets.asyncio.client import connect
 
-from crypto.encoding import b64u_decode, b64u_encode
+from crypto.encoding import b64u_decode
 from server.config import Settings
 from server.headers import SECURITY_HEADERS
 
@@ -118,7 +119,7 @@ async def open_wss(proxy: Proxy, account: Any) -> Socket:
         b64u_decode(challenge["nonce"]),
         account.id,
     )
-    await ws.send(json.dumps({"type": "auth", "account": account.id_text, "sig": b64u_encode(sig)}))
+    await ws.send(json.dumps(auth_frame(account, sig)))
     ready = json.loads(await asyncio.wait_for(ws.recv(), 20))
     assert ready["type"] == "ready", ready
     return Socket(ws, ready)

@@ -43,19 +43,19 @@ SETTLE = DELAY + 3.0
 
 
 def notifying_server(server_factory: Any, smtp_port: int, **settings: Any) -> Any:
-    return server_factory(
-        smtp_host="127.0.0.1",
-        smtp_port=smtp_port,
-        smtp_security="none",
-        smtp_from="practice@example.org",
-        notify_subject=SUBJECT,
-        notify_text=TEXT,
-        notify_delay=DELAY,
-        notify_interval=INTERVAL,
-        notify_retry=0.3,
-        notify_allow_http_loopback="true",
-        **settings,
-    )
+    defaults = {
+        "smtp_host": "127.0.0.1",
+        "smtp_port": smtp_port,
+        "smtp_security": "none",
+        "smtp_from": "practice@example.org",
+        "notify_subject": SUBJECT,
+        "notify_text": TEXT,
+        "notify_delay": DELAY,
+        "notify_interval": INTERVAL,
+        "notify_retry": 0.3,
+        "notify_allow_http_loopback": "true",
+    }
+    return server_factory(**{**defaults, **settings})
 
 
 def turn_on(therapist: Account, email: str | None, push_url: str | None) -> dict[str, Any]:
@@ -384,3 +384,24 @@ def test_yes_no_settings_and_the_notification_settings_are_checked(tmp_path: Pat
 def test_the_practice_can_turn_the_title_count_off(server_factory: Any) -> None:
     assert server_factory().get_json("/api/info")["title_marker"] is True
     assert server_factory(title_marker="false").get_json("/api/info")["title_marker"] is False
+
+
+async def test_a_corrected_push_address_does_not_wait_out_the_old_ones_backoff(
+    server_factory: Any,
+) -> None:
+    push = PushReceiver().start()
+    try:
+        # A ten-minute backoff: only the reset can deliver within this test.
+        server = notifying_server(server_factory, free_port(), notify_retry=600)
+        therapist = make_therapist(server)
+        client = make_account(server.url)
+        turn_on(therapist, None, f"http://127.0.0.1:{free_port()}/typo")
+        socket = await open_socket(server.url, client)
+        assert (await socket.send_envelope(therapist, random_envelope()))["type"] == "sent"
+        await socket.close()
+        await eventually(lambda: "could not be delivered" in server.log_text())
+        turn_on(therapist, None, push.url + "/fixed")
+        await eventually(lambda: len(push.pushes) == 1)
+        assert push.pushes[0].path == "/fixed"
+    finally:
+        push.stop()

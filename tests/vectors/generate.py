@@ -96,6 +96,8 @@ session_state.json
 payload.json
   text:    {id, sent, body, encoded (text)}
   receipt: {state, ids, encoded}
+  group_key:  {key (hex of a sender key distribution), encoded}
+  group_join: {group, member_key, name, salt, note, encoded}
   invalid: {name, encoded (text, or hex_bytes for non-UTF-8), error}
 
 vault.json
@@ -108,6 +110,23 @@ vault.json
 safety.json
   cases: {identity_key_a, account_a, identity_key_b, account_b,
           fingerprint_a, fingerprint_b, safety_number, formatted}
+
+groups.json (one group through crypto/group_roster.py and crypto/sender_key.py)
+  setup: {group_id, moderator_seed, moderator_key, members {name: {seed,
+          member_key, display_name, name_salt, name_commitment}},
+          rosters [{name, fields, encoded, signed}]}
+  roster_invalid: {name, signed, held (roster name, or null for a first
+          roster), error}
+  events: in order, each {step, actor, action, error, ...} with action one of
+          join {roster}, accept_roster {roster}, create_sender_key {now,
+          signing_seed, chain_key, sender_key}, distribute {label, message,
+          recipients}, receive_distribution {label, message}, encrypt {label,
+          payload, message}, decrypt {label, message, payload, member_key,
+          iteration}, needs_rotation {now, result}; and `state`, the actor's
+          group state (section 15.8) after the step, unchanged when error
+          is set (null while the actor has none)
+  tombstones: {name, roster, signed, error, sender_key and iteration if valid}
+  state_invalid: {name, hex, error}
 """
 
 import hashlib
@@ -122,12 +141,24 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from crypto import envelope as envelope_codec  # noqa: E402
-from crypto import kdf, keys, padding, payload, safety, session, signatures, vault  # noqa: E402
+from crypto import (  # noqa: E402
+    group_roster,
+    kdf,
+    keys,
+    padding,
+    payload,
+    safety,
+    sender_key,
+    session,
+    signatures,
+    vault,
+)
 from crypto.constants import (  # noqa: E402
     ARGON2_MEMLIMIT,
     ARGON2_OPSLIMIT,
     ARGON2_OUTPUT_BYTES,
     BUCKETS,
+    CTX_GROUP_ROSTER,
     CTX_ONE_TIME_PREKEY,
     CTX_PQ_PREKEY,
     CTX_PQXDH_INFO,
@@ -135,13 +166,20 @@ from crypto.constants import (  # noqa: E402
     CTX_REGISTER,
     CTX_SIGNED_PREKEY,
     CTX_WEBSOCKET_AUTH,
+    GROUP_DISTRIBUTION_MAX_BYTES,
     MAX_ENVELOPE,
     MAX_PREVIOUS_RATCHET_KEYS,
     MAX_SKIPPED_KEYS,
+    MEMBER_ADMITTED,
+    MEMBER_REMOVED,
     PQXDH_F,
+    ROSTER_FLAG_PAUSED,
+    SENDER_KEY_ROTATE_SECONDS,
 )
-from crypto.encoding import b64u_decode, b64u_encode, u8, u16, u32  # noqa: E402
+from crypto.encoding import b64u_decode, b64u_encode, u8, u16, u32, u64  # noqa: E402
 from crypto.errors import ProtocolError  # noqa: E402
+from crypto.group_message import parse_group_message  # noqa: E402
+from crypto.group_state import decode_group_state, encode_group_state  # noqa: E402
 from crypto.keys import IdentityKeyPair, KeyPair, x25519_from_private  # noqa: E402
 from crypto.prekeys import PrekeyStore, store_to_item  # noqa: E402
 from crypto.ratchet import RatchetState  # noqa: E402
@@ -1096,7 +1134,62 @@ def payload_vectors() -> dict[str, Any]:
     )
     body_16000 = "🌱" * 16000
     assert payload.parse(payload.encode_text(ids[0], 1, body_16000))["body"] == body_16000
-    return {"text": text_cases, "receipt": receipt_cases, "invalid": invalid}
+    scene = GroupScene()
+    roster = scene.roster(1, [scene.entry(name) for name in GROUP_MEMBERS])
+    state = sender_key.join(
+        group_roster.sign_roster(scene.moderator.seed, roster),
+        scene.group_id,
+        scene.moderator.public,
+        scene.seeds["bob"],
+    )
+    state = sender_key.create_sender_key(
+        state, GROUP_NOW, seed32("payload signing"), seed32("payload chain")
+    )
+    distribution = sender_key.distribution_message(state, scene.names["bob"], scene.salts["bob"])
+    group_key_cases = [
+        {"key": distribution.hex(), "encoded": payload.encode_group_key(distribution).decode()}
+    ]
+    group_join_cases = []
+    for name, note in (("bob", ""), ("alice", 'First time here. "Evenings" suit me; ça va 🌱\n')):
+        group_join_cases.append(
+            {
+                "group": b64u_encode(scene.group_id),
+                "member_key": b64u_encode(scene.keys[name]),
+                "name": scene.names[name],
+                "salt": b64u_encode(scene.salts[name]),
+                "note": note,
+                "encoded": payload.encode_group_join(
+                    scene.group_id, scene.keys[name], scene.names[name], scene.salts[name], note
+                ).decode(),
+            }
+        )
+    join = json.loads(group_join_cases[0]["encoded"])
+    too_long_key = b64u_encode(bytes(GROUP_DISTRIBUTION_MAX_BYTES + 1))
+    invalid_groups = [
+        ("group key too long", {"v": 1, "type": "group_key", "key": too_long_key}),
+        ("group key not base64url", {"v": 1, "type": "group_key", "key": "a+b"}),
+        ("group join with short member key", {**join, "member_key": "AAAA"}),
+        ("group join with empty name", {**join, "name": ""}),
+        ("group join with control character in name", {**join, "name": "A\u0007"}),
+        ("group join with long note", {**join, "note": "x" * 501}),
+        ("group join without salt", {k: v for k, v in join.items() if k != "salt"}),
+    ]
+    for name, value in invalid_groups:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        invalid.append(
+            {
+                "name": name,
+                "encoded": text,
+                "error": error_of(lambda t=text: payload.parse(t.encode())),
+            }
+        )
+    return {
+        "text": text_cases,
+        "receipt": receipt_cases,
+        "group_key": group_key_cases,
+        "group_join": group_join_cases,
+        "invalid": invalid,
+    }
 
 
 # ---------------------------------------------------------------- vault
@@ -1243,6 +1336,380 @@ def safety_vectors() -> dict[str, Any]:
     return {"cases": cases}
 
 
+# ---------------------------------------------------------------- groups
+
+GROUP_MEMBERS = ("alice", "bob", "carol")
+GROUP_NOW = 1767225600
+
+
+class GroupScene:
+    """The moderator, the members' per-group keys and the rosters of groups.json."""
+
+    def __init__(self) -> None:
+        self.group_id = seed32("group id")[:16]
+        self.moderator = IdentityKeyPair.from_seed(seed32("group moderator"))
+        self.seeds = {name: seed32(f"group member {name}") for name in GROUP_MEMBERS}
+        self.seeds["mallory"] = seed32("group member mallory")
+        self.keys = {
+            name: IdentityKeyPair.from_seed(seed).public for name, seed in self.seeds.items()
+        }
+        self.salts = {name: seed32(f"group name salt {name}") for name in self.seeds}
+        self.names = {"alice": "Alice", "bob": "Bo \u00e9 🌱", "carol": "Carol", "mallory": "Mal"}
+
+    def entry(
+        self, name: str, state: int = MEMBER_ADMITTED, since: int = 1
+    ) -> group_roster.RosterEntry:
+        commitment = group_roster.name_commitment(
+            self.group_id, self.keys[name], self.names[name], self.salts[name]
+        )
+        return group_roster.RosterEntry(self.keys[name], state, since, commitment)
+
+    def roster(
+        self, version: int, entries: list[group_roster.RosterEntry], flags: int = 0
+    ) -> group_roster.Roster:
+        ordered = tuple(sorted(entries, key=lambda entry: entry.member_key))
+        return group_roster.Roster(
+            self.group_id, version, flags, 10, (self.moderator.public,), ordered
+        )
+
+
+def roster_json(roster: group_roster.Roster) -> dict[str, Any]:
+    return {
+        "group_id": roster.group_id.hex(),
+        "version": roster.version,
+        "flags": roster.flags,
+        "max_members": roster.max_members,
+        "moderators": [key.hex() for key in roster.moderators],
+        "entries": [
+            {
+                "member_key": entry.member_key.hex(),
+                "state": entry.state,
+                "since": entry.since,
+                "name_commitment": entry.name_commitment.hex(),
+            }
+            for entry in roster.entries
+        ],
+    }
+
+
+def groups_vectors() -> dict[str, Any]:
+    scene = GroupScene()
+    everyone = [scene.entry(name) for name in GROUP_MEMBERS]
+    rosters = {
+        "v1": scene.roster(1, everyone),
+        "v2 carol removed": scene.roster(
+            2, [scene.entry("alice"), scene.entry("bob"), scene.entry("carol", MEMBER_REMOVED, 2)]
+        ),
+        "v3 paused": scene.roster(
+            3,
+            [scene.entry("alice"), scene.entry("bob"), scene.entry("carol", MEMBER_REMOVED, 2)],
+            ROSTER_FLAG_PAUSED,
+        ),
+    }
+    signed = {
+        name: group_roster.sign_roster(scene.moderator.seed, r) for name, r in rosters.items()
+    }
+    setup = {
+        "group_id": scene.group_id.hex(),
+        "moderator_seed": scene.moderator.seed.hex(),
+        "moderator_key": scene.moderator.public.hex(),
+        "members": {
+            name: {
+                "seed": scene.seeds[name].hex(),
+                "member_key": scene.keys[name].hex(),
+                "display_name": scene.names[name],
+                "name_salt": scene.salts[name].hex(),
+                "name_commitment": scene.entry(name).name_commitment.hex(),
+            }
+            for name in scene.seeds
+        },
+        "rosters": [
+            {
+                "name": name,
+                "fields": roster_json(roster),
+                "encoded": group_roster.encode_roster(roster).hex(),
+                "signed": signed[name].hex(),
+            }
+            for name, roster in rosters.items()
+        ],
+    }
+
+    impostor = IdentityKeyPair.from_seed(seed32("group impostor moderator"))
+    v1_encoded = group_roster.encode_roster(rosters["v1"])
+    unsorted = bytearray(v1_encoded)
+    first = 1 + 16 + 8 + 1 + 1 + 1 + 32 + 1
+    entry_size = 32 + 1 + 8 + 32
+    unsorted[first : first + 2 * entry_size] = (
+        v1_encoded[first + entry_size : first + 2 * entry_size]
+        + v1_encoded[first : first + entry_size]
+    )
+    other_group = group_roster.Roster(
+        seed32("another group")[:16], 4, 0, 10, (scene.moderator.public,), rosters["v1"].entries
+    )
+    resigned_v2 = scene.roster(2, everyone)
+
+    def forged(
+        name: str, data: bytes, held: str | None, seed: bytes = scene.moderator.seed
+    ) -> dict[str, Any]:
+        signed_bytes = data + signatures.sign(seed, CTX_GROUP_ROSTER, data)
+        if held is None:
+            action = lambda: group_roster.verify_first_roster(  # noqa: E731
+                signed_bytes, scene.group_id, scene.moderator.public
+            )
+        else:
+            action = lambda: group_roster.verify_next_roster(signed_bytes, rosters[held])  # noqa: E731
+        return {"name": name, "signed": signed_bytes.hex(), "held": held, "error": error_of(action)}
+
+    roster_invalid = [
+        forged("signed by another key", v1_encoded, None, impostor.seed),
+        forged(
+            "signed by another key, after v1",
+            group_roster.encode_roster(rosters["v2 carol removed"]),
+            "v1",
+            impostor.seed,
+        ),
+        forged("older version after a newer one", v1_encoded, "v2 carol removed"),
+        forged(
+            "same version, other content",
+            group_roster.encode_roster(resigned_v2),
+            "v2 carol removed",
+        ),
+        forged("another group", group_roster.encode_roster(other_group), "v1"),
+        forged("entries not sorted", bytes(unsorted), None),
+        forged("unknown format", b"\x02" + v1_encoded[1:], None),
+        forged("trailing byte", v1_encoded + b"\x00", None),
+        {
+            "name": "truncated signature",
+            "signed": signed["v1"][:-1].hex(),
+            "held": None,
+            "error": error_of(
+                lambda: group_roster.verify_first_roster(
+                    signed["v1"][:-1], scene.group_id, scene.moderator.public
+                )
+            ),
+        },
+    ]
+
+    states: dict[str, sender_key.GroupState] = {}
+    produced: dict[str, bytes] = {}
+    events: list[dict[str, Any]] = []
+
+    def run(actor: str, action: str, **fields: Any) -> None:
+        event: dict[str, Any] = {"step": len(events), "actor": actor, "action": action, **fields}
+        state = states.get(actor)
+        try:
+            if action == "join":
+                states[actor] = sender_key.join(
+                    signed[fields["roster"]],
+                    scene.group_id,
+                    scene.moderator.public,
+                    scene.seeds[actor],
+                )
+            elif action == "accept_roster":
+                data = (
+                    bytes.fromhex(fields["signed"])
+                    if "signed" in fields
+                    else signed[fields["roster"]]
+                )
+                assert state is not None
+                states[actor] = sender_key.accept_roster(state, data)
+            elif action == "create_sender_key":
+                assert state is not None
+                states[actor] = sender_key.create_sender_key(
+                    state,
+                    fields["now"],
+                    bytes.fromhex(fields["signing_seed"]),
+                    bytes.fromhex(fields["chain_key"]),
+                )
+                own = states[actor].own
+                assert own is not None
+                event["sender_key"] = own.sender_key.hex()
+            elif action == "distribute":
+                assert state is not None
+                data = sender_key.distribution_message(
+                    state, scene.names[actor], scene.salts[actor]
+                )
+                produced[fields["label"]] = data
+                event["message"] = data.hex()
+                event["recipients"] = [key.hex() for key in sender_key.recipients(state)]
+            elif action == "receive_distribution":
+                assert state is not None
+                event["message"] = produced[fields["label"]].hex()
+                states[actor] = sender_key.process_distribution(state, produced[fields["label"]])
+            elif action == "encrypt":
+                assert state is not None
+                body = fields["payload"].encode()
+                states[actor], data = sender_key.group_encrypt(state, body)
+                produced[fields["label"]] = data
+                event["message"] = data.hex()
+            elif action == "decrypt":
+                assert state is not None
+                data = produced[fields["label"]]
+                event["message"] = data.hex()
+                states[actor], opened = sender_key.group_decrypt(state, data)
+                event["payload"] = opened.payload.decode()
+                event["member_key"] = opened.member_key.hex()
+                event["iteration"] = opened.iteration
+            elif action == "needs_rotation":
+                assert state is not None
+                event["result"] = sender_key.needs_rotation(state, fields["now"])
+            else:
+                raise AssertionError(action)
+        except ProtocolError as exc:
+            assert states.get(actor) == state, "a failed step changed the state"
+            event["error"] = exc.code
+        else:
+            event["error"] = None
+        current = states.get(actor)
+        event["state"] = None if current is None else encode_group_state(current).hex()
+        if current is not None:
+            assert decode_group_state(encode_group_state(current)) == current
+        events.append(event)
+
+    def key_material(actor: str, n: int) -> dict[str, str]:
+        return {
+            "signing_seed": seed32(f"group {actor} signing {n}").hex(),
+            "chain_key": seed32(f"group {actor} chain {n}").hex(),
+        }
+
+    for name in GROUP_MEMBERS:
+        run(name, "join", roster="v1")
+    run("mallory", "join", roster="v1")
+    for name in GROUP_MEMBERS:
+        run(name, "create_sender_key", now=GROUP_NOW, **key_material(name, 1))
+        run(name, "distribute", label=f"{name} key 1")
+        for other in GROUP_MEMBERS:
+            if other != name:
+                run(other, "receive_distribution", label=f"{name} key 1")
+    run("bob", "receive_distribution", label="alice key 1")
+    for n in (1, 2, 3):
+        run("alice", "encrypt", label=f"a{n}", payload=f"Message a{n} from Alice: ça va? 🌱")
+    for label in ("a3", "a1", "a2", "a1"):
+        run("bob", "decrypt", label=label)
+    run("carol", "decrypt", label="a2")
+    run("carol", "decrypt", label="a1")
+    produced["a1 forged"] = (
+        produced["a1"][:70] + bytes([produced["a1"][70] ^ 1]) + produced["a1"][71:]
+    )
+    run("carol", "decrypt", label="a1 forged")
+    run("carol", "encrypt", label="c1", payload="Carol before the removal")
+    run(
+        "carol", "encrypt", label="c2", payload="Carol, sent before and delivered after the removal"
+    )
+    run("alice", "decrypt", label="c1")
+    run("bob", "decrypt", label="c1")
+    for name in GROUP_MEMBERS:
+        run(name, "accept_roster", roster="v2 carol removed")
+    run("bob", "accept_roster", roster="v1")
+    run("alice", "decrypt", label="c2")
+    run("carol", "encrypt", label="c3", payload="Carol after the removal")
+    run("alice", "needs_rotation", now=GROUP_NOW + 1)
+    run("alice", "encrypt", label="a4", payload="Alice under the stale key")
+    run("alice", "create_sender_key", now=GROUP_NOW + 60, **key_material("alice", 2))
+    run("alice", "needs_rotation", now=GROUP_NOW + 61)
+    run("alice", "distribute", label="alice key 2")
+    run("bob", "receive_distribution", label="alice key 2")
+    run("alice", "encrypt", label="a5", payload="Alice after the removal")
+    run("bob", "decrypt", label="a5")
+    run("carol", "decrypt", label="a5")
+    produced["mallory key"] = forged_distribution(scene, impostor)
+    run("bob", "receive_distribution", label="mallory key")
+    run("alice", "accept_roster", roster="v3 paused")
+    run("alice", "encrypt", label="a6", payload="Alice under roster 3")
+    run("bob", "decrypt", label="a6")
+    run("bob", "accept_roster", roster="v3 paused")
+    run("bob", "decrypt", label="a6")
+    run("bob", "create_sender_key", now=GROUP_NOW + 120, **key_material("bob", 2))
+    run("bob", "distribute", label="bob key 2")
+    run("alice", "receive_distribution", label="bob key 2")
+    run("alice", "receive_distribution", label="bob key 2")
+    run("bob", "encrypt", label="b1", payload="Bob under his second key")
+    run("alice", "decrypt", label="b1")
+    run("alice", "needs_rotation", now=GROUP_NOW + 60 + SENDER_KEY_ROTATE_SECONDS - 1)
+    run("alice", "needs_rotation", now=GROUP_NOW + 60 + SENDER_KEY_ROTATE_SECONDS)
+
+    a1 = parse_group_message(produced["a1"]).header
+    tombstone = group_roster.Tombstone(scene.group_id, a1.sender_key, a1.iteration)
+    good = group_roster.sign_tombstone(scene.moderator.seed, tombstone)
+    by_impostor = group_roster.sign_tombstone(impostor.seed, tombstone)
+    elsewhere = group_roster.sign_tombstone(
+        scene.moderator.seed, group_roster.Tombstone(seed32("another group")[:16], a1.sender_key, 0)
+    )
+    held = rosters["v2 carol removed"]
+    tombstones = [
+        {
+            "name": "removes a1",
+            "roster": "v2 carol removed",
+            "signed": good.hex(),
+            "sender_key": a1.sender_key.hex(),
+            "iteration": a1.iteration,
+            "error": None,
+        },
+        {
+            "name": "signed by another key",
+            "roster": "v2 carol removed",
+            "signed": by_impostor.hex(),
+            "error": error_of(lambda: group_roster.verify_tombstone(by_impostor, held)),
+        },
+        {
+            "name": "another group",
+            "roster": "v2 carol removed",
+            "signed": elsewhere.hex(),
+            "error": error_of(lambda: group_roster.verify_tombstone(elsewhere, held)),
+        },
+    ]
+    assert group_roster.verify_tombstone(good, held) == tombstone
+    return {
+        "setup": setup,
+        "roster_invalid": roster_invalid,
+        "events": events,
+        "tombstones": tombstones,
+        "state_invalid": group_state_invalid(encode_group_state(states["bob"])),
+    }
+
+
+def group_state_invalid(valid: bytes) -> list[dict[str, Any]]:
+    """Departures from section 15.8, each cut from Bob's final state."""
+    roster_length = int.from_bytes(valid[41:43], "big")
+    after_roster = 43 + roster_length
+    own_end = after_roster + 1 + 32 + 32 + 8 + 8 + 8
+    first_record = own_end + 2
+    record_size = 32 + 32 + 8 + 32 + 8
+    skipped_count_at = first_record + record_size
+    duplicated = bytearray(valid)
+    duplicated[own_end : own_end + 2] = (
+        int.from_bytes(valid[own_end : own_end + 2], "big") + 1
+    ).to_bytes(2, "big")
+    record_bytes = valid[first_record : skipped_count_at + 2]
+    assert valid[skipped_count_at : skipped_count_at + 2] == b"\x00\x00"
+    duplicated[first_record:first_record] = record_bytes
+    cases = [
+        ("unknown version", b"\x02" + valid[1:]),
+        ("trailing byte", valid + b"\x00"),
+        ("removal floor above the roster", valid[:33] + u64(1 << 40) + valid[41:]),
+        ("own flag 2", valid[:after_roster] + b"\x02" + valid[after_roster + 1 :]),
+        ("sender key stored twice", bytes(duplicated)),
+        ("truncated", valid[:-1]),
+    ]
+    return [
+        {"name": name, "hex": data.hex(), "error": error_of(lambda d=data: decode_group_state(d))}
+        for name, data in cases
+    ]
+
+
+def forged_distribution(scene: GroupScene, impostor: IdentityKeyPair) -> bytes:
+    """Mallory's sender key: her own key, in a roster she signed herself, not the moderator's."""
+    roster = group_roster.Roster(
+        scene.group_id, 1, 0, 10, (impostor.public,), (scene.entry("mallory"),)
+    )
+    signed = group_roster.sign_roster(impostor.seed, roster)
+    state = sender_key.join(signed, scene.group_id, impostor.public, scene.seeds["mallory"])
+    state = sender_key.create_sender_key(
+        state, GROUP_NOW, seed32("group mallory signing 1"), seed32("group mallory chain 1")
+    )
+    return sender_key.distribution_message(state, scene.names["mallory"], scene.salts["mallory"])
+
+
 BUILDERS: dict[str, Callable[[], dict[str, Any]]] = {
     "encoding.json": encoding_vectors,
     "kdf.json": kdf_vectors,
@@ -1256,6 +1723,7 @@ BUILDERS: dict[str, Callable[[], dict[str, Any]]] = {
     "payload.json": payload_vectors,
     "vault.json": vault_vectors,
     "safety.json": safety_vectors,
+    "groups.json": groups_vectors,
 }
 
 

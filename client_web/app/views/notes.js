@@ -86,6 +86,16 @@ export function notesPanel({ workspace, peer, onBlocked, onLeave }) {
   });
   workspace.savers.add(saveNow);
   onLeave(() => workspace.savers.delete(saveNow));
+  // Notes saved on another device show here live (the vault synced after a
+  // `vault_changed` push), unless this device holds unsaved text of its own:
+  // what the person typed here is never overwritten.
+  const showStored = () => {
+    if (saving || workspace.unsavedNotes.has(peer)) return;
+    const stored = noteItem(workspace.vault, peer)?.data.body ?? "";
+    if (area.value !== stored) area.value = stored;
+  };
+  workspace.events.addEventListener("change", showStored);
+  onLeave(() => workspace.events.removeEventListener("change", showStored));
   const nameInput = h("input", {
     class: "input",
     id: "private-name",

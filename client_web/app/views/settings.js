@@ -1,5 +1,6 @@
 // Settings: how soon the page locks itself, how new messages are signalled
-// (views/notices.js), signing out, and deleting the account with everything
+// (views/notices.js), where the account is signed in (views/sessions.js),
+// signing out, and deleting the account with everything
 // the server holds for it.
 
 import { IDLE_LOCK_MAX_MINUTES, IDLE_LOCK_MIN_MINUTES } from "../../lib/constants.js";
@@ -8,6 +9,7 @@ import { h } from "../dom.js";
 import { idleMinutes, savedIdleMinutes, setIdleMinutes } from "../mutations.js";
 import { describe } from "../wording.js";
 import { awayNotificationsCard, browserNoticeCard } from "./notices.js";
+import { sessionsCard } from "./sessions.js";
 
 const IDLE_CHOICES = [1, 2, 5, 10, 15, 30, 60];
 
@@ -94,6 +96,7 @@ export function settingsScreen(_ctx, { workspace, onIdleChange, onSignOut, onDel
     ),
     workspace.role === "therapist" ? awayNotificationsCard(workspace) : null,
     browserNoticeCard(workspace),
+    sessionsCard(workspace),
     h(
       "section",
       { class: "card", "aria-labelledby": "signout-title" },
