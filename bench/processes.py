@@ -159,7 +159,6 @@ BENCH_SERVER_SETTINGS: dict[str, Any] = {
     "ws_burst": 100_000,
     "login_rate": 100_000,
     "login_burst": 100_000,
-    "login_attempts_per_handle": 100_000,
     "api_rate": 100_000,
     "api_burst": 100_000,
     "log_level": "warning",

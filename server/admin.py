@@ -266,7 +266,7 @@ def _purge(args: argparse.Namespace, settings: Settings, conn: sqlite3.Connectio
     with transaction(conn):
         purged = retention.purge(conn, settings.envelope_ttl_days, settings.client_inactive_days)
     print(
-        f"Removed {purged.envelopes} expired envelopes, {purged.cmids} de-duplication records, "
+        f"Removed {purged.envelopes} expired envelopes (with their de-duplication records), "
         f"{purged.tokens} expired tokens and {purged.clients} inactive client accounts."
     )
     return 0

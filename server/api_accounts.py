@@ -51,10 +51,13 @@ async def info(request: Request) -> Response:
                 "max_vault_item": MAX_VAULT_ITEM,
                 "max_vault_writes": settings.max_vault_writes,
                 "max_vault_bytes": settings.max_vault_bytes,
+                "max_client_vault_bytes": settings.max_client_vault_bytes,
                 "max_vault_items": settings.max_vault_items,
                 "max_one_time_prekeys": settings.max_one_time_prekeys,
                 "max_prekeys_per_upload": settings.max_prekeys_per_upload,
                 "max_inbox": settings.max_inbox,
+                "max_pending_per_sender": settings.max_pending_per_sender,
+                "max_pending_bytes": settings.max_pending_bytes,
                 "max_connections_per_account": settings.max_connections_per_account,
                 "opk_low_water": OPK_LOW_WATER,
                 "opk_batch": OPK_BATCH,
@@ -82,6 +85,7 @@ async def register(request: Request) -> Response:
     wait = service.rates.registrations.take()
     if wait:
         raise RateLimitedError(wait, "Too many sign-ups right now; try again in a minute.")
+    service.disk.refuse_growth()
     body = await read_json(request)
     role = body.get("role")
     if role not in accounts.ROLES:
@@ -127,10 +131,10 @@ async def login(request: Request) -> Response:
     if kind is not None and kind not in KINDS:
         raise BadRequestError('The field \'kind\' must be "browser" or "cli" when present.')
     handle_hash = handles.handle_hash(service.handle_key, handle)
-    # Per handle, known or not: the answer must not depend on whether it exists.
-    wait = service.rates.login_attempts.take(handle_hash)
-    if wait:
-        raise RateLimitedError(wait, "Too many login attempts for this handle; wait and try again.")
+    # No limit per handle: anyone who knows a handle could then keep its owner
+    # out, and guessing an 80-bit passphrase through Argon2id is hopeless
+    # anyway. The global bucket above and `argon2_concurrency` bound the CPU
+    # that login attempts can take (docs/SECURITY.md, "Limits").
     row = await service.readers.run(accounts.login_row, handle_hash)
     verified = await service.passwords.verify_login(None if row is None else row[1], login_key)
     if row is None or not verified:

@@ -42,6 +42,11 @@ async def bundle(request: Request) -> Response:
     if target == caller.account:
         raise ForbiddenError("An account cannot start a session with itself.")
 
+    # A few one-time prekeys per requester and target, so that one account
+    # cannot drain another's store; beyond that the bundle carries none and
+    # the session is set up without one, as X3DH allows (PROTOCOL.md section 3).
+    may_take_one_time = not service.rates.one_time_prekeys.take(caller.account + target)
+
     def operation(tx: Tx) -> dict[str, object]:
         row = tx.conn.execute(
             "SELECT role, identity_key, revoked FROM accounts WHERE id = ?", (target,)
@@ -52,7 +57,7 @@ async def bundle(request: Request) -> Response:
             raise RecipientGoneError()
         if caller.role == "client" and row[0] != "therapist":
             raise ForbiddenError("A client account can start sessions only with therapists.")
-        taken = prekeys.take_bundle(tx.conn, target, bytes(row[1]))
+        taken = prekeys.take_bundle(tx.conn, target, bytes(row[1]), may_take_one_time)
         if taken.one_time_left < OPK_LOW_WATER:
             frame = {"type": "prekeys_low", "one_time": taken.one_time_left}
             tx.after_commit(lambda: service.hub.notify(target, frame))

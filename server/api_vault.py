@@ -23,11 +23,16 @@ async def write(request: Request) -> Response:
     caller = await authenticate(request)
     body = await read_json(request)
     writes = vault.parse_writes(required(body, "writes"), service.settings.max_vault_writes)
-    settings = service.settings
+    limits = service.limits(caller.role)
 
     def operation(tx: Tx) -> int:
         cursor = vault.apply(
-            tx.conn, caller.account, writes, settings.max_vault_bytes, settings.max_vault_items
+            tx.conn,
+            caller.account,
+            writes,
+            limits.max_vault_bytes,
+            limits.max_vault_items,
+            may_grow=not limits.disk_low,
         )
         # Every live connection hears of it, the writer's own included: an
         # HTTP write does not say which connection (if any) is its device's,

@@ -24,7 +24,9 @@ from server import (
     revocation,
     static,
 )
+from server.admission import Admission
 from server.config import Settings
+from server.diskspace import DiskGuard
 from server.endpoint import error_response
 from server.errors import BadRequestError, MethodNotAllowedError, NotFoundError, RevokedError
 from server.guard import Guard
@@ -135,6 +137,8 @@ def create_app(settings: Settings) -> Starlette:
             readers=readers,
             passwords=Passwords(settings.argon2_concurrency),
             hub=Hub(settings.max_connections_per_account),
+            admission=Admission(settings.max_unauthenticated),
+            disk=DiskGuard(settings.data_dir(), settings.min_free_disk_mib),
             notifier=Notifier(settings),
             rates=RateLimits.from_settings(settings),
             server_id=server_id,

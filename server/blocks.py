@@ -1,4 +1,9 @@
-"""Blocks: a therapist closes a thread, and that client's messages to them are refused."""
+"""Blocks: a therapist closes a thread, and that client's messages to them are refused.
+
+Blocking also deletes the client's envelopes still waiting for the therapist,
+in the same transaction: a flood that was the reason to block must not stay
+in the inbox. Unblocking brings nothing back.
+"""
 
 import sqlite3
 
@@ -14,6 +19,7 @@ def block(conn: sqlite3.Connection, therapist: bytes, client: bytes) -> None:
         "INSERT INTO blocks (therapist, client) VALUES (?, ?) ON CONFLICT DO NOTHING",
         (therapist, client),
     )
+    conn.execute("DELETE FROM envelopes WHERE sender = ? AND recipient = ?", (client, therapist))
 
 
 def unblock(conn: sqlite3.Connection, therapist: bytes, client: bytes) -> None:

@@ -86,14 +86,40 @@ class Settings:
     max_request_bytes: int = _setting(8 * MIB, "largest HTTP request body", 1024)
     max_frame_bytes: int = _setting(MIB, "largest websocket frame", 96 * 1024)
     max_vault_writes: int = _setting(256, "most vault writes in one request or frame", 1)
-    max_vault_bytes: int = _setting(256 * MIB, "most bytes of vault blobs per account", MIB)
+    max_vault_bytes: int = _setting(
+        256 * MIB, "most bytes of vault blobs per therapist account", MIB
+    )
+    max_client_vault_bytes: int = _setting(
+        64 * MIB, "most bytes of vault blobs per client account", MIB
+    )
     max_vault_items: int = _setting(
         200_000, "most vault items (tombstones included) per account", 16
     )
     max_one_time_prekeys: int = _setting(500, "most one-time prekeys stored per account", 1)
+    one_time_prekeys_per_requester: int = _setting(
+        3, "one-time prekeys one account may take of another; later bundles have none", 1
+    )
+    one_time_prekey_refill: float = _setting(
+        86_400.0, "seconds until a requester may take one more of the same account's", 1.0
+    )
     max_prekeys_per_upload: int = _setting(100, "most one-time prekeys in one upload", 1)
     max_inbox: int = _setting(10_000, "most undelivered envelopes per recipient", 1)
-    max_connections: int = _setting(5_000, "most open websocket connections in total", 1)
+    max_pending_per_sender: int = _setting(
+        500, "most undelivered envelopes from one sender to one recipient", 1
+    )
+    max_pending_bytes: int = _setting(
+        16 * MIB, "most bytes of undelivered envelopes one account has sent, to anyone", 256 * 1024
+    )
+    min_free_disk_mib: int = _setting(
+        1024,
+        "free space kept on the data directory's disk: below it sign-ups, new envelopes "
+        "and vault growth are refused (0: no guard)",
+        0,
+    )
+    max_connections: int = _setting(5_000, "most authenticated websocket connections in total", 1)
+    max_unauthenticated: int = _setting(
+        1_000, "most websocket connections not yet authenticated; the oldest gives way", 1
+    )
     max_connections_per_account: int = _setting(
         10, "most live websocket connections (devices, tabs) per account; one more is refused", 1
     )
@@ -106,10 +132,13 @@ class Settings:
         8 * MIB, "bytes queued for a slow connection before closing it", 256 * 1024
     )
     auth_timeout: float = _setting(
-        float(WS_CHALLENGE_TTL),
-        "seconds an unauthenticated websocket may stay open",
-        0.1,
-        WS_CHALLENGE_TTL,
+        10.0, "seconds an unauthenticated websocket may stay open", 0.1, WS_CHALLENGE_TTL
+    )
+    header_timeout: float = _setting(
+        10.0, "seconds a client may take over an HTTP request's headers", 0.1
+    )
+    body_timeout: float = _setting(
+        60.0, "seconds a client may take over an HTTP request's body, after its headers", 0.1
     )
     ws_ping_interval: float = _setting(20.0, "seconds between websocket keepalive pings", 0.1)
     ws_ping_timeout: float = _setting(
@@ -126,8 +155,6 @@ class Settings:
     register_burst: int = _setting(30, "registrations allowed at once", 1)
     login_rate: float = _setting(10.0, "logins per second, all clients together", 0.01)
     login_burst: int = _setting(60, "logins allowed at once", 1)
-    login_attempts_per_handle: int = _setting(10, "logins one handle may try at once", 1)
-    login_attempt_refill: float = _setting(60.0, "seconds until one handle may try once more", 0.01)
     api_rate: float = _setting(50.0, "authenticated HTTP requests per second per account", 0.1)
     api_burst: int = _setting(200, "authenticated HTTP requests per account at once", 1)
     argon2_concurrency: int = _setting(2, "password hashes computed at the same time", 1)
@@ -186,6 +213,46 @@ class Settings:
 
 
 SETTING_FIELDS: tuple[dataclasses.Field[Any], ...] = dataclasses.fields(Settings)
+
+# The settings that keep one person from denying service to others: each is a
+# row of docs/SECURITY.md, "Limits", with what the abuser and everyone else see.
+LIMITS: tuple[str, ...] = (
+    "max_request_bytes",
+    "max_frame_bytes",
+    "header_timeout",
+    "body_timeout",
+    "max_vault_writes",
+    "max_vault_bytes",
+    "max_client_vault_bytes",
+    "max_vault_items",
+    "max_one_time_prekeys",
+    "max_prekeys_per_upload",
+    "one_time_prekeys_per_requester",
+    "one_time_prekey_refill",
+    "max_inbox",
+    "max_pending_per_sender",
+    "max_pending_bytes",
+    "envelope_ttl_days",
+    "min_free_disk_mib",
+    "max_connections",
+    "max_unauthenticated",
+    "auth_timeout",
+    "max_connections_per_account",
+    "ws_rate",
+    "ws_burst",
+    "send_queue_frames",
+    "send_queue_bytes",
+    "ws_ping_interval",
+    "ws_ping_timeout",
+    "register_rate",
+    "register_burst",
+    "login_rate",
+    "login_burst",
+    "api_rate",
+    "api_burst",
+    "argon2_concurrency",
+    "notify_interval",
+)
 
 
 def env_name(name: str) -> str:

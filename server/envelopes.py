@@ -1,11 +1,19 @@
 """Envelopes: stored until their recipient acknowledges them, or retention ends.
 
 The server checks an envelope's framing (crypto.envelope.parse) and nothing
-else: it cannot read one. A `send` is stored once per (sender, cmid): the
-pair is remembered for the retention period, so a client that lost the `sent`
-answer can send again and get the same envelope id, even after the recipient
-has acknowledged the first copy. Envelopes carry a sequence number that
-orders delivery; their timestamp is the hour they were stored.
+else: it cannot read one. A `send` is stored once per (sender, cmid) while the
+envelope waits: a client that lost the `sent` answer can send again and gets
+the same envelope id. The pair is deleted with the envelope (a foreign key
+cascade), so nothing ties a sender to a message once it has been collected;
+a copy sent again after that is stored anew, and the recipient's client
+recognises it as a replay (PROTOCOL.md section 5.6) and drops it. Envelopes
+carry a sequence number that orders delivery; their timestamp is the hour
+they were stored.
+
+What one sender may leave waiting is bounded three ways (docs/SECURITY.md,
+"Limits"): `max_inbox` per recipient in all, `max_pending_per_sender` from
+one sender to one recipient, and `max_pending_bytes` from one sender to
+everyone; each refusal is `inbox_full`, with a message that says which.
 """
 
 import secrets
@@ -24,6 +32,7 @@ from server.errors import (
     InboxFullError,
     NotFoundError,
     RecipientGoneError,
+    StorageFullError,
     UnauthorizedError,
     from_protocol_error,
 )
@@ -60,22 +69,38 @@ class Stored:
 @dataclass(frozen=True)
 class Limits:
     max_inbox: int
+    max_pending_per_sender: int
+    max_pending_bytes: int
     max_vault_bytes: int
     max_vault_items: int
+    disk_low: bool  # server/diskspace.py: refuse new envelopes and vault growth
 
 
 def store(conn: sqlite3.Connection, send: Send, limits: Limits) -> Stored:
     """Store the envelope and its sender's vault writes in the caller's transaction."""
     # Everything the checks need in one statement: this runs for every send,
     # on the event loop, where each statement's overhead delays every frame.
-    seen_envelope, seen_ts, recipient_role, waiting, revoked, blocked = conn.execute(
-        "SELECT s.envelope, s.ts, a.role, a.inbox, a.revoked, "
-        "EXISTS (SELECT 1 FROM blocks WHERE therapist = :recipient AND client = :sender) "
+    # The count of the sender's envelopes to this recipient stops at the limit,
+    # so a sender at its limit costs no more than one below it.
+    row = conn.execute(
+        "SELECT s.envelope, e.ts, a.role, a.inbox, a.revoked, "
+        "EXISTS (SELECT 1 FROM blocks WHERE therapist = :recipient AND client = :sender), "
+        "me.outbox_bytes, "
+        "(SELECT COUNT(*) FROM (SELECT 1 FROM envelopes "
+        "WHERE sender = :sender AND recipient = :recipient LIMIT :per_sender)) "
         "FROM (SELECT 1) "
         "LEFT JOIN sent_cmids AS s ON s.sender = :sender AND s.cmid = :cmid "
-        "LEFT JOIN accounts AS a ON a.id = :recipient",
-        {"sender": send.sender, "cmid": send.cmid, "recipient": send.recipient},
+        "LEFT JOIN envelopes AS e ON e.id = s.envelope "
+        "LEFT JOIN accounts AS a ON a.id = :recipient "
+        "LEFT JOIN accounts AS me ON me.id = :sender",
+        {
+            "sender": send.sender,
+            "cmid": send.cmid,
+            "recipient": send.recipient,
+            "per_sender": limits.max_pending_per_sender,
+        },
     ).fetchone()
+    seen_envelope, seen_ts, recipient_role, waiting, revoked, blocked, sent_bytes, to_them = row
     if seen_envelope is not None:
         return Stored(bytes(seen_envelope), None, seen_ts)
     if send.recipient == send.sender:
@@ -91,10 +116,27 @@ def store(conn: sqlite3.Connection, send: Send, limits: Limits) -> Stored:
             raise BlockedError()
     if waiting >= limits.max_inbox:
         raise InboxFullError()
+    if to_them >= limits.max_pending_per_sender:
+        raise InboxFullError(
+            f"{to_them} of your messages to this account are not collected yet, the most "
+            "this server keeps from one sender; nothing was stored. Try again later."
+        )
+    if (sent_bytes or 0) + len(send.env) > limits.max_pending_bytes:
+        raise InboxFullError(
+            "Your messages not yet collected by their recipients reach this server's limit "
+            f"of {limits.max_pending_bytes} bytes; nothing was stored. Try again later."
+        )
+    if limits.disk_low:
+        raise StorageFullError()
     cursor = None
     if send.writes:
         cursor = vault.apply(
-            conn, send.sender, send.writes, limits.max_vault_bytes, limits.max_vault_items
+            conn,
+            send.sender,
+            send.writes,
+            limits.max_vault_bytes,
+            limits.max_vault_items,
+            may_grow=True,
         )
     envelope_id = secrets.token_bytes(ID_BYTES)
     ts = clock.this_hour()
@@ -107,8 +149,8 @@ def store(conn: sqlite3.Connection, send: Send, limits: Limits) -> Stored:
         # The sender's row is gone: the account was deleted while this was in flight.
         raise UnauthorizedError("This account no longer exists.") from None
     conn.execute(
-        "INSERT INTO sent_cmids (sender, cmid, envelope, ts) VALUES (?, ?, ?, ?)",
-        (send.sender, send.cmid, envelope_id, ts),
+        "INSERT INTO sent_cmids (sender, cmid, envelope) VALUES (?, ?, ?)",
+        (send.sender, send.cmid, envelope_id),
     )
     assert seq is not None
     return Stored(envelope_id, seq, ts, cursor)
@@ -132,7 +174,11 @@ def acknowledge(
         raise NotFoundError("This account has no such envelope; it may be acknowledged already.")
     if not writes:
         return None
-    return vault.apply(conn, account, writes, limits.max_vault_bytes, limits.max_vault_items)
+    # Even while the disk guard refuses growth: acknowledging is how stored
+    # messages leave the server, and the reserve is kept for it.
+    return vault.apply(
+        conn, account, writes, limits.max_vault_bytes, limits.max_vault_items, may_grow=True
+    )
 
 
 def frame(envelope_id: bytes, sender: bytes, env_text: str, ts: int) -> str:

@@ -193,6 +193,15 @@ class ReadOnlyError(ApiError):
     )
 
 
+class StorageFullError(ApiError):
+    code = "storage_full"
+    status = 507
+    default_message = (
+        "The server is short of disk space and takes no new data; nothing was stored. "
+        "Reading, delivery and acknowledgements still work. Try again later."
+    )
+
+
 class InvalidAddressError(ApiError):
     code = "invalid_address"
     status = 400
@@ -246,6 +255,7 @@ ALL_ERRORS: tuple[type[ApiError], ...] = (
     TooManyDevicesError,
     SignedOutError,
     ReadOnlyError,
+    StorageFullError,
     InvalidAddressError,
     MailUnavailableError,
     DeliveryFailedError,

@@ -178,6 +178,58 @@ def _sessions(db: Database) -> None:
     db.execute("ALTER TABLE tokens ADD COLUMN signed_out INTEGER")
 
 
+def _sender_limits_and_shorter_traces(db: Database) -> None:
+    # The bytes of undelivered envelopes each account has sent, for
+    # `max_pending_bytes`; kept by the same triggers as the inbox count.
+    db.execute("ALTER TABLE accounts ADD COLUMN outbox_bytes INTEGER NOT NULL DEFAULT 0")
+    db.execute(
+        "UPDATE accounts SET outbox_bytes = "
+        "(SELECT COALESCE(SUM(length(env)), 0) FROM envelopes WHERE sender = accounts.id)"
+    )
+    db.execute("DROP TRIGGER envelopes_counted")
+    db.execute("DROP TRIGGER envelopes_uncounted")
+    db.execute(
+        "CREATE TRIGGER envelopes_counted AFTER INSERT ON envelopes BEGIN "
+        "UPDATE accounts SET inbox = inbox + 1 WHERE id = NEW.recipient; "
+        "UPDATE accounts SET outbox_bytes = outbox_bytes + length(NEW.env) "
+        "WHERE id = NEW.sender; END"
+    )
+    db.execute(
+        "CREATE TRIGGER envelopes_uncounted AFTER DELETE ON envelopes BEGIN "
+        "UPDATE accounts SET inbox = inbox - 1 WHERE id = OLD.recipient; "
+        "UPDATE accounts SET outbox_bytes = outbox_bytes - length(OLD.env) "
+        "WHERE id = OLD.sender; END"
+    )
+    # `max_pending_per_sender` counts a sender's envelopes to one recipient,
+    # and blocking deletes them; this index serves both, and the sender's
+    # cascade, which the index on `sender` alone served before.
+    db.execute("DROP INDEX idx_envelopes_sender")
+    db.table("envelopes").create_index(["sender", "recipient"])
+    # De-duplication rows now live exactly as long as their envelope: no
+    # hour of their own, deleted with it at acknowledgement or expiry.
+    db.execute(
+        """
+        CREATE TABLE sent_cmids_new (
+            sender BLOB NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+            cmid BLOB NOT NULL,
+            envelope BLOB NOT NULL REFERENCES envelopes(id) ON DELETE CASCADE,
+            PRIMARY KEY (sender, cmid)
+        )
+        """
+    )
+    db.execute(
+        "INSERT INTO sent_cmids_new (sender, cmid, envelope) "
+        "SELECT sender, cmid, envelope FROM sent_cmids "
+        "WHERE envelope IN (SELECT id FROM envelopes)"
+    )
+    db.execute("DROP TABLE sent_cmids")
+    db.execute("ALTER TABLE sent_cmids_new RENAME TO sent_cmids")
+    db.table("sent_cmids").create_index(["envelope"])
+    # Token expiries down to four hours (`EXPIRY_GRAIN` of server/tokens.py
+    # when this was written), so that they no longer record the login's hour.
+    db.execute("UPDATE tokens SET expires = expires / 14400 * 14400")
+
+
 Migration = Callable[[Database], None]
 
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
@@ -185,6 +237,11 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (2, "account activity day and therapist revocation", _activity_and_revocation),
     (3, "therapists' notification addresses", _notification_targets),
     (4, "sessions: token id, kind, last-active day, signed out", _sessions),
+    (
+        5,
+        "per-sender pending limits, shorter-lived sending traces",
+        _sender_limits_and_shorter_traces,
+    ),
 )
 
 

@@ -4,7 +4,9 @@ Every uploaded prekey's signature is checked against the owner's identity key
 before it is stored. A bundle fetch takes the oldest one-time prekey and
 deletes it in the same transaction, so no one-time prekey is ever given out
 twice; when fewer than `OPK_LOW_WATER` remain the owner's live connections are
-told with a `prekeys_low` frame.
+told with a `prekeys_low` frame. One requester gets only a few of one target's
+one-time prekeys (`one_time_prekeys_per_requester`); its later bundles carry
+none, the path X3DH already has for an exhausted store.
 """
 
 import sqlite3
@@ -128,25 +130,30 @@ class Bundle:
     one_time_left: int
 
 
-def take_bundle(conn: sqlite3.Connection, target: bytes, identity_key: bytes) -> Bundle:
-    """The target's bundle, consuming one one-time prekey, in the caller's transaction."""
+def take_bundle(
+    conn: sqlite3.Connection, target: bytes, identity_key: bytes, one_time: bool
+) -> Bundle:
+    """The target's bundle, in the caller's transaction; with `one_time`, consuming one."""
     signed = _signed(conn, target, SIGNED)
     pq = _signed(conn, target, PQ)
     if signed is None or pq is None:
         raise NotFoundError("This account has not published its prekeys yet; try again later.")
-    row = conn.execute(
-        "SELECT rowid, id, key, sig FROM one_time_prekeys WHERE account = ? ORDER BY rowid LIMIT 1",
-        (target,),
-    ).fetchone()
-    one_time = None
+    row = None
+    if one_time:
+        row = conn.execute(
+            "SELECT rowid, id, key, sig FROM one_time_prekeys WHERE account = ? "
+            "ORDER BY rowid LIMIT 1",
+            (target,),
+        ).fetchone()
+    taken = None
     if row is not None:
         conn.execute("DELETE FROM one_time_prekeys WHERE rowid = ?", (row[0],))
-        one_time = Prekey(row[1], bytes(row[2]), bytes(row[3]))
+        taken = Prekey(row[1], bytes(row[2]), bytes(row[3]))
     body = {
         "account": b64u_encode(target),
         "identity_key": b64u_encode(identity_key),
         "signed_prekey": signed.to_json(),
         "pq_prekey": pq.to_json(),
-        "one_time_prekey": None if one_time is None else one_time.to_json(),
+        "one_time_prekey": None if taken is None else taken.to_json(),
     }
     return Bundle(body, one_time_count(conn, target))

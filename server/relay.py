@@ -1,7 +1,9 @@
 """The websocket relay at /ws (docs/API.md "Websocket frames", PROTOCOL.md section 11).
 
 A connection starts with a challenge and must answer it with a valid `auth`
-within `auth_timeout` seconds, or it is closed. Afterwards each frame is
+within `auth_timeout` seconds, or it is closed; until then it holds one of
+`max_unauthenticated` admission slots, not one of `max_connections`
+(server/admission.py). Afterwards each frame is
 checked (size, rate, JSON shape) before anything is stored; a bad frame gets
 an `error` answer and the connection stays open. `send` and `ack` go to the
 writer without waiting for the previous one to commit, so a client may have
@@ -13,8 +15,10 @@ import asyncio
 import functools
 import json
 import secrets
+from asyncio import FIRST_COMPLETED
 from typing import Any
 
+from starlette.types import Message
 from starlette.websockets import WebSocket
 
 from crypto import signatures
@@ -48,6 +52,7 @@ from server.writer import Tx
 
 MAX_IN_FLIGHT = 64
 MAX_REF_CHARS = 64
+WAITING_FULL = "Too many connections are waiting to log in; try again in a moment."
 
 
 def _services(ws: WebSocket) -> Services:
@@ -78,7 +83,23 @@ async def _close_with(ws: WebSocket, error: ApiError, code: int = CLOSE_POLICY) 
         pass
 
 
-async def _authenticate(ws: WebSocket, service: Services) -> tuple[bytes, str, bytes] | None:
+async def _answer(ws: WebSocket, evicted: asyncio.Event, timeout: float) -> Message | None:
+    """The first message, or None when the time is up or the socket had to give way."""
+    received = asyncio.ensure_future(ws.receive())
+    pushed_out = asyncio.ensure_future(evicted.wait())
+    try:
+        await asyncio.wait({received, pushed_out}, timeout=timeout, return_when=FIRST_COMPLETED)
+    finally:
+        pushed_out.cancel()
+        if not received.done():
+            received.cancel()
+            await asyncio.gather(received, return_exceptions=True)
+    return received.result() if received.done() and not received.cancelled() else None
+
+
+async def _authenticate(
+    ws: WebSocket, service: Services, evicted: asyncio.Event
+) -> tuple[bytes, str, bytes] | None:
     """Run the challenge; the account, its role and the session, or None after closing.
 
     The answer carries the session's bearer token beside the signature: the
@@ -95,10 +116,12 @@ async def _authenticate(ws: WebSocket, service: Services) -> tuple[bytes, str, b
             }
         )
     )
-    try:
-        message = await asyncio.wait_for(ws.receive(), service.settings.auth_timeout)
-    except TimeoutError:
-        await _close_with(ws, UnauthorizedError("The connection did not authenticate in time."))
+    message = await _answer(ws, evicted, service.settings.auth_timeout)
+    if message is None:
+        if evicted.is_set():
+            await _close_with(ws, TooManyConnectionsError(WAITING_FULL), CLOSE_TRY_AGAIN)
+        else:
+            await _close_with(ws, UnauthorizedError("The connection did not authenticate in time."))
         return None
     if message["type"] == "websocket.disconnect":
         return None
@@ -258,7 +281,7 @@ class Session:
             writes=self._vault_writes(frame),
         )
         cmid = frame["cmid"]
-        limits = self.service.limits()
+        limits = self.service.limits(self.role)
         hub = self.service.hub
         notifier = self.service.notifier
 
@@ -289,7 +312,7 @@ class Session:
         envelope_id = identifier(frame, "id")
         writes = self._vault_writes(frame)
         ref = frame["id"]
-        limits = self.service.limits()
+        limits = self.service.limits(self.role)
         account = self.account
         hub = self.service.hub
         conn = self.conn
@@ -309,14 +332,22 @@ def _ignore_outcome(future: asyncio.Future[Any]) -> None:
 
 async def relay(ws: WebSocket) -> None:
     service = _services(ws)
-    service.hub.sockets += 1
+    counted = False
     try:
         await ws.accept()
-        if service.hub.sockets > service.settings.max_connections:
-            await _close_with(ws, TooManyConnectionsError(), CLOSE_TRY_AGAIN)
-            return
-        authenticated = await _authenticate(ws, service)
+        # Until it authenticates a socket holds only an admission slot, never
+        # one of `max_connections` (server/admission.py).
+        slot = service.admission.arrive()
+        try:
+            authenticated = await _authenticate(ws, service, slot)
+        finally:
+            service.admission.leave(slot)
         if authenticated is not None:
+            if service.hub.sockets >= service.settings.max_connections:
+                await _close_with(ws, TooManyConnectionsError(), CLOSE_TRY_AGAIN)
+                return
+            service.hub.sockets += 1
+            counted = True
             account, _, session = authenticated
 
             def touch(tx: Tx) -> None:
@@ -333,4 +364,5 @@ async def relay(ws: WebSocket) -> None:
     except Exception as error:
         log_unexpected(error, "websocket")
     finally:
-        service.hub.sockets -= 1
+        if counted:
+            service.hub.sockets -= 1

@@ -1,7 +1,7 @@
 """Retention: what is kept only for a while is deleted on schedule.
 
-Undelivered envelopes older than `envelope_ttl_days`, the (sender, cmid)
-pairs remembered for de-duplication over the same period, expired tokens,
+Undelivered envelopes older than `envelope_ttl_days` (their de-duplication
+rows go with them, by a foreign key cascade), expired tokens,
 and, when `client_inactive_days` is set, client accounts that have neither
 logged in nor connected for that many days (with everything they own,
 through the accounts table's cascading deletes). The server runs `purge`
@@ -18,7 +18,6 @@ from server import clock
 @dataclass(frozen=True)
 class Purged:
     envelopes: int
-    cmids: int
     tokens: int
     clients: int = 0
 
@@ -45,6 +44,5 @@ def purge(
             (idle_since,),
         ).rowcount
     envelopes = conn.execute("DELETE FROM envelopes WHERE ts < ?", (cutoff,)).rowcount
-    cmids = conn.execute("DELETE FROM sent_cmids WHERE ts < ?", (cutoff,)).rowcount
     tokens = conn.execute("DELETE FROM tokens WHERE expires <= ?", (clock.now(),)).rowcount
-    return Purged(envelopes, cmids, tokens, clients)
+    return Purged(envelopes, tokens, clients)

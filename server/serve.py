@@ -1,8 +1,9 @@
 """`quietline serve`: prepare the database, then run uvicorn in this process.
 
-uvicorn runs with the protocols and options the server relies on: h11 and
-the sans-I/O websockets protocol (subclassed in server/transport.py, so that
-what they refuse is answered in the documented format), no per-message
+uvicorn runs with the protocols and options the server relies on: h11 with
+deadlines for slow requests (server/deadlines.py) and the sans-I/O websockets
+protocol (both subclassed in server/transport.py, so that what they refuse is
+answered in the documented format), no per-message
 compression (ciphertext does not compress), no access log, no Server header, no proxy headers (the
 server never looks at client addresses) and our own logging configuration.
 Its event loop is uvloop's: with a thousand connections each sending its own
@@ -20,6 +21,7 @@ import uvloop
 from server import database, datalock, migrations, transport
 from server.app import create_app
 from server.config import Settings
+from server.deadlines import protocol_for
 from server.hints import admin_command
 from server.logs import log_config
 from server.static import VENDOR
@@ -55,7 +57,7 @@ def uvicorn_config(settings: Settings) -> uvicorn.Config:
         create_app(settings),
         host=settings.host,
         port=settings.port,
-        http=transport.HttpProtocol,
+        http=protocol_for(settings),
         ws=transport.WebSocketProtocol,
         ws_per_message_deflate=False,
         ws_max_size=settings.ws_max_size(),

@@ -4,7 +4,9 @@ import sqlite3
 from dataclasses import dataclass
 
 from server import settings_store
+from server.admission import Admission
 from server.config import Settings
+from server.diskspace import DiskGuard
 from server.envelopes import Limits
 from server.hub import Hub
 from server.notifier import Notifier
@@ -22,7 +24,7 @@ NOTIFICATION_TEST_BURST = 3
 class RateLimits:
     registrations: TokenBucket
     logins: TokenBucket
-    login_attempts: KeyedBuckets
+    one_time_prekeys: KeyedBuckets
     api: KeyedBuckets
     notification_tests: KeyedBuckets
 
@@ -31,8 +33,8 @@ class RateLimits:
         return RateLimits(
             registrations=TokenBucket(settings.register_rate, settings.register_burst),
             logins=TokenBucket(settings.login_rate, settings.login_burst),
-            login_attempts=KeyedBuckets(
-                1 / settings.login_attempt_refill, settings.login_attempts_per_handle
+            one_time_prekeys=KeyedBuckets(
+                1 / settings.one_time_prekey_refill, settings.one_time_prekeys_per_requester
             ),
             api=KeyedBuckets(settings.api_rate, settings.api_burst),
             notification_tests=KeyedBuckets(1 / NOTIFICATION_TEST_SECONDS, NOTIFICATION_TEST_BURST),
@@ -46,16 +48,25 @@ class Services:
     readers: Readers
     passwords: Passwords
     hub: Hub
+    admission: Admission
+    disk: DiskGuard
     notifier: Notifier
     rates: RateLimits
     server_id: bytes
     handle_key: bytes
 
-    def limits(self) -> Limits:
+    def limits(self, role: str) -> Limits:
+        """The limits of one account's writes, with the disk guard as it stands now."""
+        settings = self.settings
         return Limits(
-            max_inbox=self.settings.max_inbox,
-            max_vault_bytes=self.settings.max_vault_bytes,
-            max_vault_items=self.settings.max_vault_items,
+            max_inbox=settings.max_inbox,
+            max_pending_per_sender=settings.max_pending_per_sender,
+            max_pending_bytes=settings.max_pending_bytes,
+            max_vault_bytes=(
+                settings.max_client_vault_bytes if role == "client" else settings.max_vault_bytes
+            ),
+            max_vault_items=settings.max_vault_items,
+            disk_low=self.disk.low(),
         )
 
 

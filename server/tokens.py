@@ -1,8 +1,9 @@
 """Bearer tokens, one per signed-in session: 32 random bytes handed to the client.
 
 Only the token's SHA-256 is kept, so a stolen database holds no usable token.
-A token lives between 11 and 12 hours (`TOKEN_TTL`, with the expiry rounded
-down to the hour). The lookup is by hash (an index on a hash of a random value
+A token lives between 8 and 12 hours: `TOKEN_TTL`, with the expiry rounded
+down to `EXPIRY_GRAIN`, so that the row tells the login time only to within
+four hours (one of six windows a day). The lookup is by hash (an index on a hash of a random value
 leaks nothing about the token), and the stored hash is still compared with
 `hmac.compare_digest`, so no code path compares a secret in variable time.
 
@@ -30,6 +31,8 @@ from server.errors import SignedOutError
 
 KINDS = ("browser", "cli")
 
+EXPIRY_GRAIN = 4 * clock.HOUR
+
 
 @dataclass(frozen=True)
 class Caller:
@@ -46,8 +49,7 @@ def token_hash(token: bytes) -> bytes:
 
 def issue(conn: sqlite3.Connection, account: bytes, kind: str | None = None) -> tuple[str, int]:
     token = secrets.token_bytes(TOKEN_BYTES)
-    # Rounded down to the hour, so the expiry does not record the login's minute.
-    expires = (clock.now() + TOKEN_TTL) // clock.HOUR * clock.HOUR
+    expires = (clock.now() + TOKEN_TTL) // EXPIRY_GRAIN * EXPIRY_GRAIN
     conn.execute(
         "INSERT INTO tokens (hash, account, expires, id, kind, active) VALUES (?, ?, ?, ?, ?, ?)",
         (token_hash(token), account, expires, secrets.token_bytes(ID_BYTES), kind, clock.today()),

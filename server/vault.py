@@ -24,6 +24,7 @@ from crypto.encoding import b64u_encode
 from server.errors import (
     BadRequestError,
     MalformedApiError,
+    StorageFullError,
     TooLargeError,
     UnauthorizedError,
     UnsupportedVersionApiError,
@@ -102,8 +103,14 @@ def apply(
     writes: list[VaultWrite],
     max_bytes: int,
     max_items: int,
+    *,
+    may_grow: bool,
 ) -> int:
-    """Apply `writes` in the caller's transaction; returns the account's new cursor."""
+    """Apply `writes` in the caller's transaction; returns the account's new cursor.
+
+    Without `may_grow` (the disk guard, server/diskspace.py), writes that would
+    add bytes or items are refused; replacing, shrinking and deleting go on.
+    """
     stored: dict[bytes, tuple[int, int] | None] = {}
     conflicts = []
     for write in writes:
@@ -123,6 +130,7 @@ def apply(
     if totals is None:
         raise UnauthorizedError("This account no longer exists.")
     seq, total_bytes, total_items = totals
+    before = (total_bytes, total_items)
     for write in writes:
         old = stored[write.id]
         total_bytes += (0 if write.blob is None else len(write.blob)) - (
@@ -134,6 +142,8 @@ def apply(
             f"The vault would exceed this server's limit of {max_bytes} bytes "
             f"or {max_items} items; delete items you no longer need."
         )
+    if not may_grow and (total_bytes > before[0] or total_items > before[1]):
+        raise StorageFullError()
     for write in writes:
         seq += 1
         conn.execute(

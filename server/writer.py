@@ -72,16 +72,6 @@ class _Job:
     effects: list[Callable[[], None]] = field(default_factory=list)
 
 
-def _failure_for(error: BaseException, where: str) -> ApiError:
-    if isinstance(error, sqlite3.Error) and database.is_write_failure(error):
-        logger.warning(
-            "the database cannot be written (%s); answering read_only", type(error).__name__
-        )
-        return ReadOnlyError()
-    log_unexpected(error, where)
-    return InternalError()
-
-
 class Writer:
     def __init__(self, path: Path) -> None:
         self._path = path
@@ -91,6 +81,30 @@ class Writer:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="quietline-writer")
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        # True from the first write the disk refused until a commit that wrote
+        # rows succeeds: the outage is logged once at each end, not per write.
+        self._outage = False
+        self._changes = 0
+
+    def _failure_for(self, error: BaseException, where: str) -> ApiError:
+        if isinstance(error, sqlite3.Error) and database.is_write_failure(error):
+            if not self._outage:
+                self._outage = True
+                logger.warning(
+                    "the database cannot be written (%s); answering read_only until it can",
+                    type(error).__name__,
+                )
+            return ReadOnlyError()
+        log_unexpected(error, where)
+        return InternalError()
+
+    def _committed(self, done: list[_Job]) -> None:
+        changes = self._connection().total_changes
+        wrote = bool(done) and changes != self._changes
+        self._changes = changes
+        if self._outage and wrote:
+            self._outage = False
+            logger.warning("the database can be written again")
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -140,7 +154,7 @@ class Writer:
                 else:
                     await self._in_thread(functools.partial(self._commit_all, batch))
             except BaseException as error:
-                failure = _failure_for(error, "writer")
+                failure = self._failure_for(error, "writer")
                 for job in batch:
                     job.error = failure
             self._resolve(batch)
@@ -248,7 +262,7 @@ class Writer:
                 done.append(job)
             except BaseException as error:
                 job.error = (
-                    error if isinstance(error, ApiError) else _failure_for(error, "operation")
+                    error if isinstance(error, ApiError) else self._failure_for(error, "operation")
                 )
                 if conn.in_transaction:
                     conn.execute("ROLLBACK TO operation")
@@ -271,6 +285,8 @@ class Writer:
         except BaseException as error:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            failure = _failure_for(error, "commit")
+            failure = self._failure_for(error, "commit")
             for job in done:
                 job.error = failure
+            return
+        self._committed(done)

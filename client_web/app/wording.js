@@ -42,6 +42,8 @@ const TEXT = {
   queued_stopped: "Not sent yet: this device is not connected.",
   read_only:
     "The service can't save anything right now. You can still read; please try again later.",
+  storage_full:
+    "The service is short of storage space and can't take anything new right now. You can still read; please try again later.",
   invalid_address:
     "That address can't be used for notifications. Check it: a mail address, or a push address beginning with https://.",
   mail_unavailable:

@@ -24,6 +24,8 @@ from server import database, handles, migrations, settings_store
 from server.passwords import HASHER
 
 DAY = 86400
+ENVELOPE_ID = os.urandom(16)
+ENVELOPE = random_envelope()
 
 
 def first_version_database(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -69,12 +71,17 @@ def insert_representative_rows(path: Path, therapist: Account, client_id: bytes)
                     0,
                 ),
             ],
-            "tokens": [(os.urandom(32), client_id, int(time.time()) + 3600)],
+            # An expiry on the four-hour grain migration 5 rounds to, so it stays as it is.
+            "tokens": [(os.urandom(32), client_id, (int(time.time()) + 8 * 3600) // 14400 * 14400)],
             "invites": [(os.urandom(32), "therapist", today)],
             "one_time_prekeys": [(therapist.id, 7, os.urandom(32), os.urandom(64))],
             "vault_items": [(client_id, os.urandom(16), 1, os.urandom(300), 1)],
-            "envelopes": [(1, os.urandom(16), therapist.id, client_id, random_envelope(), today)],
-            "sent_cmids": [(client_id, os.urandom(16), os.urandom(16), today)],
+            "envelopes": [(1, ENVELOPE_ID, therapist.id, client_id, ENVELOPE, today)],
+            "sent_cmids": [
+                (client_id, os.urandom(16), ENVELOPE_ID, today),
+                # Its envelope was acknowledged: migration 5 drops it.
+                (client_id, os.urandom(16), os.urandom(16), today),
+            ],
             "blocks": [],
         }
         profile = json.dumps({"display_name": "Old Friend"}).encode()
@@ -103,6 +110,14 @@ def snapshot(path: Path) -> dict[str, list[tuple[Any, ...]]]:
         ]
         found = {t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall()) for t in tables}
         found["tokens"] = sorted(conn.execute("SELECT hash, account, expires FROM tokens"))
+        # Migration 5 keeps a de-duplication row only while its envelope waits,
+        # without an hour of its own.
+        found["sent_cmids"] = sorted(
+            conn.execute(
+                "SELECT sender, cmid, envelope FROM sent_cmids "
+                "WHERE envelope IN (SELECT id FROM envelopes)"
+            ).fetchall()
+        )
         found["accounts"] = sorted(
             conn.execute(
                 "SELECT id, handle_hash, role, identity_key, login_hash, created, vault_seq, "
@@ -142,6 +157,9 @@ async def test_a_first_version_database_upgrades_with_its_data_intact(
             # A session from before migration 4 gets an id and today as its day.
             sessions = conn.execute("SELECT id, kind, active, signed_out FROM tokens").fetchall()
             assert [(len(row[0]), *row[1:]) for row in sessions] == [(16, None, today, None)]
+            assert conn.execute("SELECT COUNT(*) FROM sent_cmids").fetchone() == (1,)
+            outbox = conn.execute("SELECT outbox_bytes FROM accounts WHERE id = ?", (client_id,))
+            assert outbox.fetchone() == (len(ENVELOPE),)
         finally:
             conn.close()
         therapist.base_url = server.url

@@ -194,7 +194,8 @@ def test_notes_blocks_and_role_errors(server: Any, tmp_path: Path) -> None:
     assert run(*t, "blocks", "--json").json() == {"blocked": []}
     assert run(*c, "send", "--", therapist["account"], "thank you").code == 0
     read = run(*t, "read", "--json", "--", client["account"]).json()
-    assert [m["body"] for m in read["messages"]] == ["hello", "thank you"]
+    # Blocking deleted "hello", which was still waiting (docs/API.md, blocks).
+    assert [m["body"] for m in read["messages"]] == ["thank you"]
 
     # Terminal control sequences in a message are shown, never obeyed.
     sneaky = "\x1b[2J\x1b]0;owned\x07fine\r\u202eevil"

@@ -8,8 +8,11 @@ What must hold across all of it (docs/API.md "Websocket frames"):
 
 - every `send` answered `sent` is stored: its envelope reaches the therapist
   with the bytes that were sent;
-- a cmid names one envelope forever: resending every cmid afterwards gets
-  the id first answered, and stores nothing twice;
+- a cmid names one envelope as long as that envelope waits: resending every
+  cmid afterwards gets the id first answered, unless the envelope was
+  delivered and may have been collected (its de-duplication row goes with it,
+  docs/SECURITY.md "sent_cmids"); then the copy is stored anew, once, for the
+  recipient's client to drop as a replay;
 - an envelope whose `ack` was answered `acked` is never delivered again; one
   whose answer was lost in a kill may come once more after the restart, but
   no connection ever receives the same envelope twice;
@@ -112,7 +115,9 @@ async def _therapist_load(socket: Socket, connection: int, ledger: Ledger) -> No
 
 
 async def test_repeated_sigkill_under_load_loses_and_doubles_nothing(server_factory: Any) -> None:
-    server = server_factory()
+    # Each client's unanswered sends pile up over the cycles: load, not the
+    # per-sender limit, is what this tests.
+    server = server_factory(max_pending_per_sender=CYCLES * SENDS_PER_CYCLE)
     therapist = make_therapist(server)
     clients = [make_account(server.url) for _ in range(CLIENTS)]
     ledger = Ledger()
@@ -139,8 +144,9 @@ async def test_repeated_sigkill_under_load_loses_and_doubles_nothing(server_fact
         server.start()
 
     # Resend every answered cmid, and the first unanswered ones of each cycle
-    # (some of which were committed before the kill): an answered cmid must
-    # get its first id back, and nothing may be stored twice.
+    # (some of which were committed before the kill): an answered cmid whose
+    # envelope still waits must get its first id back.
+    delivered_before_resend = {envelope_id for _, envelope_id, _ in ledger.deliveries}
     for client in clients:
         socket = await open_socket(server.url, client)
         mine = [c for c, owner in ledger.sender.items() if owner is client]
@@ -153,7 +159,8 @@ async def test_repeated_sigkill_under_load_loses_and_doubles_nothing(server_fact
             answer = await socket.answer_for("cmid", cmid)
             assert answer["type"] == "sent", answer
             first = ledger.sent.setdefault(cmid, answer["id"])
-            assert first == answer["id"], "a cmid changed its envelope"
+            if first != answer["id"]:
+                assert first in delivered_before_resend, "a cmid changed its envelope"
         await socket.close()
 
     # Receive and acknowledge everything still pending.
@@ -175,11 +182,14 @@ async def test_repeated_sigkill_under_load_loses_and_doubles_nothing(server_fact
     for _, envelope_id, env in ledger.deliveries:
         assert env in cmid_of, "a delivered envelope is not one that was sent"
         ids_of_cmid[cmid_of[env]].add(envelope_id)
-    # Each cmid was stored at most once, and every answered one was delivered
-    # under the id it was answered with.
-    assert all(len(ids) == 1 for ids in ids_of_cmid.values()), "a cmid was stored twice"
+    # Each cmid was stored at most once while its envelope waited (a second
+    # time only by the resend, after the first was delivered), and every
+    # answered one was delivered under the id it was answered with.
+    for ids in ids_of_cmid.values():
+        assert len(ids & delivered_before_resend) <= 1, "a cmid was stored twice"
+        assert len(ids - delivered_before_resend) <= 1, "a cmid was stored twice"
     for cmid, envelope_id in ledger.sent.items():
-        assert ids_of_cmid[cmid] == {envelope_id}, "an acknowledged envelope was lost"
+        assert envelope_id in ids_of_cmid[cmid], "an acknowledged envelope was lost"
     # No connection saw an envelope twice.
     per_connection = collections.Counter((c, i) for c, i, _ in ledger.deliveries)
     assert max(per_connection.values()) == 1

@@ -34,8 +34,13 @@ KEEPALIVE_DEADLINE = PING_INTERVAL + PING_TIMEOUT + 15.0
 
 
 async def test_a_client_that_stops_reading_is_closed_and_loses_nothing(server_factory: Any) -> None:
+    # One sender's backlog, not the per-sender limits, is what this tests.
     server = server_factory(
-        send_queue_frames=64, send_queue_bytes=QUEUE_BYTES, max_inbox=WARM_UP + SENDS
+        send_queue_frames=64,
+        send_queue_bytes=QUEUE_BYTES,
+        max_inbox=WARM_UP + SENDS,
+        max_pending_per_sender=WARM_UP + SENDS,
+        max_pending_bytes=64 * 1024 * 1024,
     )
     therapist = make_therapist(server)
     client = make_account(server.url)

@@ -19,6 +19,7 @@ it cannot write).
 import asyncio
 import os
 import resource
+from pathlib import Path
 from typing import Any
 
 from reliability_harness import integrity
@@ -31,6 +32,7 @@ from server_harness import (
     vault_blob,
     vault_write,
 )
+from server_process import fill_disk, small_disk_server
 
 from crypto.encoding import b64u_encode
 
@@ -112,3 +114,28 @@ async def test_a_disk_that_refuses_writes_gives_read_only_and_recovers(server_fa
     assert integrity(server.database) == ("ok", [])
     # Refusals were expected conditions, never bugs.
     assert "unexpected" not in server.log_text()
+
+
+def test_an_outage_is_logged_once_at_each_end_not_per_write(tmp_path: Path) -> None:
+    """A really full disk (a tmpfs, not a file-size limit, so that the log can be written)."""
+    # No reserve: the guard would refuse vault growth before the disk is full.
+    with small_disk_server(tmp_path, 16, min_free_disk_mib=0) as server:
+        client = make_account(server.url)
+        item = os.urandom(16)
+        version = 0
+
+        def write() -> int:
+            blob = vault_blob(256 * 1024)
+            body = {"writes": [vault_write(item, version + 1, blob)]}
+            return client.call("POST", "/api/vault", body).status
+
+        for outage in (1, 2):
+            filler = fill_disk(server.data_dir)
+            assert [write() for _ in range(10)] == [503] * 10
+            filler.unlink()
+            assert write() == 200
+            version += 1
+            log = server.log_text()
+            assert log.count("the database cannot be written") == outage
+            assert log.count("the database can be written again") == outage
+        assert "unexpected" not in server.log_text()

@@ -11,6 +11,7 @@ import http.client
 import json
 import os
 import secrets
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -305,3 +306,12 @@ def make_invite(database: Path, kind: str = "therapist") -> str:
 
 def make_therapist(running: Any, **kwargs: Any) -> Account:
     return make_account(running.url, "therapist", invite=make_invite(running.database), **kwargs)
+
+
+def count_rows(database: Path, table: str) -> int:
+    """The rows of `table`, read from the database file the way an intruder would."""
+    conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    try:
+        return conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+    finally:
+        conn.close()

@@ -5,8 +5,15 @@ reads the address it prints, so no port is ever guessed; its stdout and
 stderr go to a log file next to the data directory, which tests can search.
 `kill()` sends SIGKILL; `start()` starts it again on the same data directory
 and port. The fixtures that use it are in tests/conftest.py.
+
+`small_disk_server` runs one on a file system of its own, a tmpfs of a few
+MiB (mounting needs root, as the test suite runs here and in CI), so that a
+full disk is a real full disk: `fill_disk` fills it, deleting the filler
+frees it again. The log file stays outside, on the ordinary disk.
 """
 
+import contextlib
+import errno
 import json
 import os
 import re
@@ -15,7 +22,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -157,3 +164,39 @@ def run_admin(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
         timeout=60,
         check=False,
     )
+
+
+@contextlib.contextmanager
+def small_disk_server(tmp_path: Path, size_mib: int, **settings: Any) -> Iterator[RunningServer]:
+    """A started server whose data directory is a tmpfs of `size_mib` MiB."""
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size_mib}m,mode=0700", "tmpfs", str(mount)],
+        check=True,
+    )
+    running = RunningServer(mount, {**TEST_SETTINGS, **settings})
+    try:
+        yield running.start()
+    finally:
+        running.stop()
+        subprocess.run(["umount", str(mount)], check=True)
+
+
+def fill_disk(directory: Path) -> Path:
+    """Write a file in `directory` until its file system is full; returns the file."""
+    filler = directory / "filler"
+    chunk = b"\xff" * (64 * 1024)
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        while True:
+            try:
+                os.write(fd, chunk)
+            except OSError as error:
+                if error.errno != errno.ENOSPC:
+                    raise
+                if len(chunk) == 1:
+                    return filler
+                chunk = chunk[: len(chunk) // 2]
+    finally:
+        os.close(fd)

@@ -12,6 +12,7 @@ from server_harness import make_account, open_socket, request
 from server_process import REPO_ROOT, TEST_SETTINGS, RunningServer
 
 from server.config import (
+    LIMITS,
     SETTING_FIELDS,
     ConfigError,
     Settings,
@@ -46,6 +47,15 @@ def test_every_setting_is_documented_with_its_default() -> None:
         else:
             expected = f"`{item.default}`"
         assert shown.startswith(expected), item.name
+
+
+def test_every_limit_is_in_the_security_table_with_its_default() -> None:
+    doc = (REPO_ROOT / "docs" / "SECURITY.md").read_text().split("\n## Limits\n", 1)[1]
+    rows = dict(re.findall(r"^\| `([a-z0-9_]+)` \| `([^`]*)` \|", doc, re.MULTILINE))
+    defaults = {item.name: item.default for item in SETTING_FIELDS}
+    assert list(rows) == list(LIMITS)
+    for name, shown in rows.items():
+        assert shown == str(defaults[name]), name
 
 
 def test_flag_beats_environment_beats_file_beats_default(tmp_path: Path) -> None:
@@ -160,7 +170,7 @@ def test_a_configuration_file_in_the_data_directory_is_read(tmp_path: Path) -> N
 
 def test_migrations_are_numbered_applied_once_and_keep_the_installation_id(tmp_path: Path) -> None:
     settings = Settings(data=str(tmp_path / "data"))
-    assert prepare_database(settings) == [1, 2, 3, 4]
+    assert prepare_database(settings) == [1, 2, 3, 4, 5]
     assert prepare_database(settings) == []
     conn = sqlite3.connect(settings.database_path())
     try:
@@ -169,6 +179,7 @@ def test_migrations_are_numbered_applied_once_and_keep_the_installation_id(tmp_p
             (2, "account activity day and therapist revocation"),
             (3, "therapists' notification addresses"),
             (4, "sessions: token id, kind, last-active day, signed out"),
+            (5, "per-sender pending limits, shorter-lived sending traces"),
         ]
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         server_id = conn.execute("SELECT value FROM settings WHERE key = 'server_id'").fetchone()

@@ -24,7 +24,8 @@ KILL_AFTER_SENT = 200
 
 
 async def test_sigkill_while_sending_loses_no_acknowledged_envelope(server_factory: Any) -> None:
-    server = server_factory()
+    # One sender under load, not the per-sender limit, is what this tests.
+    server = server_factory(max_pending_per_sender=SENDS)
     therapist = make_therapist(server)
     client = make_account(server.url)
     socket = await open_socket(server.url, client)

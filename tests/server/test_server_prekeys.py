@@ -30,12 +30,12 @@ def test_upload_status_and_replacement(server: Any) -> None:
 
 def test_each_one_time_prekey_is_handed_out_once_even_under_concurrency(server: Any) -> None:
     therapist = make_therapist(server)
-    clients = [make_account(server.url) for _ in range(4)]
+    clients = [make_account(server.url) for _ in range(8)]
     upload = therapist.prekey_upload(20)
     assert therapist.call("PUT", "/api/prekeys", upload).status == 200
     path = f"/api/bundle/{therapist.id_text}"
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        replies = list(pool.map(lambda i: clients[i % 4].call("GET", path), range(24)))
+        replies = list(pool.map(lambda i: clients[i % 8].call("GET", path), range(24)))
     assert all(r.status == 200 for r in replies)
     bundles = [parse_bundle(r.body) for r in replies]
     given = [b.one_time_prekey.id for b in bundles if b.one_time_prekey is not None]

@@ -100,7 +100,9 @@ def test_sync_pages_large_vaults_and_the_cursor_resumes(server: Any) -> None:
 
 
 def test_size_and_count_limits(server_factory: Any) -> None:
-    server = server_factory(max_vault_bytes=1024 * 1024, max_vault_items=16, max_vault_writes=20)
+    server = server_factory(
+        max_client_vault_bytes=1024 * 1024, max_vault_items=16, max_vault_writes=20
+    )
     account = make_account(server.url)
     big = vault_write(os.urandom(16), 1, vault_blob(1024 * 1024))
     assert account.call("POST", "/api/vault", {"writes": [big]}).code == "too_large"
