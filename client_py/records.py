@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from client_py.vaultstore import Item, Vault
+from crypto.constants import CROCKFORD_ALPHABET
 from crypto.encoding import b64u_decode, b64u_encode
 from crypto.errors import ProtocolError
 from crypto.ratchet import RatchetState
@@ -109,15 +110,29 @@ def note_item(previous: dict[str, Any] | None, peer: str, body: str) -> dict[str
     }
 
 
+# As the browser client's records.js: eight symbols of Crockford's base32
+# (40 bits) from the account id, so labels do not collide among thousands of
+# clients; tests/interop checks that both clients show the same label.
+CLIENT_LABEL_SYMBOLS = 8
+
+
 def client_label(peer: str) -> str:
-    """A short label from a random account id, as the browser client shows it: "Client 1A2B".
+    """A short label from a random account id, as the browser client shows it: "Client 7KQ2-M9XD".
 
     It tells threads apart without saying anything about the person.
     """
     try:
-        return "Client " + b64u_decode(peer)[:2].hex().upper()
+        raw = b64u_decode(peer)
     except ProtocolError:
         return peer
+    bits = int.from_bytes(raw, "big")
+    total = len(raw) * 8
+    symbols = [
+        CROCKFORD_ALPHABET[(bits >> (total - 5 * (i + 1))) & 31]
+        for i in range(min(CLIENT_LABEL_SYMBOLS, total // 5))
+    ]
+    code = "".join(symbols)
+    return f"Client {code[:4]}-{code[4:]}"
 
 
 def known_peers(vault: Vault) -> set[str]:

@@ -7,15 +7,15 @@
 // in the workspace's memory (`unsavedNotes`), so a failed save or a quick
 // return shows what was typed, never an older note.
 
-const AUTOSAVE_MS = 1500;
-const PRIVATE_NAME_CHARS = 80;
-
 import { h } from "../dom.js";
 import { loadBlocks, saveNote, setBlocked, setPrivateName } from "../mutations.js";
 import { clientLabel, noteItem } from "../records.js";
 import { announce } from "../shell.js";
 import { privateName } from "../threads.js";
 import { describe } from "../wording.js";
+
+const AUTOSAVE_MS = 1500;
+const PRIVATE_NAME_CHARS = 80;
 
 export function notesPanel({ workspace, peer, onBlocked, onLeave }) {
   let blocked = false;
