@@ -51,7 +51,11 @@ export function createReceiver({
   }
 
   // A conflict that outlasts its retries reaches onEnvelope, which leaves
-  // the envelope stored: it is delivered again.
+  // the envelope stored: it is delivered again. A sync made here brings in
+  // what other devices wrote (often this very message, opened by one of
+  // them), and the `vault_changed` push that announced it is then skipped as
+  // already synced (workspace.js, catchUp): so every view redraws here, or
+  // the message would stay unseen until the next change.
   async function handle(frame) {
     let synced = false;
     const sync = async () => {
@@ -71,28 +75,32 @@ export function createReceiver({
         return open(frame);
       }
     };
-    await retryOnConflict(async () => {
-      let opened;
-      try {
-        opened = await openFresh();
-      } catch (error) {
-        if (!(error instanceof ProtocolError)) throw error;
-        await unreadable(frame, error);
-        return;
-      }
-      const { writes, after } = changesFor(frame.from, opened);
-      try {
-        await acknowledge(frame.id, writes);
-      } catch (error) {
-        if (isConflict(error)) throw error;
-        // not_found: another device acknowledged it first; its writes come by sync.
-        // offline: the envelope is delivered again when the connection is back.
-        if (error.code === "not_found") await vault.sync();
-        return;
-      }
-      vault.apply(writes);
-      after();
-    }, sync);
+    try {
+      await retryOnConflict(async () => {
+        let opened;
+        try {
+          opened = await openFresh();
+        } catch (error) {
+          if (!(error instanceof ProtocolError)) throw error;
+          await unreadable(frame, error);
+          return;
+        }
+        const { writes, after } = changesFor(frame.from, opened);
+        try {
+          await acknowledge(frame.id, writes);
+        } catch (error) {
+          if (isConflict(error)) throw error;
+          // not_found: another device acknowledged it first; its writes come by sync.
+          // offline: the envelope is delivered again when the connection is back.
+          if (error.code === "not_found") await sync();
+          return;
+        }
+        vault.apply(writes);
+        after();
+      }, sync);
+    } finally {
+      if (synced) emit(null);
+    }
   }
 
   async function unreadable(frame, error) {

@@ -1,7 +1,8 @@
 // Receiving (app/receiver.js) against a fake server: a message is stored
 // together with its acknowledgement, a second delivery of it changes
 // nothing, a conflict on the acknowledgement opens it again from the synced
-// vault, and a conflict that outlasts its retries leaves it stored.
+// vault, a conflict that outlasts its retries leaves it stored, and a
+// message another device opened first is shown from the synced vault.
 import assert from "node:assert/strict";
 import test from "node:test";
 
@@ -86,4 +87,20 @@ test("a conflict that outlasts its retries leaves the envelope stored", async ()
   therapist.receiver.onEnvelope(delivery);
   await until(() => therapist.server.acked.has(delivery.id), "the second delivery");
   assert.equal(stored(therapist, client, entry).data.body, "Hello");
+});
+
+test("a message another device opened first is shown here from the synced vault", async () => {
+  const { client, therapist, entry, delivery } = await written();
+  const laptop = await openDevice(therapist.account, { secondOf: therapist });
+  laptop.receiver.onEnvelope(delivery);
+  await until(() => laptop.server.acked.has(delivery.id), "the laptop's acknowledgement");
+  // This device gets the same envelope: the laptop's writes arrive by sync,
+  // and the `vault_changed` push that follows finds nothing new to sync, so
+  // the views must redraw now.
+  therapist.receiver.onEnvelope(delivery);
+  await until(() => stored(therapist, client, entry) !== null, "the message from the vault");
+  await therapist.serial(() => {});
+  assert.equal(stored(therapist, client, entry).data.body, "Hello");
+  assert.ok(therapist.seen.changes.includes(null), "every view redraws after the sync");
+  assert.deepEqual(therapist.seen.unreadable, [], "not reported as unreadable");
 });
