@@ -303,6 +303,15 @@ def _convert(name: str, kind: Any, raw: Any, source: str) -> Any:
     return raw
 
 
+# Settings an earlier version had, with what to do about each: a practice's
+# file that still sets one is refused with this, rather than as unknown, so
+# an upgrade that meets it says what changed.
+RETIRED_SETTINGS = {
+    "login_attempts_per_handle": "one handle's wrong logins no longer hold its owner out",
+    "login_attempt_refill": "one handle's wrong logins no longer hold its owner out",
+}
+
+
 def _read_config_file(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as handle:
@@ -313,6 +322,14 @@ def _read_config_file(path: Path) -> dict[str, Any]:
         ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"The configuration file {path} is not valid TOML: {exc}.") from None
+    retired = sorted(set(values) & RETIRED_SETTINGS.keys())
+    if retired:
+        reasons = "; ".join(f"{name}: {RETIRED_SETTINGS[name]}" for name in retired)
+        raise ConfigError(
+            f"The configuration file {path} sets {', '.join(retired)}, which this version "
+            f"no longer has ({reasons}). Delete those lines; see docs/SELF_HOSTING.md, "
+            "section 7."
+        )
     known = {f.name for f in SETTING_FIELDS}
     unknown = sorted(set(values) - known)
     if unknown:

@@ -95,6 +95,9 @@ def test_bad_configuration_files(tmp_path: Path) -> None:
     path.write_text("max_inbx = 3\n")
     with pytest.raises(ConfigError, match="unknown settings: max_inbx"):
         load_settings(ALL_NONE, {}, str(path))
+    path.write_text("login_attempts_per_handle = 10\n")
+    with pytest.raises(ConfigError, match="login_attempts_per_handle, which this version"):
+        load_settings(ALL_NONE, {}, str(path))
     path.write_text("max_inbox = [\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_settings(ALL_NONE, {}, str(path))
