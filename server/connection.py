@@ -62,6 +62,7 @@ class Connection:
         self._catching_up = True
         self._missed = False
         self._max_seq = 0
+        self._wakeups: set[asyncio.Task[None]] = set()
 
     def send(self, frame: dict[str, Any] | str) -> None:
         """Queue a frame; a queue over its bounds closes the connection instead."""
@@ -124,6 +125,31 @@ class Connection:
             # unacknowledged envelopes stay stored.
             pass
         finally:
+            self.done.set()
+
+    def wake(self, readers: Readers) -> None:
+        """Envelopes were stored elsewhere (server/wakeup.py): read the backlog again.
+
+        During a catch-up this only marks it stale, as a pushed envelope
+        does; otherwise it starts one. A read that fails closes the
+        connection: the client connects again and catches up then.
+        """
+        if self.done.is_set():
+            return
+        if self._catching_up:
+            self._missed = True
+            return
+        self._catching_up = True
+        task = asyncio.create_task(self._catch_up_or_close(readers))
+        self._wakeups.add(task)
+        task.add_done_callback(self._wakeups.discard)
+
+    async def _catch_up_or_close(self, readers: Readers) -> None:
+        try:
+            await self.catch_up(readers)
+        except Exception:
+            logger.info("closed a connection whose backlog could not be read")
+            self.closing = True
             self.done.set()
 
     async def catch_up(self, readers: Readers) -> None:

@@ -193,6 +193,14 @@ class ReadOnlyError(ApiError):
     )
 
 
+class UnavailableError(ApiError):
+    code = "unavailable"
+    status = 503
+    default_message = (
+        "The server cannot reach its database right now; nothing was stored. Try again in a minute."
+    )
+
+
 class StorageFullError(ApiError):
     code = "storage_full"
     status = 507
@@ -255,6 +263,7 @@ ALL_ERRORS: tuple[type[ApiError], ...] = (
     TooManyDevicesError,
     SignedOutError,
     ReadOnlyError,
+    UnavailableError,
     StorageFullError,
     InvalidAddressError,
     MailUnavailableError,

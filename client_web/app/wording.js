@@ -42,6 +42,8 @@ const TEXT = {
   queued_stopped: "Not sent yet: this device is not connected.",
   read_only:
     "The service can't save anything right now. You can still read; please try again later.",
+  unavailable:
+    "The service can't reach its storage right now. Nothing was lost; please try again in a minute.",
   storage_full:
     "The service is short of storage space and can't take anything new right now. You can still read; please try again later.",
   invalid_address:
