@@ -40,6 +40,10 @@ const TEXT = {
   queued_offline:
     "Not sent yet: this device is offline. It will be sent as soon as the connection is back.",
   queued_stopped: "Not sent yet: this device is not connected.",
+  no_secret_change:
+    "The change of your account secret was finished, cancelled or started again elsewhere. Nothing was changed here; start it again if you still want a new secret.",
+  secret_change_incomplete:
+    "Your account changed on another device while the new secret was being set up. Nothing was switched yet; please try again.",
   read_only:
     "The service can't save anything right now. You can still read; please try again later.",
   storage_full:
