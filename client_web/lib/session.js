@@ -35,8 +35,9 @@
 //   peerIdentityOf(state, identity) -> Uint8Array(32) the other party's Ed25519 key
 //   exportRecord(record) -> string (b64u of PROTOCOL.md 5.8, the session item's `sessions`)
 //   importRecord(text) -> record
-//   importSession(text) -> state (b64u of 5.7: the `state` of a session item
-//       written before records, read as a record of one)
+//   exportSession(state) -> string, importSession(text) -> state: one state as
+//       b64u of 5.7 (a group's pairwise session, section 15; and the `state`
+//       of a session item written before records, read as a record of one)
 
 import { ED25519_PUBLIC_KEY_BYTES, ENVELOPE_TYPE_PREKEY } from "./constants.js";
 import { b64uDecode, b64uEncode, bytesEqual } from "./encoding.js";
@@ -53,6 +54,7 @@ import { decodePayload } from "./payload.js";
 import { acceptPrekeyMessage, findPrekeys, hasSeenEphemeral } from "./prekeys.js";
 import {
   decodeState,
+  encodeState,
   initReceiver,
   initSender,
   ratchetDecrypt,
@@ -228,6 +230,10 @@ export function decryptEnvelope(
     result = { ...openInRecord(record, envelope, options), prekeys, newSession: false };
   }
   return { ...result, peerIdentity: peerIdentityOf(result.state, identity) };
+}
+
+export function exportSession(state) {
+  return b64uEncode(encodeState(state));
 }
 
 export function exportRecord(record) {
