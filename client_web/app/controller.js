@@ -258,7 +258,7 @@ function go(name, params = {}) {
         onCancel: () => go("settings"),
         onSubmit: async (current, typedNew) => {
           if (params.finish === true) {
-            await switchSecret(current, typedNew);
+            await switchSecret(current, typedNew, { finish: true });
             return;
           }
           checkCurrentSecret(workspace.vault, current);
@@ -286,12 +286,12 @@ function showNewSecret(current) {
   });
 }
 
-async function switchSecret(current, next) {
+async function switchSecret(current, next, { finish = false } = {}) {
   const opened = workspace;
   let result;
   try {
     result = await changeSecret(
-      { token: opened.token(), info, currentText: current, newText: next },
+      { token: opened.token(), info, currentText: current, newText: next, finish },
       {
         beforeSwitch: () => {
           switching = true;

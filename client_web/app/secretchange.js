@@ -112,10 +112,12 @@ async function stageMissing(token, oldKeys, newKeys, done, batchSize, onProgress
 }
 
 // Switches the account to `newText`; `currentText` is the secret it has now.
+// With `finish`, the server refuses unless `newText` is the secret of the
+// change that waits, so a mistyped one is never switched to.
 // Returns {token, expires, signedOut, vaultKey, handle} for the new session;
 // the caller owns (and wipes) the new vault key.
 export async function changeSecret(
-  { token, info, currentText, newText },
+  { token, info, currentText, newText, finish = false },
   { beforeSwitch = () => {}, afterRefusal = () => {}, onProgress = () => {} } = {},
 ) {
   const oldKeys = keysOf(currentText);
@@ -129,6 +131,7 @@ export async function changeSecret(
         login_key: b64uEncode(oldKeys.loginKey),
         handle: newKeys.handle,
         new_login_key: b64uEncode(newKeys.loginKey),
+        resume: finish,
       },
     });
     const done = new Map(
