@@ -188,6 +188,28 @@ def _sender_limits_and_shorter_traces(conn: Connection) -> None:
     conn.execute("UPDATE tokens SET expires = expires / 14400 * 14400")
 
 
+def _secret_changes(conn: Connection) -> None:
+    # As SQLite's migration 6: a change of the account secret waiting for its
+    # switch, and the vault items re-encrypted for it (server/secret_change.py).
+    conn.execute(
+        """CREATE TABLE secret_changes (
+            account BYTEA PRIMARY KEY REFERENCES accounts (id) ON DELETE CASCADE,
+            handle_hash BYTEA NOT NULL UNIQUE,
+            login_hash TEXT NOT NULL,
+            started BIGINT NOT NULL
+        )"""
+    )
+    conn.execute(
+        """CREATE TABLE secret_change_items (
+            account BYTEA NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+            id BYTEA NOT NULL,
+            base BIGINT NOT NULL,
+            blob BYTEA NOT NULL,
+            PRIMARY KEY (account, id)
+        )"""
+    )
+
+
 Migration = Callable[[Connection], None]
 
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
@@ -200,6 +222,7 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
         "per-sender pending limits, shorter-lived sending traces",
         _sender_limits_and_shorter_traces,
     ),
+    (6, "changes of the account secret waiting for their switch", _secret_changes),
 )
 
 

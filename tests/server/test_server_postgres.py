@@ -28,6 +28,8 @@ from server_harness import (
 )
 
 from crypto.encoding import b64u_decode, b64u_encode
+from server import migrations
+from server.postgres import PostgresStorage
 
 SENDS = 1500
 KILL_AFTER_SENT = 300
@@ -197,3 +199,19 @@ async def _send(server: Any, sender: Any, recipient: Any) -> dict[str, Any]:
         await socket.close()
     assert answer["type"] == "sent"
     return answer
+
+
+def test_postgresql_migrations_match_sqlites_and_apply_once(postgres: Any) -> None:
+    """Migration N is the same change on both engines: a new one must be written for both."""
+    url = postgres.create_database()
+    storage = PostgresStorage(url)
+    numbers = [version for version, _, _ in migrations.MIGRATIONS]
+    assert storage.prepare() == numbers
+    assert storage.prepare() == []
+    conn = storage.connect(readonly=True)
+    try:
+        applied = conn.execute("SELECT version, name FROM schema_migrations ORDER BY 1").fetchall()
+    finally:
+        conn.close()
+    assert applied == [(version, name) for version, name, _ in migrations.MIGRATIONS]
+    postgres.drop_database(url)
