@@ -68,8 +68,9 @@ def _writes_refused(server: Any) -> Iterator[None]:
 
 def _set_read_only(server: Any, read_only: bool) -> None:
     url = server.settings["database"]
-    name = url.rsplit("/", 1)[1]
-    with psycopg.connect(url, autocommit=True) as conn:
+    cluster, name = url.rsplit("/", 1)
+    # From the cluster's maintenance database: the read-only one refuses ALTER.
+    with psycopg.connect(f"{cluster}/postgres", autocommit=True) as conn:
         setting = "SET default_transaction_read_only = on" if read_only else "RESET ALL"
         conn.execute(f"ALTER DATABASE {name} {setting}")
         conn.execute(
