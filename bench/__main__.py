@@ -26,6 +26,7 @@ from bench import (
     latency_bench,
     relay_bench,
     report,
+    scaling_bench,
     soak_bench,
     startup_bench,
 )
@@ -37,6 +38,7 @@ BENCHMARKS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "connections": connections_bench.run,
     "crypto": crypto_compare.run,
     "startup": startup_bench.run,
+    "scaling": scaling_bench.run,
 }
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -4,9 +4,11 @@
 belongs to the `postgres` account (created by Debian's package) when running
 as root, and to the current user otherwise. It listens on a Unix socket in
 its own directory only (no TCP port at all: nothing to collide with other
-test runs), trusts local connections, and trades durability for speed with
-`fsync=off`: a test cluster is thrown away, and kill -9 tests kill the relay,
-not PostgreSQL. `Cluster.stop` stops it and removes the directory.
+test runs), trusts local connections, and for tests trades durability for
+speed with `fsync=off`: a test cluster is thrown away, and kill -9 tests kill
+the relay, not PostgreSQL. The benchmarks (bench/scaling_bench.py) start one
+with `durable=True`, PostgreSQL's own defaults, to compare with SQLite's
+`synchronous=FULL` fairly. `Cluster.stop` stops it and removes the directory.
 
 Each server a test starts gets a database of its own (`create_database`,
 0.2 s), dropped when the test ends.
@@ -40,7 +42,8 @@ def _as_owner(args: list[str]) -> list[str]:
 
 
 class Cluster:
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        self.durable = durable
         self.root = Path(tempfile.mkdtemp(prefix="quietline-pg-"))
         self.data = self.root / "data"
         self.socket_dir = self.root / "socket"
@@ -69,6 +72,11 @@ class Cluster:
         )
         self.start_server()
         return self
+
+    @property
+    def postmaster_pid(self) -> int:
+        """PostgreSQL's main process, whose children are its backends."""
+        return int((self.data / "postmaster.pid").read_text().split()[0])
 
     def url(self, database: str = "postgres") -> str:
         host = urllib.parse.quote(str(self.socket_dir), safe="")
@@ -104,10 +112,9 @@ class Cluster:
         )
 
     def start_server(self) -> None:
-        options = (
-            f"-k {self.socket_dir} -c listen_addresses='' -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
-        )
+        options = f"-k {self.socket_dir} -c listen_addresses='' -c max_connections=300"
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         subprocess.run(
             _as_owner(
                 [
