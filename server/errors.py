@@ -185,6 +185,24 @@ class SignedOutError(ApiError):
     )
 
 
+class NoSecretChangeError(ApiError):
+    code = "no_secret_change"
+    status = 409
+    default_message = (
+        "No change of the account secret is under way (it was finished, cancelled or "
+        "replaced); nothing was changed. Start the change again."
+    )
+
+
+class SecretChangeIncompleteError(ApiError):
+    code = "secret_change_incomplete"
+    status = 409
+    default_message = (
+        "Some vault items changed while the new secret was being set up; nothing was "
+        "switched yet. Re-encrypt the listed items and finish again."
+    )
+
+
 class ReadOnlyError(ApiError):
     code = "read_only"
     status = 503
@@ -302,6 +320,8 @@ ALL_ERRORS: tuple[type[ApiError], ...] = (
     TooManyConnectionsError,
     TooManyDevicesError,
     SignedOutError,
+    NoSecretChangeError,
+    SecretChangeIncompleteError,
     ReadOnlyError,
     StorageFullError,
     InvalidAddressError,

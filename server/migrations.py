@@ -230,6 +230,35 @@ def _sender_limits_and_shorter_traces(db: Database) -> None:
     db.execute("UPDATE tokens SET expires = expires / 14400 * 14400")
 
 
+def _secret_changes(db: Database) -> None:
+    # A change of the account secret waiting for its switch (server/secret_change.py):
+    # the new handle's HMAC (unique, so that no sign-up takes it meanwhile)
+    # and the Argon2id hash of the new login key, as `accounts` holds them;
+    # and each vault item re-encrypted under the new key, with the version it
+    # was made from. Both go with the account.
+    db.execute(
+        """
+        CREATE TABLE secret_changes (
+            account BLOB PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+            handle_hash BLOB NOT NULL UNIQUE,
+            login_hash TEXT NOT NULL,
+            started INTEGER NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE secret_change_items (
+            account BLOB NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+            id BLOB NOT NULL,
+            base INTEGER NOT NULL,
+            blob BLOB NOT NULL,
+            PRIMARY KEY (account, id)
+        )
+        """
+    )
+
+
 def _groups(db: Database) -> None:
     # Peer-support groups (server/groups.py, docs/SECURITY.md "Groups"). A
     # group row holds the latest roster the moderator signed and, for an
@@ -380,7 +409,8 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
         "per-sender pending limits, shorter-lived sending traces",
         _sender_limits_and_shorter_traces,
     ),
-    (6, "peer-support groups", _groups),
+    (6, "changes of the account secret waiting for their switch", _secret_changes),
+    (7, "peer-support groups", _groups),
 )
 
 

@@ -40,6 +40,10 @@ const TEXT = {
   queued_offline:
     "Not sent yet: this device is offline. It will be sent as soon as the connection is back.",
   queued_stopped: "Not sent yet: this device is not connected.",
+  no_secret_change:
+    "The change of your account secret was finished, cancelled or started again elsewhere. Nothing was changed here; start it again if you still want a new secret.",
+  secret_change_incomplete:
+    "Your account changed on another device while the new secret was being set up. Nothing was switched yet; please try again.",
   read_only:
     "The service can't save anything right now. You can still read; please try again later.",
   storage_full:
@@ -65,6 +69,17 @@ const TEXT = {
   wrong_recipient: "A message was not made for this account's keys.",
   identity_changed:
     "A message claimed to come from this contact but under different keys, so it was not opened. Compare safety numbers with them.",
+  // Groups (PROTOCOL.md sections 13 and 15): the signed member list decides.
+  roster_rollback:
+    "The group's member list offered was older than one already checked, so it was refused and the newer list kept.",
+  roster_outdated:
+    "This came from a newer member list than this device has. Fetching the group's list, then trying again.",
+  not_a_member:
+    "The group's signed member list does not include this member now, so nothing was opened or sent.",
+  stale_sender_key:
+    "This group message used a key from before someone left or was removed, so it was not opened.",
+  missing_sender_key:
+    "This group message cannot be opened yet: its sender has not shared their key with you.",
   bad_secret:
     "That doesn't look like an account secret: it has 24 letters and numbers, in six groups of four.",
   incomplete_account:

@@ -19,3 +19,14 @@ test("every documented server error code has its own wording", () => {
   const missing = codes.filter((code) => describe({ code }) === generic);
   assert.deepEqual(missing, []);
 });
+
+// PROTOCOL.md section 13's table: every protocol error a person can meet.
+const protocol = readFileSync(new URL("../../docs/PROTOCOL.md", import.meta.url), "utf8");
+const table = protocol.slice(protocol.indexOf("## 13. Errors"), protocol.indexOf("## 14."));
+const protocolCodes = [...table.matchAll(/^\| `[A-Za-z]+` \| `([a-z_]+)` \|/gm)].map((m) => m[1]);
+
+test("every protocol error code, the groups' included, has its own wording", () => {
+  assert.ok(protocolCodes.includes("missing_sender_key"), "the table lists the group errors");
+  const missing = protocolCodes.filter((code) => describe({ code }) === generic);
+  assert.deepEqual(missing, []);
+});

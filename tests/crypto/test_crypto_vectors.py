@@ -410,3 +410,48 @@ def test_safety_numbers() -> None:
         assert safety.safety_number(*a, *other) == case["safety_number"]
         assert safety.safety_number(*other, *a) == case["safety_number"]
         assert safety.format_safety_number(case["safety_number"]) == case["formatted"]
+
+
+def test_secret_change() -> None:
+    data = load("secret_change.json")
+    keys = {}
+    for side in ("old", "new"):
+        case = data[side]
+        secret = vault.normalise_secret(case["secret"])
+        assert secret.handle == case["handle"]
+        derived = vault.derive_keys(secret)
+        assert (derived.vault_key.hex(), derived.login_key.hex()) == (
+            case["vault_key"],
+            case["login_key"],
+        )
+        keys[side] = derived.vault_key
+    assert keys["old"] != keys["new"]
+    assert data["items"]
+    for case in data["items"]:
+        item_id, base = b(case["id"]), case["base"]
+        old_blob = b(case["old_blob"])
+        assert vault.decrypt_item(keys["old"], item_id, base, old_blob).decode() == case["item"]
+        new_blob = vault.rekey_item(
+            keys["old"], keys["new"], item_id, base, old_blob, b(case["nonce"])
+        )
+        assert new_blob.hex() == case["new_blob"]
+        assert vault.decrypt_item(keys["new"], item_id, base + 1, new_blob).decode() == case["item"]
+    identity = data["identity"]
+    old_item, new_item = json.loads(identity["old_item"]), json.loads(identity["new_item"])
+    assert new_item == {**old_item, "handle": data["new"]["handle"]}
+    sealed = vault.encrypt_item(
+        keys["new"],
+        b(identity["id"]),
+        identity["base"] + 1,
+        identity["new_item"].encode(),
+        b(identity["nonce"]),
+    )
+    assert sealed.hex() == identity["new_blob"]
+    assert data["invalid"]
+    for case in data["invalid"]:
+        code = error_code(
+            lambda c=case: vault.decrypt_item(
+                b(c["vault_key"]), b(c["id"]), c["version"], b(c["blob"])
+            )
+        )
+        assert code == case["error"], case["name"]

@@ -107,6 +107,14 @@ vault.json
   items: {vault_key, id, version, nonce, item (text), blob}
   items_invalid: {name, vault_key, id, version, blob, error}
 
+secret_change.json (a change of the account secret, section 9.1)
+  old, new: {secret, handle, vault_key, login_key} (objects)
+  items: {id, base, nonce, item (text), old_blob, new_blob}
+    (new_blob = rekey of old_blob: the same item sealed for base + 1 under the new key)
+  identity: {id, base, nonce, old_item, new_item (text), new_blob} (object; the
+    identity item's `handle` becomes the new handle)
+  invalid: {name, vault_key, id, version, blob, error}
+
 safety.json
   cases: {identity_key_a, account_a, identity_key_b, account_b,
           fingerprint_a, fingerprint_b, safety_number, formatted}
@@ -1307,6 +1315,110 @@ def vault_vectors() -> dict[str, Any]:
     }
 
 
+# ---------------------------------------------------------------- change of the secret
+
+
+def secret_change_vectors() -> dict[str, Any]:
+    sides = {}
+    for name, text in (
+        ("old", "7K3Q-XM2D-9F4H-J8RT-V6WY-Z0BC"),
+        ("new", "M4PA-R9KT-2QXE-7HWD-B3NF-6CJV"),
+    ):
+        secret = vault.normalise_secret(text)
+        derived = vault.derive_keys(secret)
+        sides[name] = {
+            "secret": text,
+            "handle": secret.handle,
+            "vault_key": derived.vault_key.hex(),
+            "login_key": derived.login_key.hex(),
+        }
+    old_key = bytes.fromhex(sides["old"]["vault_key"])
+    new_key = bytes.fromhex(sides["new"]["vault_key"])
+    peer = "AAAAAAAAAAAAAAAAAAAAAA"
+    item_texts = [
+        json.dumps(
+            {
+                "kind": "message",
+                "peer": peer,
+                "id": "m1",
+                "dir": "in",
+                "sent": 1,
+                "body": "Can we talk on Thursday?",
+                "state": "read",
+            }
+        ),
+        json.dumps({"kind": "contact", "peer": peer, "label": "Dr. R", "verified": True}),
+    ]
+    items = []
+    for i, text in enumerate(item_texts):
+        item_id = seed32(f"secret change item {i}")[:16]
+        base = 1 + 6 * i
+        old_blob = vault.encrypt_item(
+            old_key, item_id, base, text.encode(), seed32(f"secret change old nonce {i}")[:24]
+        )
+        nonce = seed32(f"secret change new nonce {i}")[:24]
+        new_blob = vault.rekey_item(old_key, new_key, item_id, base, old_blob, nonce)
+        items.append(
+            {
+                "id": item_id.hex(),
+                "base": base,
+                "nonce": nonce.hex(),
+                "item": text,
+                "old_blob": old_blob.hex(),
+                "new_blob": new_blob.hex(),
+            }
+        )
+    identity_id = seed32("secret change identity")[:16]
+    identity_base = 3
+    old_identity = {
+        "kind": "identity",
+        "role": "client",
+        "account": peer,
+        "handle": sides["old"]["handle"],
+        "seed": b64u_encode(seed32("identity seed")),
+    }
+    new_identity = {**old_identity, "handle": sides["new"]["handle"]}
+    identity_nonce = seed32("secret change identity nonce")[:24]
+    new_identity_text = json.dumps(new_identity)
+    identity = {
+        "id": identity_id.hex(),
+        "base": identity_base,
+        "nonce": identity_nonce.hex(),
+        "old_item": json.dumps(old_identity),
+        "new_item": new_identity_text,
+        "new_blob": vault.encrypt_item(
+            new_key, identity_id, identity_base + 1, new_identity_text.encode(), identity_nonce
+        ).hex(),
+    }
+    first = items[0]
+    item_id, base = bytes.fromhex(first["id"]), first["base"]
+    old_blob, new_blob = bytes.fromhex(first["old_blob"]), bytes.fromhex(first["new_blob"])
+    invalid_cases = [
+        ("new blob under the old key", old_key, item_id, base + 1, new_blob),
+        ("new blob at the old version", new_key, item_id, base, new_blob),
+        ("old blob under the new key", new_key, item_id, base, old_blob),
+        ("old blob at the new version", old_key, item_id, base + 1, old_blob),
+    ]
+    invalid = [
+        {
+            "name": name,
+            "vault_key": key.hex(),
+            "id": i.hex(),
+            "version": version,
+            "blob": b.hex(),
+            "error": error_of(lambda k=key, i=i, v=version, b=b: vault.decrypt_item(k, i, v, b)),
+        }
+        for name, key, i, version, b in invalid_cases
+    ]
+    return {
+        "old": sides["old"],
+        "new": sides["new"],
+        "items": items,
+        "identity": identity,
+        "invalid": invalid,
+    }
+
+
 # ---------------------------------------------------------------- safety numbers
 
 
@@ -1722,6 +1834,7 @@ BUILDERS: dict[str, Callable[[], dict[str, Any]]] = {
     "session_state.json": session_state_vectors,
     "payload.json": payload_vectors,
     "vault.json": vault_vectors,
+    "secret_change.json": secret_change_vectors,
     "safety.json": safety_vectors,
     "groups.json": groups_vectors,
 }

@@ -1,0 +1,483 @@
+"""The `group` vault item and what members and moderators do to it (twin of app/group_items.js).
+
+One item per group an account takes part in (docs/PROTOCOL.md section 15,
+vault item kinds in section 10). It holds the member's `GroupState`
+(section 15.8) and what a person sees of the group:
+
+    {"kind": "group", "group": b64u id, "role": "member" | "moderator",
+     "moderator_key": b64u identity key trusted from the signed listing,
+     "listing": {...}, "status": "requested" | "member" | "declined" | "left" | "removed",
+     "name": display name in this group, "salt": b64u, "member_seed": b64u,
+     "state": b64u group state or null, "roster": b64u signed roster or null,
+     "prekeys": the member key's prekeys item, "sessions": {b64u member key: session},
+     "muted": bool, "cursor": int, "warnings": [text], "requests": [...] (moderators)}
+
+The member seed is made for this group alone (section 15.1); the sessions that
+carry sender keys are keyed by member keys, never by accounts, so nothing here
+links the member to its account or to another group.
+
+Every function is pure: it takes item values (dicts) and bytes and returns
+new values, so the caller commits the new item together with whatever caused
+the change (an acknowledgement, a send) or not at all. Whatever does not
+verify raises the protocol error of crypto/ and changes nothing.
+"""
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from client_py import upkeep
+from crypto import group_roster, sender_key
+from crypto import payload as payloads
+from crypto import session as sessions
+from crypto.constants import (
+    ED25519_PUBLIC_KEY_BYTES,
+    ED25519_SEED_BYTES,
+    GROUP_NAME_SALT_BYTES,
+    ID_BYTES,
+    MAX_GROUP_MEMBERS,
+    MEMBER_ADMITTED,
+    MEMBER_LEFT,
+    MEMBER_MUTED,
+    MEMBER_REMOVED,
+    ROSTER_FLAG_INVITE_ONLY,
+    ROSTER_FLAG_PAUSED,
+)
+from crypto.encoding import b64u_decode, b64u_encode
+from crypto.errors import MalformedError, NotAMemberError
+from crypto.group_roster import Roster, RosterEntry, Tombstone
+from crypto.group_state import decode_group_state, encode_group_state
+from crypto.keys import IdentityKeyPair
+from crypto.prekeys import store_from_item, store_to_item
+from crypto.sender_key import GroupPlaintext, GroupState
+from crypto.session_state import decode_state, encode_state
+from crypto.x3dh import parse_bundle
+
+PRESENT = (MEMBER_ADMITTED, MEMBER_MUTED)
+# Warnings kept on a group item, newest last; older ones are dropped.
+MAX_WARNINGS = 20
+# Join requests a moderator keeps waiting at once; the server bounds them too.
+MAX_REQUESTS = 100
+
+
+@dataclass(frozen=True)
+class RosterEvent:
+    """What a new signed roster changed for one member: shown as "X joined", "X left", ..."""
+
+    version: int
+    kind: str  # joined, left, removed, muted, unmuted
+    member_key: bytes
+
+
+def new_item(
+    group_id: bytes,
+    role: str,
+    moderator_key: bytes,
+    listing: dict[str, Any],
+    name: str,
+    now: int,
+) -> dict[str, Any]:
+    """A group item before admission: a fresh member key and name salt for this group alone."""
+    group_roster.check_display_name(name)
+    member_seed = secrets.token_bytes(ED25519_SEED_BYTES)
+    prekeys, _upload = prekeys_for(member_seed, now)
+    return {
+        "kind": "group",
+        "group": b64u_encode(group_id),
+        "role": role,
+        "moderator_key": b64u_encode(moderator_key),
+        "listing": dict(listing),
+        "status": "requested",
+        "name": name,
+        "salt": b64u_encode(secrets.token_bytes(GROUP_NAME_SALT_BYTES)),
+        "member_seed": b64u_encode(member_seed),
+        "state": None,
+        "roster": None,
+        "prekeys": prekeys,
+        "sessions": {},
+        "muted": False,
+        "cursor": 0,
+        "warnings": [],
+        "requests": [],
+        "known": {},
+    }
+
+
+def prekeys_for(member_seed: bytes, now: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The member key's prekeys (its pairwise channel, section 15.1) and their upload."""
+    return upkeep.initial(member_seed, now)
+
+
+def group_id(item: dict[str, Any]) -> bytes:
+    return b64u_decode(item["group"], ID_BYTES)
+
+
+def member_identity(item: dict[str, Any]) -> IdentityKeyPair:
+    """The member key as an identity: it signs distributions and keys the pairwise sessions."""
+    return IdentityKeyPair.from_seed(b64u_decode(item["member_seed"], ED25519_SEED_BYTES))
+
+
+def member_key(item: dict[str, Any]) -> bytes:
+    return member_identity(item).public
+
+
+def state_of(item: dict[str, Any]) -> GroupState | None:
+    raw = item.get("state")
+    return None if raw is None else decode_group_state(b64u_decode(raw))
+
+
+def with_state(item: dict[str, Any], state: GroupState) -> dict[str, Any]:
+    return {**item, "state": b64u_encode(encode_group_state(state))}
+
+
+def warn(item: dict[str, Any], text: str) -> dict[str, Any]:
+    """The item with one more warning shown on the group (the oldest dropped past the limit)."""
+    warnings = [*item.get("warnings", []), text]
+    return {**item, "warnings": warnings[-MAX_WARNINGS:]}
+
+
+def join_request(item: dict[str, Any], note: str) -> bytes:
+    """The `group_join` payload (section 6) the moderator receives over the member-key session."""
+    return payloads.encode_group_join(
+        group_id(item),
+        member_key(item),
+        item["name"],
+        b64u_decode(item["salt"], GROUP_NAME_SALT_BYTES),
+        note,
+    )
+
+
+# The moderator's side.
+
+
+def create(
+    moderator: IdentityKeyPair,
+    listing: dict[str, Any],
+    name: str,
+    now: int,
+    max_members: int = MAX_GROUP_MEMBERS,
+    invite_only: bool = False,
+) -> tuple[dict[str, Any], bytes]:
+    """A new group hosted by `moderator`: its item and the first signed roster.
+
+    The moderator takes part like any member, under a member key of its own,
+    so that it can write in the group and receive sender keys.
+    """
+    new_id = secrets.token_bytes(ID_BYTES)
+    item = new_item(new_id, "moderator", moderator.public, listing, name, now)
+    entry = _entry_for(new_id, item, MEMBER_ADMITTED, 1)
+    roster = Roster(
+        group_id=new_id,
+        version=1,
+        flags=ROSTER_FLAG_INVITE_ONLY if invite_only else 0,
+        max_members=max_members,
+        moderators=(moderator.public,),
+        entries=(entry,),
+    )
+    signed = group_roster.sign_roster(moderator.seed, roster)
+    item, _events = accept_roster(item, signed)
+    return item, signed
+
+
+def _entry_for(gid: bytes, item: dict[str, Any], state: int, since: int) -> RosterEntry:
+    key = member_key(item)
+    salt = b64u_decode(item["salt"], GROUP_NAME_SALT_BYTES)
+    return RosterEntry(
+        key, state, since, group_roster.name_commitment(gid, key, item["name"], salt)
+    )
+
+
+def held_roster(item: dict[str, Any]) -> Roster:
+    state = state_of(item)
+    if state is None:
+        raise NotAMemberError("This device holds no verified member list of the group yet.")
+    return state.roster
+
+
+def _next(roster: Roster, entries: list[RosterEntry], flags: int | None = None) -> Roster:
+    return Roster(
+        group_id=roster.group_id,
+        version=roster.version + 1,
+        flags=roster.flags if flags is None else flags,
+        max_members=roster.max_members,
+        moderators=roster.moderators,
+        entries=tuple(sorted(entries, key=lambda e: e.member_key)),
+    )
+
+
+def add_request(item: dict[str, Any], join: dict[str, Any]) -> dict[str, Any]:
+    """Keep a parsed `group_join` payload for the moderator to admit or decline."""
+    if join.get("group") != item["group"]:
+        raise MalformedError("The join request names another group.")
+    requests = [r for r in item.get("requests", []) if r["member_key"] != join["member_key"]]
+    request = {
+        "member_key": join["member_key"],
+        "name": join["name"],
+        "salt": join["salt"],
+        "note": join["note"],
+    }
+    return {**item, "requests": [*requests, request][-MAX_REQUESTS:]}
+
+
+def find_request(item: dict[str, Any], key: str) -> dict[str, Any]:
+    for request in item.get("requests", []):
+        if request["member_key"] == key:
+            return dict(request)
+    raise MalformedError("There is no such join request.")
+
+
+def drop_request(item: dict[str, Any], key: str, admitted: bool) -> dict[str, Any]:
+    """The item without the request; an admitted member's name is remembered for the list."""
+    request = find_request(item, key)
+    known = dict(item.get("known", {}))
+    if admitted:
+        known[key] = request["name"]
+    requests = [r for r in item.get("requests", []) if r["member_key"] != key]
+    return {**item, "requests": requests, "known": known}
+
+
+def admit(moderator: IdentityKeyPair, item: dict[str, Any], request: dict[str, Any]) -> bytes:
+    """The next signed roster, with the requesting member key admitted under its name."""
+    roster = held_roster(item)
+    key = b64u_decode(request["member_key"], ED25519_PUBLIC_KEY_BYTES)
+    if roster.entry(key) is not None:
+        raise MalformedError("This member key is already in the group's member list.")
+    commitment = group_roster.name_commitment(
+        roster.group_id, key, request["name"], b64u_decode(request["salt"], GROUP_NAME_SALT_BYTES)
+    )
+    present = sum(1 for e in roster.entries if e.state in PRESENT)
+    if present >= roster.max_members:
+        raise MalformedError(f"The group is full ({roster.max_members} members).")
+    entry = RosterEntry(key, MEMBER_ADMITTED, roster.version + 1, commitment)
+    return group_roster.sign_roster(moderator.seed, _next(roster, [*roster.entries, entry]))
+
+
+def set_member_state(
+    signer: IdentityKeyPair, item: dict[str, Any], key: bytes, state: int
+) -> bytes:
+    """The next signed roster with one member muted, unmuted, left or removed.
+
+    A moderator signs every change; a member who leaves tells the server, and
+    the moderator's device records the departure in the next roster.
+    """
+    roster = held_roster(item)
+    entry = roster.entry(key)
+    if entry is None or entry.state not in PRESENT:
+        raise NotAMemberError("That member is not in the group now.")
+    changed = RosterEntry(key, state, roster.version + 1, entry.name_commitment)
+    entries = [changed if e.member_key == key else e for e in roster.entries]
+    return group_roster.sign_roster(signer.seed, _next(roster, entries))
+
+
+def set_paused(moderator: IdentityKeyPair, item: dict[str, Any], paused: bool) -> bytes:
+    roster = held_roster(item)
+    flags = (roster.flags | ROSTER_FLAG_PAUSED) if paused else (roster.flags & ~ROSTER_FLAG_PAUSED)
+    return group_roster.sign_roster(moderator.seed, _next(roster, list(roster.entries), flags))
+
+
+def tombstone(moderator: IdentityKeyPair, item: dict[str, Any], sender: bytes, it: int) -> bytes:
+    """A signed removal of the message `(sender key, iteration)` for everyone (section 15.6)."""
+    return group_roster.sign_tombstone(moderator.seed, Tombstone(group_id(item), sender, it))
+
+
+# Everyone's side: rosters, sender keys, messages.
+
+
+def roster_events(old: Roster | None, new: Roster) -> list[RosterEvent]:
+    """What the signed list says happened between `old` and `new`, never what the server says."""
+    events = []
+    for entry in new.entries:
+        before = None if old is None else old.state_of(entry.member_key)
+        if before == entry.state:
+            continue
+        kind = {
+            MEMBER_LEFT: "left",
+            MEMBER_REMOVED: "removed",
+            MEMBER_MUTED: "muted",
+            MEMBER_ADMITTED: "joined"
+            if before in (None, MEMBER_LEFT, MEMBER_REMOVED)
+            else "unmuted",
+        }[entry.state]
+        events.append(RosterEvent(new.version, kind, entry.member_key))
+    return events
+
+
+def accept_roster(item: dict[str, Any], signed: bytes) -> tuple[dict[str, Any], list[RosterEvent]]:
+    """Verify a signed roster and adopt it; raises and changes nothing if it does not verify.
+
+    The first roster is checked against the moderator key from the signed
+    listing; later ones against the moderators already held, and never an
+    older version (RosterRollbackError). A requester not in the roster stays
+    "requested"; one whose entry shows it left or was removed ends there.
+    """
+    state = state_of(item)
+    gid = group_id(item)
+    if state is None:
+        moderator_key = b64u_decode(item["moderator_key"], ED25519_PUBLIC_KEY_BYTES)
+        roster = group_roster.verify_first_roster(signed, gid, moderator_key)
+        own = roster.state_of(member_key(item))
+        if own not in PRESENT:
+            # Verified, but not (or no longer) for this member: nothing to hold.
+            status = {MEMBER_LEFT: "left", MEMBER_REMOVED: "removed"}.get(own or 0, item["status"])
+            return {**item, "status": status}, []
+        new_state = sender_key.join(
+            signed, gid, moderator_key, b64u_decode(item["member_seed"], ED25519_SEED_BYTES)
+        )
+        events = roster_events(None, roster)
+    else:
+        new_state = sender_key.accept_roster(state, signed)
+        events = roster_events(state.roster, new_state.roster)
+    own = new_state.roster.state_of(new_state.member_key)
+    status = {MEMBER_LEFT: "left", MEMBER_REMOVED: "removed"}.get(own or 0, "member")
+    new = with_state({**item, "roster": b64u_encode(signed), "status": status}, new_state)
+    if status != "member":
+        # Nothing more is readable or sendable: the keys go, the history stays.
+        new = {**new, "sessions": {}}
+    present = {b64u_encode(e.member_key) for e in new_state.roster.entries if e.state in PRESENT}
+    new["sessions"] = {k: v for k, v in new["sessions"].items() if k in present}
+    return new, events
+
+
+def display_name(item: dict[str, Any], key: bytes) -> str:
+    """A member's name in this group: from its own key, its distribution, or a join request."""
+    if key == member_key(item):
+        return str(item["name"])
+    state = state_of(item)
+    if state is not None and key in state.names:
+        return state.names[key]
+    # A moderator knows the names of the members it admitted from their requests.
+    known = item.get("known", {}).get(b64u_encode(key))
+    return str(known) if known else "A member"
+
+
+def unexpected_members(item: dict[str, Any], listed: list[bytes]) -> list[bytes]:
+    """Member keys the server lists that the signed roster does not admit (never sent to)."""
+    roster = held_roster(item)
+    return [key for key in listed if roster.state_of(key) not in PRESENT]
+
+
+def rotate_if_due(item: dict[str, Any], now: int) -> tuple[dict[str, Any], bytes | None]:
+    """A new sender key when one is due (section 15.3), with the distribution to send.
+
+    None when the current key may go on being used.
+    """
+    state = state_of(item)
+    if state is None or state.roster.state_of(state.member_key) not in PRESENT:
+        return item, None
+    if not sender_key.needs_rotation(state, now):
+        return item, None
+    state = sender_key.create_sender_key(state, now)
+    return with_state(item, state), distribution(item, state)
+
+
+def distribution(item: dict[str, Any], state: GroupState | None = None) -> bytes:
+    """The current sender key's distribution, signed by the member key."""
+    state = state or state_of(item)
+    if state is None:
+        raise NotAMemberError()
+    salt = b64u_decode(item["salt"], GROUP_NAME_SALT_BYTES)
+    return sender_key.distribution_message(state, item["name"], salt)
+
+
+def recipients(item: dict[str, Any]) -> list[bytes]:
+    state = state_of(item)
+    return [] if state is None else sender_key.recipients(state)
+
+
+def receive_distribution(item: dict[str, Any], data: bytes) -> dict[str, Any]:
+    state = state_of(item)
+    if state is None:
+        raise NotAMemberError("This device holds no member list of the group yet.")
+    return with_state(item, sender_key.process_distribution(state, data))
+
+
+def encrypt(item: dict[str, Any], payload: bytes) -> tuple[dict[str, Any], bytes]:
+    state = state_of(item)
+    if state is None:
+        raise NotAMemberError()
+    new_state, message = sender_key.group_encrypt(state, payload)
+    return with_state(item, new_state), message
+
+
+def decrypt(item: dict[str, Any], data: bytes) -> tuple[dict[str, Any], GroupPlaintext]:
+    state = state_of(item)
+    if state is None:
+        raise NotAMemberError()
+    new_state, plaintext = sender_key.group_decrypt(state, data)
+    return with_state(item, new_state), plaintext
+
+
+def verify_tombstone(item: dict[str, Any], signed: bytes) -> Tombstone:
+    return group_roster.verify_tombstone(signed, held_roster(item))
+
+
+# The pairwise channel between member keys (section 15.1).
+
+
+def session_bundle(gid: bytes, answer: dict[str, Any]) -> dict[str, Any]:
+    """A member key's bundle (docs/API.md, Groups) in the shape session set-up reads.
+
+    The server names the member key instead of an account; the account field
+    is not part of any key agreement (the associated data holds the identity
+    keys), so the group id stands in for it.
+    """
+    if not isinstance(answer, dict) or answer.get("member_key") != answer.get("identity_key"):
+        raise MalformedError("The server sent the bundle of another key.")
+    bundle = {k: v for k, v in answer.items() if k != "member_key"}
+    return {**bundle, "account": b64u_encode(gid)}
+
+
+def seal_pairwise(
+    item: dict[str, Any], peer: bytes, payload: bytes, bundle: dict[str, Any] | None
+) -> tuple[dict[str, Any], bytes]:
+    """Encrypt a payload to another member key, starting a session from its bundle if needed."""
+    identity = member_identity(item)
+    key = b64u_encode(peer)
+    stored = item.get("sessions", {}).get(key)
+    if stored is not None:
+        state = decode_state(b64u_decode(stored))
+    else:
+        if bundle is None:
+            raise MalformedError("A first message to a member needs its member key's bundle.")
+        parsed = parse_bundle(bundle)
+        if parsed.identity_key != peer:
+            raise MalformedError("The keys offered are not the member key of the roster.")
+        state = sessions.start_session(identity, parsed)
+    outgoing = sessions.encrypt(state, payload)
+    stored_sessions = {**item.get("sessions", {}), key: b64u_encode(encode_state(outgoing.state))}
+    return {**item, "sessions": stored_sessions}, outgoing.envelope
+
+
+def open_pairwise(
+    identity: IdentityKeyPair, prekeys: dict[str, Any], session: str | None, data: bytes
+) -> tuple[bytes, bytes, str, dict[str, Any] | None]:
+    """Open an envelope to a member key (or, for a join request, to the moderator's identity).
+
+    Returns (sender's key, payload, new session, new prekeys item or None).
+    """
+    state = None if session is None else decode_state(b64u_decode(session))
+    received = sessions.decrypt(identity, data, state, store_from_item(prekeys))
+    peer = sessions.peer_identity(received.state, identity.public)
+    new_prekeys = None if received.prekeys is None else store_to_item(received.prekeys)
+    return peer, received.payload, b64u_encode(encode_state(received.state)), new_prekeys
+
+
+def open_member_envelope(
+    item: dict[str, Any], sender: bytes | None, data: bytes
+) -> tuple[dict[str, Any], bytes, bytes]:
+    """Open a pairwise envelope to this member: (new item, sender member key, payload).
+
+    Only a member present in the held roster is a sender this member talks to
+    (a key the server slipped in gets NotAMemberError, and nothing changes).
+    """
+    stored = None if sender is None else item.get("sessions", {}).get(b64u_encode(sender))
+    peer, payload, session, prekeys = open_pairwise(
+        member_identity(item), item["prekeys"], stored, data
+    )
+    roster = held_roster(item)
+    if roster.state_of(peer) not in PRESENT:
+        raise NotAMemberError("The sender is not in the group's signed member list.")
+    new = {**item, "sessions": {**item.get("sessions", {}), b64u_encode(peer): session}}
+    if prekeys is not None:
+        new["prekeys"] = prekeys
+    return new, peer, payload
