@@ -205,8 +205,13 @@ async def leave(request: Request) -> Response:
                 "group": b64u_encode(group_id),
                 "member_key": b64u_encode(left.member_key),
             }
-            for moderator in left.moderators:
-                tx.after_commit(lambda moderator=moderator: service.hub.notify(moderator, frame))
+            moderators = left.moderators
+
+            def tell() -> None:
+                for moderator in moderators:
+                    service.hub.notify(moderator, frame)
+
+            tx.after_commit(tell)
 
     await service.writer.run(operation)
     return json_response({})

@@ -491,9 +491,11 @@ def take_bundle(
         if found is not None:
             conn.execute("DELETE FROM member_one_time_prekeys WHERE rowid = ?", (found[0],))
             taken = prekeys.Prekey(found[1], bytes(found[2]), bytes(found[3]))
+    # Exactly the fields of PROTOCOL.md section 3, so that clients parse it as
+    # any bundle; `account` holds the group's id: the account behind a member
+    # key is never shown.
     body = {
-        "group": b64u_encode(group_id),
-        "member_key": b64u_encode(member_key),
+        "account": b64u_encode(group_id),
         "identity_key": b64u_encode(member_key),
         "signed_prekey": signed[prekeys.SIGNED].to_json(),
         "pq_prekey": signed[prekeys.PQ].to_json(),
@@ -514,7 +516,8 @@ def leave(conn: sqlite3.Connection, account: bytes, group_id: bytes) -> Left:
     if is_moderator(conn, group_id, account):
         raise ForbiddenError("A moderator does not leave their group; delete it instead.")
     key_row = conn.execute(
-        "SELECT key FROM member_keys WHERE group_id = ? AND account = ?", (group_id, account)
+        "SELECT key FROM member_keys WHERE group_id = ? AND account = ? AND left = 0",
+        (group_id, account),
     ).fetchone()
     routed = conn.execute(
         "DELETE FROM group_members WHERE group_id = ? AND account = ?", (group_id, account)

@@ -55,11 +55,9 @@ const TEXT = {
   delivery_failed:
     "The test notification did not arrive at that address. Check it, or try again later.",
   group_exists: "That group could not be created this time. Please try again.",
-  roster_rollback:
-    "The member list was changed on another device first. The newest list was loaded; please make the change again.",
-  not_a_member: "You are not a member of this group, or no longer are.",
   muted: "The moderator has muted you in this group. You can read, but not write.",
-  group_paused: "The moderator has paused this group. Your message was not sent; try again when it reopens.",
+  group_paused:
+    "The moderator has paused this group. Your message was not sent; try again when it reopens.",
   member_key_taken:
     "You already take part in this group under another name. Leave it first to join again.",
   internal: "Something went wrong on the service. Nothing was lost; please try again.",
