@@ -288,7 +288,9 @@ async def cmd_change_secret(args: argparse.Namespace, profile: Profile, out: Out
                 warn("An unfinished change of the secret is replaced by this one.")
             new_secret = generate_secret().formatted()
             _confirm_saved(out, new_secret)
-        signed_out = await client.change_secret(current, new_secret, kdf_cost=args.kdf_cost)
+        signed_out = await client.change_secret(
+            current, new_secret, finish=args.resume, kdf_cost=args.kdf_cost
+        )
         out.data({"changed": True, "handle": client.handle, "signed_out": signed_out})
         out.line(
             f"The account secret is changed; {signed_out} other "

@@ -108,10 +108,14 @@ async def change(
     current: str,
     new: AccountSecret,
     cost: KdfCost = PROTOCOL_KDF_COST,
+    *,
+    finish: bool = False,
 ) -> int:
     """Switch the account to the secret `new`; returns how many other sessions ended.
 
-    Run again with the same `new` after an interruption to resume.
+    Run again with the same `new` after an interruption to resume; with
+    `finish`, the server refuses (`no_secret_change`) unless `new` is the
+    secret of the change that waits, so that a mistyped one is never switched to.
     """
     old_keys = await _current_keys(workspace, current, cost)
     new_keys = await asyncio.to_thread(derive_keys, new, cost)
@@ -122,6 +126,7 @@ async def change(
             "login_key": b64u_encode(old_keys.login_key),
             "handle": new.handle,
             "new_login_key": b64u_encode(new_keys.login_key),
+            "resume": finish,
         },
     )
     staged = {

@@ -14,7 +14,9 @@ from server import handles, secret_change
 from server.api_accounts import LOGIN_KEY_BYTES
 from server.endpoint import authenticate, endpoint, json_response, read_json, services
 from server.errors import (
+    BadRequestError,
     InvalidCredentialsError,
+    NoSecretChangeError,
     RateLimitedError,
     SignedOutError,
     UnauthorizedError,
@@ -56,6 +58,9 @@ async def begin(request: Request) -> Response:
     login_key = binary(body, "login_key", LOGIN_KEY_BYTES)
     new_login_key = binary(body, "new_login_key", LOGIN_KEY_BYTES)
     new_handle_hash = handles.handle_hash(service.handle_key, handles.parse_handle(body))
+    finishing = body.get("resume", False)
+    if not isinstance(finishing, bool):
+        raise BadRequestError("The field 'resume' must be true or false when present.")
     verified = await _verified_hash(service, caller, login_key)
     waiting = await service.readers.run(secret_change.pending, caller.account)
     # The same new secret again resumes: its login key verifies against the
@@ -65,6 +70,12 @@ async def begin(request: Request) -> Response:
         and waiting.handle_hash == new_handle_hash
         and await service.passwords.verify_login(waiting.login_hash, new_login_key)
     )
+    if finishing and not resume:
+        # Finishing must not switch to a secret the person mistyped.
+        raise NoSecretChangeError(
+            "That new secret is not the one of the unfinished change (or none waits); "
+            "nothing was changed. Check it against your saved copy, or cancel the change."
+        )
     new_hash = (
         waiting.login_hash
         if resume and waiting is not None

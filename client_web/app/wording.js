@@ -80,6 +80,8 @@ const TEXT = {
     "This group message cannot be opened yet: its sender has not shared their key with you.",
   bad_secret:
     "That doesn't look like an account secret: it has 24 letters and numbers, in six groups of four.",
+  not_current:
+    "That is not the secret this account uses now. Check each group against your saved copy and try again.",
   incomplete_account:
     "This account was never finished and cannot be opened. Please start a new one.",
 };

@@ -9,6 +9,7 @@ import { identityFromSeed, wipeIdentity } from "../lib/keys.js";
 import { sodium } from "../lib/sodium.js";
 import { request } from "./api.js";
 import { createConnection } from "./connection.js";
+import { loadDirectory } from "./directory.js";
 import { createDrafts } from "./drafts.js";
 import { AccountError } from "./errors.js";
 import { closeConversation } from "./mutations.js";
@@ -79,6 +80,7 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
     identity,
     onEnvelope: (frame) => receiver.onEnvelope(frame),
     onVaultChanged: (cursor) => catchUp(cursor),
+    onProfileChanged: () => reloadDirectory(),
     onPrekeysLow: () => serial(() => topUpIfLow(upkeep, identity)).catch(() => {}),
     onState: (state) => {
       events.dispatchEvent(new CustomEvent("connection", { detail: state }));
@@ -135,6 +137,21 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
     }).catch(() => {
       // The next push, or the next reconnection, syncs again.
     });
+  }
+
+  // The therapist's profile lives in the directory, not the vault: when it
+  // is published from any device, the directory is fetched again and every
+  // view redraws (the inbox's "What clients see", an untouched profile form).
+  function reloadDirectory() {
+    loadDirectory()
+      .then((therapists) => {
+        if (closed) return;
+        workspace.directory = therapists;
+        emit(null);
+      })
+      .catch(() => {
+        // The next push, or the next sign-in, loads it again.
+      });
   }
 
   function close() {

@@ -43,6 +43,8 @@ export const MESSAGE_KEY_SALT = new Uint8Array(32);
 export const CK_MESSAGE_BYTE = Uint8Array.of(0x01);
 export const CK_CHAIN_BYTE = Uint8Array.of(0x02);
 export const SESSION_STATE_VERSION = 1;
+export const SESSION_RECORD_VERSION = 1;
+export const MAX_ARCHIVED_SESSIONS = 4;
 
 // Section 6: payload and padding.
 export const PAYLOAD_VERSION = 1;

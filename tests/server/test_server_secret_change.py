@@ -168,6 +168,22 @@ def test_the_same_new_secret_resumes_and_another_starts_over(server: Any) -> Non
     account.call("POST", "/api/secret-change/items", {"items": [staged(item, 1, vault_blob())]})
     resumed = begin(account, new, new_key)
     assert resumed.body == {"staged": [{"id": b64u_encode(item), "base": 1}]}
+    # Finishing insists on the waiting change's secret: a mistyped one is refused.
+    body = {
+        "login_key": b64u_encode(account.login_key),
+        "handle": new,
+        "new_login_key": b64u_encode(os.urandom(32)),
+        "resume": True,
+    }
+    mistyped = account.call("POST", "/api/secret-change", body)
+    assert (mistyped.status, mistyped.code) == (409, "no_secret_change")
+    assert "not the one of the unfinished change" in mistyped.body["error"]["message"]
+    not_bool = account.call("POST", "/api/secret-change", {**body, "resume": "yes"})
+    assert not_bool.code == "bad_request"
+    finished = account.call(
+        "POST", "/api/secret-change", {**body, "new_login_key": b64u_encode(new_key)}
+    )
+    assert finished.body == resumed.body
     # The same handle with another login key is another secret: start over.
     assert begin(account, new, os.urandom(32)).body == {"staged": []}
     # Cancelling rolls back: nothing to stage into or switch.
