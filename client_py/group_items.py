@@ -51,7 +51,7 @@ from crypto.keys import IdentityKeyPair
 from crypto.prekeys import store_from_item, store_to_item
 from crypto.sender_key import GroupPlaintext, GroupState
 from crypto.session_state import decode_state, encode_state
-from crypto.x3dh import parse_bundle
+from crypto.x3dh import Bundle, parse_bundle
 
 PRESENT = (MEMBER_ADMITTED, MEMBER_MUTED)
 # Warnings kept on a group item, newest last; older ones are dropped.
@@ -80,7 +80,7 @@ def new_item(
     """A group item before admission: a fresh member key and name salt for this group alone."""
     group_roster.check_display_name(name)
     member_seed = secrets.token_bytes(ED25519_SEED_BYTES)
-    prekeys, _upload = prekeys_for(member_seed, now)
+    prekeys, upload = prekeys_for(member_seed, now)
     return {
         "kind": "group",
         "group": b64u_encode(group_id),
@@ -94,6 +94,9 @@ def new_item(
         "state": None,
         "roster": None,
         "prekeys": prekeys,
+        # The public halves to publish, which registers the member key
+        # (docs/API.md, "Groups"); dropped once the server has them.
+        "key_upload": upload,
         "sessions": {},
         "muted": False,
         "cursor": 0,
@@ -481,3 +484,69 @@ def open_member_envelope(
     if prekeys is not None:
         new["prekeys"] = prekeys
     return new, peer, payload
+
+
+def seal_to_moderator(
+    item: dict[str, Any], payload: bytes, bundle: Bundle | None
+) -> tuple[dict[str, Any], bytes]:
+    """Encrypt a payload from the member key to the moderator's account (join request, report).
+
+    The session's initiator identity is the member key, so the moderator
+    learns which account asks only if the note says so (section 15.3).
+    """
+    stored = item.get("moderator_session")
+    if stored is not None:
+        state = decode_state(b64u_decode(stored))
+    else:
+        if bundle is None:
+            raise MalformedError("A first message to the moderator needs their bundle.")
+        if bundle.identity_key != b64u_decode(item["moderator_key"], ED25519_PUBLIC_KEY_BYTES):
+            raise MalformedError("The keys offered are not the moderator's signed identity key.")
+        state = sessions.start_session(member_identity(item), bundle)
+    outgoing = sessions.encrypt(state, payload)
+    session = b64u_encode(encode_state(outgoing.state))
+    return {**item, "moderator_session": session}, outgoing.envelope
+
+
+def open_from_moderator(item: dict[str, Any], data: bytes) -> tuple[dict[str, Any], bytes]:
+    """Open the moderator's answer to this member key (a decline) in the join session."""
+    stored = item.get("moderator_session")
+    if stored is None:
+        raise MalformedError("There is no session with the moderator to open this.")
+    peer, payload, session, _prekeys = open_pairwise(
+        member_identity(item), item["prekeys"], stored, data
+    )
+    if peer != b64u_decode(item["moderator_key"], ED25519_PUBLIC_KEY_BYTES):
+        raise MalformedError("The answer does not come from the group's moderator.")
+    return {**item, "moderator_session": session}, payload
+
+
+def open_from_applicant(
+    moderator: IdentityKeyPair,
+    prekeys: dict[str, Any],
+    item: dict[str, Any],
+    sender: str,
+    data: bytes,
+) -> tuple[dict[str, Any], bytes, dict[str, Any] | None]:
+    """The moderator opens a member key's envelope (join request, report) with its account keys.
+
+    Returns (new item, payload, new account prekeys item or None).
+    """
+    stored = item.get("applicants", {}).get(sender)
+    peer, payload, session, new_prekeys = open_pairwise(moderator, prekeys, stored, data)
+    if b64u_encode(peer) != sender:
+        raise MalformedError("The envelope is not from the member key the server names.")
+    applicants = {**item.get("applicants", {}), sender: session}
+    return {**item, "applicants": applicants}, payload, new_prekeys
+
+
+def seal_to_applicant(
+    item: dict[str, Any], key: str, payload: bytes
+) -> tuple[dict[str, Any], bytes]:
+    """The moderator answers a member key in the session its request set up."""
+    stored = item.get("applicants", {}).get(key)
+    if stored is None:
+        raise MalformedError("There is no session with this member key to answer in.")
+    outgoing = sessions.encrypt(decode_state(b64u_decode(stored)), payload)
+    applicants = {**item.get("applicants", {}), key: b64u_encode(encode_state(outgoing.state))}
+    return {**item, "applicants": applicants}, outgoing.envelope

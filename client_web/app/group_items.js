@@ -65,6 +65,7 @@ import {
   encryptPayload,
   exportSession,
   importSession,
+  peerIdentityOf,
   startSession,
 } from "../lib/session.js";
 import { sodium } from "../lib/sodium.js";
@@ -82,6 +83,7 @@ const GONE_STATUS = { [MEMBER_LEFT]: "left", [MEMBER_REMOVED]: "removed" };
 export function newItem({ groupId, role, moderatorKey, listing, name, now }) {
   checkDisplayName(name);
   const memberSeed = sodium.randombytes_buf(ED25519_SEED_BYTES);
+  const prekeys = prekeysFor(memberSeed, now);
   return {
     kind: "group",
     group: b64uEncode(groupId),
@@ -94,7 +96,10 @@ export function newItem({ groupId, role, moderatorKey, listing, name, now }) {
     member_seed: b64uEncode(memberSeed),
     state: null,
     roster: null,
-    prekeys: prekeysFor(memberSeed, now).item,
+    prekeys: prekeys.item,
+    // The public halves to publish, which registers the member key
+    // (docs/API.md, "Groups"); dropped once the server has them.
+    key_upload: prekeys.upload,
     sessions: {},
     muted: false,
     cursor: 0,
@@ -454,4 +459,41 @@ export function openMemberEnvelope(item, sender, bytes) {
   };
   if (opened.prekeys) next.prekeys = opened.prekeys;
   return { item: next, peer: opened.peer, payload: opened.payload };
+}
+
+// Encrypts a payload from the member key to the moderator's account (a join
+// request, a report). The session's initiator identity is the member key, so
+// the moderator learns which account asks only if the note says so (15.3).
+// `started` is a session begun from the moderator's bundle, for the first one.
+export function sealToModerator(item, payloadBytes, started) {
+  let state;
+  if (item.moderator_session) {
+    state = importSession(item.moderator_session);
+  } else {
+    if (!started) throw new MalformedError("A first message to the moderator needs their bundle.");
+    const peer = peerIdentityOf(started, memberIdentity(item));
+    if (b64uEncode(peer) !== item.moderator_key) {
+      throw new MalformedError("The keys offered are not the moderator's signed identity key.");
+    }
+    state = started;
+  }
+  const sealed = encryptPayload(state, payloadBytes);
+  return {
+    item: { ...item, moderator_session: exportSession(sealed.state) },
+    envelope: sealed.envelope,
+  };
+}
+
+// The moderator answers a member key in the session its request set up.
+export function sealToApplicant(item, key, payloadBytes) {
+  const stored = item.applicants?.[key];
+  if (!stored) throw new MalformedError("There is no session with this member key to answer in.");
+  const sealed = encryptPayload(importSession(stored), payloadBytes);
+  return {
+    item: {
+      ...item,
+      applicants: { ...(item.applicants ?? {}), [key]: exportSession(sealed.state) },
+    },
+    envelope: sealed.envelope,
+  };
 }
