@@ -14,6 +14,7 @@ import dataclasses
 import getpass
 import json
 import os
+import secrets
 import signal
 import sys
 import time
@@ -35,7 +36,7 @@ from client_py.notifications import Notifications
 from client_py.profile_dir import Profile, default_profile_dir
 from crypto.encoding import terminal_text
 from crypto.errors import ProtocolError
-from crypto.vault import PROTOCOL_KDF_COST, KdfCost
+from crypto.vault import PROTOCOL_KDF_COST, KdfCost, generate_secret
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -224,6 +225,82 @@ async def cmd_sign_out_others(args: argparse.Namespace, profile: Profile, out: O
         f"Signed out {count} other session{'' if count == 1 else 's'}. "
         "If someone may know the account secret, change it too."
     )
+    return EXIT_OK
+
+
+# A typed-back group is read as a secret is (docs/PROTOCOL.md section 9).
+READ_AS = str.maketrans({"O": "0", "I": "1", "L": "1"})
+
+
+def _confirm_saved(out: Output, secret: str) -> None:
+    """Ask for one random group of the new secret back, as the browser's sign-up does."""
+    groups = secret.split("-")
+    asked = secrets.randbelow(len(groups))
+    out.data({"new_secret": secret, "confirm_group": asked + 1})
+    out.line("Your new account secret is shown only this once. Write it down and keep it safe:")
+    out.line()
+    out.line(f"    {secret}")
+    out.line()
+    out.line(f"Type group {asked + 1} of {len(groups)} of it, from your saved copy, to confirm:")
+    typed = sys.stdin.readline().strip().upper()
+    if typed.translate(READ_AS) != groups[asked]:
+        raise BadInputError(
+            f"That is not group {asked + 1} of the new secret; nothing was changed. "
+            "Run change-secret again for a new one."
+        )
+
+
+def _read_new_secret(args: argparse.Namespace) -> str:
+    if args.new_secret_file:
+        try:
+            return Path(args.new_secret_file).read_text("utf-8").strip()
+        except OSError as exc:
+            raise BadInputError(f"The new secret file cannot be read ({exc}).") from None
+    try:
+        with open("/dev/tty"):
+            pass
+    except OSError:
+        raise BadInputError(
+            "No new secret to resume with: give --new-secret-file FILE "
+            "(there is no terminal to ask on)."
+        ) from None
+    return getpass.getpass("New account secret (the one the unfinished change showed): ")
+
+
+async def cmd_change_secret(args: argparse.Namespace, profile: Profile, out: Output) -> int:
+    current = read_secret(args)
+    server = _server(args, profile)
+    client = await Client.login(server, current, profile=profile, kdf_cost=args.kdf_cost)
+    try:
+        if args.cancel:
+            await client.cancel_secret_change()
+            out.data({"cancelled": True})
+            out.line("The unfinished change is cancelled; the current secret stays the account's.")
+            return EXIT_OK
+        if args.resume:
+            if not await client.secret_change_pending():
+                raise BadInputError(
+                    "No change of the secret is waiting: it was finished (then the new secret "
+                    "signs in) or never started. Run change-secret to start one."
+                )
+            new_secret = _read_new_secret(args)
+        else:
+            if await client.secret_change_pending():
+                warn("An unfinished change of the secret is replaced by this one.")
+            new_secret = generate_secret().formatted()
+            _confirm_saved(out, new_secret)
+        signed_out = await client.change_secret(
+            current, new_secret, finish=args.resume, kdf_cost=args.kdf_cost
+        )
+        out.data({"changed": True, "handle": client.handle, "signed_out": signed_out})
+        out.line(
+            f"The account secret is changed; {signed_out} other "
+            f"session{'' if signed_out == 1 else 's'} signed out."
+        )
+        out.line("The old secret no longer signs in: use the new one from now on")
+        out.line("(update --secret-file or QUIETLINE_SECRET if you keep it there).")
+    finally:
+        await client.close()
     return EXIT_OK
 
 
@@ -865,6 +942,21 @@ def build_parser() -> argparse.ArgumentParser:
     add("logout", cmd_logout, "end the saved login (the next command logs in again)")
     add("sessions", cmd_sessions, "list where this account is signed in")
     add("sign-out-others", cmd_sign_out_others, "sign out every other device of this account")
+    change = add(
+        "change-secret",
+        cmd_change_secret,
+        "replace the account secret with a new one and sign out every other device",
+    )
+    change_mode = change.add_mutually_exclusive_group()
+    change_mode.add_argument(
+        "--resume", action="store_true", help="finish an interrupted change (asks the new secret)"
+    )
+    change_mode.add_argument(
+        "--cancel", action="store_true", help="cancel an interrupted change; keep the old secret"
+    )
+    change.add_argument(
+        "--new-secret-file", help="with --resume: read the new secret from this file"
+    )
     add("directory", cmd_directory, "list the practice's therapists (signatures verified)")
 
     profile = add("profile", cmd_profile, "show or publish your therapist profile")

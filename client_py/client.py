@@ -18,6 +18,7 @@ from client_py import (
     mutations,
     notifications,
     receiver,
+    secretchange,
     sender,
     threads,
     upkeep,
@@ -146,6 +147,31 @@ class Client:
 
     async def sign_out_others(self) -> int:
         return await account.sign_out_others(self.workspace)
+
+    async def change_secret(
+        self,
+        current: str,
+        new: str,
+        *,
+        finish: bool = False,
+        kdf_cost: KdfCost = PROTOCOL_KDF_COST,
+    ) -> int:
+        """Switch to the secret `new` (docs/PROTOCOL.md 9.1); how many other sessions ended.
+
+        `current` is the secret this device logged in with, asked again so
+        that a device left signed in cannot change it. Run again with the
+        same `new` to resume an interrupted change; `finish` insists on it
+        being the waiting change's secret (`no_secret_change` otherwise).
+        """
+        return await secretchange.change(
+            self.workspace, current, secretchange.parse_secret(new), kdf_cost, finish=finish
+        )
+
+    async def secret_change_pending(self) -> bool:
+        return await secretchange.pending(self.workspace)
+
+    async def cancel_secret_change(self) -> None:
+        await secretchange.cancel(self.workspace)
 
     async def logout(self) -> None:
         await account.logout(self.workspace)

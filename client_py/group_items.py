@@ -458,8 +458,10 @@ def open_pairwise(
 
     Returns (sender's key, payload, new session, new prekeys item or None).
     """
-    state = None if session is None else decode_state(b64u_decode(session))
-    received = sessions.decrypt(identity, data, state, store_from_item(prekeys))
+    # A pairwise group session is one state (section 15): it is opened as a
+    # record of one, and the session that opened the message is kept.
+    record = None if session is None else (decode_state(b64u_decode(session)),)
+    received = sessions.decrypt(identity, data, record, store_from_item(prekeys))
     peer = sessions.peer_identity(received.state, identity.public)
     new_prekeys = None if received.prekeys is None else store_to_item(received.prekeys)
     return peer, received.payload, b64u_encode(encode_state(received.state)), new_prekeys

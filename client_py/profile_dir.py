@@ -92,6 +92,11 @@ class Profile:
     def save_vault_cache(self, server: str, handle: str, cache: dict[str, Any]) -> None:
         self._write(VAULT_CACHE_FILE, {**cache, "server": server, "handle": handle})
 
+    def forget_vault_cache(self, server: str, handle: str) -> None:
+        """Drop the cache of this account (after a change of its secret, nothing opens it)."""
+        if self.vault_cache(server, handle) is not None:
+            (self.directory / VAULT_CACHE_FILE).unlink(missing_ok=True)
+
     def saved_login(self, server: str, handle: str, vault_key: bytes) -> SavedLogin | None:
         """The last login of this account, if it opens under `vault_key`."""
         saved = self._read(LOGIN_FILE)

@@ -57,15 +57,15 @@ def decrypt_envelope(
     prekeys_item = vault.find("prekeys")
     if prekeys_item is None:
         raise VaultCorruptError("The vault has no prekeys item; log in again to repair it.")
-    state = None if stored is None else records.session_state(stored.value)
-    result = sessions.decrypt(identity, data, state, store_from_item(prekeys_item.value))
+    record = None if stored is None else records.session_record(stored.value)
+    result = sessions.decrypt(identity, data, record, store_from_item(prekeys_item.value))
     # A sender under another identity key than the session's was refused by
     # sessions.decrypt (PROTOCOL.md section 4, step 0).
     peer_identity = sessions.peer_identity(result.state, identity.public)
     batch = vault.batch()
     batch.put(
         records.session_item(
-            None if stored is None else stored.value, sender, peer_identity, result.state
+            None if stored is None else stored.value, sender, peer_identity, result.record
         ),
         None if stored is None else stored.id,
     )

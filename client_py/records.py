@@ -14,8 +14,8 @@ from client_py.vaultstore import Item, Vault
 from crypto.constants import CROCKFORD_ALPHABET
 from crypto.encoding import b64u_decode, b64u_encode
 from crypto.errors import ProtocolError
-from crypto.ratchet import RatchetState
-from crypto.session_state import decode_state, encode_state
+from crypto.session_record import SessionRecord, decode_record, encode_record
+from crypto.session_state import decode_state
 
 MESSAGE_STATES = ("sending", "sent", "delivered", "read")
 
@@ -41,19 +41,28 @@ def identity_item(role: str, account: str, handle: str, seed: bytes) -> dict[str
 
 
 def session_item(
-    previous: dict[str, Any] | None, peer: str, peer_identity: bytes, state: RatchetState
+    previous: dict[str, Any] | None, peer: str, peer_identity: bytes, record: SessionRecord
 ) -> dict[str, Any]:
+    """The peer's session item in the form of PROTOCOL.md 10: the whole record in `sessions`.
+
+    An item written before records existed held one session in `state`; it
+    is dropped here, so the item is upgraded by the first write after it.
+    """
+    kept = {key: value for key, value in (previous or {}).items() if key != "state"}
     return {
-        **(previous or {}),
+        **kept,
         "kind": "session",
         "peer": peer,
         "peer_identity": b64u_encode(peer_identity),
-        "state": b64u_encode(encode_state(state)),
+        "sessions": b64u_encode(encode_record(record)),
     }
 
 
-def session_state(value: dict[str, Any]) -> RatchetState:
-    return decode_state(b64u_decode(value["state"]))
+def session_record(value: dict[str, Any]) -> SessionRecord:
+    """The item's session record; an item in the older form is a record of its one session."""
+    if "sessions" in value:
+        return decode_record(b64u_decode(value["sessions"]))
+    return (decode_state(b64u_decode(value["state"])),)
 
 
 def message_item(

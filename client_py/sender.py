@@ -22,7 +22,7 @@ from crypto import session as sessions
 from crypto.constants import ED25519_PUBLIC_KEY_BYTES, ID_BYTES, MAX_BODY_CHARS
 from crypto.encoding import b64u_decode, b64u_encode
 from crypto.errors import MalformedError
-from crypto.ratchet import RatchetState
+from crypto.session_record import SessionRecord
 from crypto.x3dh import Bundle, parse_bundle
 
 # Why a server may refuse a receipt for good; the receipt is then dropped.
@@ -58,16 +58,17 @@ async def fetch_bundle(workspace: Workspace, peer: str) -> Bundle:
 
 async def _session_for_sending(
     workspace: Workspace, peer: str, bundle: Bundle | None
-) -> tuple[Item | None, RatchetState, bytes, Bundle | None]:
+) -> tuple[Item | None, SessionRecord, bytes, Bundle | None]:
+    """The peer's session record; new messages go under its first, active session (5.8)."""
     stored = workspace.vault.find("session", peer=peer)
     if stored is not None:
-        state = records.session_state(stored.value)
+        record = records.session_record(stored.value)
         peer_identity = b64u_decode(stored.value["peer_identity"], ED25519_PUBLIC_KEY_BYTES)
-        return stored, state, peer_identity, bundle
+        return stored, record, peer_identity, bundle
     if bundle is None:
         bundle = await fetch_bundle(workspace, peer)
     state = sessions.start_session(workspace.identity, bundle)
-    return None, state, bundle.identity_key, bundle
+    return None, (state,), bundle.identity_key, bundle
 
 
 def ensure_contact(workspace: Workspace, batch: Batch, peer: str, label: str = "") -> None:
@@ -85,7 +86,8 @@ async def reserve(workspace: Workspace, peer: str, bodies: list[bytes]) -> list[
 
     async def attempt() -> list[bytes]:
         nonlocal bundle
-        stored, state, peer_identity, bundle = await _session_for_sending(workspace, peer, bundle)
+        stored, record, peer_identity, bundle = await _session_for_sending(workspace, peer, bundle)
+        state = record[0]
         envelopes = []
         for body in bodies:
             outgoing = sessions.encrypt(state, body)
@@ -94,7 +96,7 @@ async def reserve(workspace: Workspace, peer: str, bodies: list[bytes]) -> list[
         batch = workspace.vault.batch()
         batch.put(
             records.session_item(
-                None if stored is None else stored.value, peer, peer_identity, state
+                None if stored is None else stored.value, peer, peer_identity, (state, *record[1:])
             ),
             None if stored is None else stored.id,
         )

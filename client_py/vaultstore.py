@@ -183,6 +183,10 @@ class Vault:
             if not entries or not advanced or answer.get("more") is False:
                 return
 
+    def blobs(self) -> dict[str, tuple[int, str]]:
+        """Every live item's version and blob, exactly as the server stores them."""
+        return dict(self._blobs)
+
     def export_cache(self) -> dict[str, Any]:
         """The encrypted blobs and the cursor, safe to keep on disk."""
         return {

@@ -168,3 +168,23 @@ def decrypt_item(vault_key: bytes, item_id: bytes, version: int, blob: bytes) ->
             "The vault item does not open: it was changed, swapped or is not the current version."
         ) from exc
     return vunpad(padded)
+
+
+def rekey_item(
+    old_key: bytes,
+    new_key: bytes,
+    item_id: bytes,
+    base: int,
+    blob: bytes,
+    nonce: bytes | None = None,
+) -> bytes:
+    """An item re-encrypted for a change of the account secret (docs/PROTOCOL.md 9.1).
+
+    The blob stored at version `base` under `old_key` becomes the same padded
+    plaintext sealed under `new_key` for version `base + 1`: the switch to the
+    new keys is a write like any other, so it advances every item's version
+    and no device can take a blob of one key for the current one of the other.
+    """
+    return encrypt_item(
+        new_key, item_id, base + 1, decrypt_item(old_key, item_id, base, blob), nonce
+    )

@@ -38,8 +38,11 @@ def register(conn: sqlite3.Connection, reg: Registration) -> bytes:
                 else "This practice accepts new clients by invite only; ask it for a code."
             )
         invites.consume(conn, reg.invite, reg.role)
+    # A handle some account is changing its secret to is taken as well.
     taken = conn.execute(
-        "SELECT 1 FROM accounts WHERE handle_hash = ?", (reg.handle_hash,)
+        "SELECT 1 FROM accounts WHERE handle_hash = ? UNION ALL "
+        "SELECT 1 FROM secret_changes WHERE handle_hash = ?",
+        (reg.handle_hash, reg.handle_hash),
     ).fetchone()
     if taken is not None:
         raise HandleTakenError()

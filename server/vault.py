@@ -46,7 +46,7 @@ class VaultWrite:
     blob: bytes | None  # None deletes the item
 
 
-def _check_blob(blob: bytes) -> None:
+def check_blob(blob: bytes) -> None:
     if blob[:1] != bytes([VAULT_BLOB_VERSION]):
         raise UnsupportedVersionApiError("A vault blob has a version this server does not know.")
     padded = len(blob) - BLOB_OVERHEAD
@@ -68,7 +68,7 @@ def parse_write(value: Any) -> VaultWrite:
     if "delete" in data:
         raise BadRequestError("A vault write's 'delete' must be true when present.")
     blob = binary(data, "blob", max_length=MAX_BLOB)
-    _check_blob(blob)
+    check_blob(blob)
     return VaultWrite(item_id, version, blob)
 
 

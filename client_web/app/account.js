@@ -159,16 +159,21 @@ export async function signIn(info, secretText, hooks) {
   const { handle, vaultKey, loginKey } = deriveKeys(secretText);
   try {
     const session = await logIn(handle, loginKey);
-    const token = session.token;
-    const vault = createVault({ token: () => token, vaultKey, request });
-    await vault.sync();
-    return openWorkspace({ info, account: session.account, token, vaultKey, vault, hooks });
+    return await openSession(info, session, vaultKey, hooks);
   } catch (error) {
     sodium.memzero(vaultKey);
     throw error;
   } finally {
     sodium.memzero(loginKey);
   }
+}
+
+// A workspace for a session already started (a login, or the new session a
+// change of the secret hands over), its vault synced under `vaultKey`.
+export async function openSession(info, { account, token }, vaultKey, hooks) {
+  const vault = createVault({ token: () => token, vaultKey, request });
+  await vault.sync();
+  return openWorkspace({ info, account, token, vaultKey, vault, hooks });
 }
 
 export async function signOut(workspace) {

@@ -33,6 +33,7 @@ export function createConnection({
   onGroup,
   onPrekeysLow,
   onVaultChanged,
+  onProfileChanged,
   onState,
 }) {
   const pending = new Map();
@@ -105,6 +106,10 @@ export function createConnection({
       case "vault_changed":
         // Another device of this account wrote to the vault (docs/API.md).
         if (typeof frame.cursor === "string") onVaultChanged(frame.cursor);
+        break;
+      case "profile_changed":
+        // This therapist's profile was published, here or on another device.
+        onProfileChanged();
         break;
       case "error":
         failed(frame);

@@ -9,6 +9,7 @@ import {
   deleteAccount,
   endSessionInBackground,
   generateSecret,
+  openSession,
   signIn,
   signOut,
 } from "./account.js";
@@ -16,9 +17,11 @@ import { startIdleLock } from "./autolock.js";
 import { loadDirectory } from "./directory.js";
 import { browserNotices, idleMinutes } from "./mutations.js";
 import { onQuickExit } from "./quickexit.js";
+import { changeSecret, checkCurrentSecret } from "./secretchange.js";
 import { announce, setLockWarning, setNav, setStatus, show } from "./shell.js";
 import { showBrowserNotice, showUnread } from "./signals.js";
 import { peerName, threadList, unreadTotal } from "./threads.js";
+import { changeSecretScreen } from "./views/changesecret.js";
 import { deletedScreen } from "./views/deleted.js";
 import { directoryScreen } from "./views/directory.js";
 import { groupScreen, groupsScreen } from "./views/groups.js";
@@ -36,6 +39,9 @@ import { describe } from "./wording.js";
 let info = null;
 let workspace = null;
 let idle = null;
+// While a change of the secret switches, this page's old session ends on
+// purpose: its refusals must not lock the page.
+let switching = false;
 
 export function startController(practiceInfo) {
   info = practiceInfo;
@@ -59,8 +65,8 @@ export function startController(practiceInfo) {
 
 function workspaceHooks() {
   return {
-    onUnauthorized: () => lock("expired"),
-    onSignedOut: () => lock("signed_out"),
+    onUnauthorized: () => switching || lock("expired"),
+    onSignedOut: () => switching || lock("signed_out"),
     onMessage: (peer) => {
       if (!workspace) return;
       const seen = workspace.viewing === peer && document.visibilityState === "visible";
@@ -225,7 +231,9 @@ let place = null;
 
 function go(name, params = {}) {
   if (!workspace) return;
-  place = { account: workspace.account, name, params };
+  // A one-time notice is not shown again after unlocking.
+  const { notice: _shownOnce, ...kept } = params;
+  place = { account: workspace.account, name, params: kept };
   workspace.setViewing(
     name === "thread" ? params.peer : name === "group" ? `group:${params.group}` : null,
   );
@@ -256,7 +264,10 @@ function go(name, params = {}) {
     case "settings":
       show(name, settingsScreen, {
         ...common,
+        notice: params.notice ?? null,
         onIdleChange: (minutes) => idle?.setMinutes(minutes),
+        onChangeSecret: () => go("change-secret"),
+        onFinishSecretChange: () => go("change-secret", { finish: true }),
         onSignOut: () => leave(),
         onDelete: async () => {
           await deleteAccount(workspace);
@@ -264,8 +275,83 @@ function go(name, params = {}) {
         },
       });
       break;
+    case "change-secret":
+      show(name, changeSecretScreen, {
+        ...common,
+        finish: params.finish === true,
+        onCancel: () => go("settings"),
+        onSubmit: async (current, typedNew) => {
+          if (params.finish === true) {
+            await switchSecret(current, typedNew, { finish: true });
+            return;
+          }
+          checkCurrentSecret(workspace.vault, current);
+          showNewSecret(current);
+        },
+      });
+      break;
     default:
       goHome();
+  }
+}
+
+// Changing the secret (PROTOCOL.md 9.1): the new one is shown once and
+// typed back as at sign-up, then the account switches to it.
+function showNewSecret(current) {
+  const secret = generateSecret();
+  show("secret", secretScreen, {
+    secret,
+    role: workspace.role,
+    change: true,
+    fileName: `${info.neutral_title || "notes"}.txt`.toLowerCase().replace(/[^a-z0-9.]+/g, "-"),
+    onCancel: () => go("settings"),
+    onLeave: () => {},
+    onContinue: () => switchSecret(current, secret),
+  });
+}
+
+async function switchSecret(current, next, { finish = false } = {}) {
+  const opened = workspace;
+  let result;
+  try {
+    result = await changeSecret(
+      { token: opened.token(), info, currentText: current, newText: next, finish },
+      {
+        beforeSwitch: () => {
+          switching = true;
+          opened.conn.close();
+        },
+        afterRefusal: () => {
+          switching = false;
+          opened.conn.resume();
+        },
+      },
+    );
+  } catch (error) {
+    switching = false;
+    throw error;
+  }
+  // The old session ended in the switch; this page goes on in the new one.
+  // Until it does, refusals of the old token (a request still in flight)
+  // are expected and ignored.
+  closeWorkspace();
+  const others = result.signedOut;
+  const done =
+    "Your account secret is changed and the old one no longer works. " +
+    `${others === 1 ? "1 other device was" : `${others} other devices were`} signed out.`;
+  try {
+    const fresh = await openSession(
+      info,
+      { account: opened.account, token: result.token },
+      result.vaultKey,
+      workspaceHooks(),
+    );
+    enter(fresh, {
+      resume: { account: fresh.account, name: "settings", params: { notice: done } },
+    });
+  } catch {
+    showWelcome();
+    setStatus(`${done} Sign in with your new secret.`, { tone: "success" });
   }
 }
 

@@ -433,8 +433,10 @@ export function sealPairwise(item, peer, payloadBytes, bundle) {
 // Opens an envelope to `identity` (a member key, or for a join request the
 // moderator's identity): {peer, payload, session, prekeys}.
 export function openPairwise(identity, prekeys, session, bytes) {
+  // A pairwise group session is one state (section 15): it is opened as a
+  // record of one, and the session that opened the message is kept.
   const opened = decryptEnvelope(
-    { identity, prekeys, session: session ? importSession(session) : null },
+    { identity, prekeys, record: session ? [importSession(session)] : null },
     bytes,
   );
   return {

@@ -16,7 +16,7 @@ import {
   newMessage,
   peerIdentity,
   sessionItem,
-  sessionState,
+  sessionRecord,
   writeSession,
 } from "./records.js";
 import { isConflict, retryOnConflict, toWire } from "./vaultstore.js";
@@ -134,7 +134,7 @@ export function createReceiver({
       {
         identity,
         prekeys: prekeys?.data,
-        session: sessionState(item),
+        record: sessionRecord(item),
         expectedPeerIdentity: peerIdentity(item),
       },
       bytes,
@@ -143,7 +143,7 @@ export function createReceiver({
   }
 
   function changesFor(peer, { item, prekeys, result }) {
-    const writes = [writeSession(vault, item, peer, result.peerIdentity, result.state)];
+    const writes = [writeSession(vault, item, peer, result.peerIdentity, result.record)];
     if (prekeys && result.prekeys !== prekeys.data)
       writes.push(vault.write(prekeys.id, result.prekeys));
     const payload = result.payload;

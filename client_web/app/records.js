@@ -4,7 +4,7 @@
 
 import { CROCKFORD_ALPHABET, ED25519_PUBLIC_KEY_BYTES } from "../lib/constants.js";
 import { b64uDecode, b64uEncode } from "../lib/encoding.js";
-import { exportSession, importSession } from "../lib/session.js";
+import { exportRecord, importRecord, importSession } from "../lib/session.js";
 
 // Message states only move forward.
 export const STATE_RANK = { sending: 0, sent: 1, delivered: 2, read: 3 };
@@ -13,8 +13,14 @@ export function sessionItem(vault, peer) {
   return vault.find("session", (data) => data.peer === peer);
 }
 
-export function sessionState(item) {
-  return item ? importSession(item.data.state) : null;
+// The peer's session record (PROTOCOL.md 5.8), active session first; an item
+// written before records held one session in `state` and reads as a record
+// of one.
+export function sessionRecord(item) {
+  if (!item) return null;
+  return item.data.sessions === undefined
+    ? [importSession(item.data.state)]
+    : importRecord(item.data.sessions);
 }
 
 export function peerIdentity(item) {
@@ -23,13 +29,15 @@ export function peerIdentity(item) {
     : undefined;
 }
 
-export function writeSession(vault, item, peer, identityKey, state) {
+// The older item's single `state` is dropped: the first write upgrades it.
+export function writeSession(vault, item, peer, identityKey, record) {
+  const { state: _single, ...kept } = item?.data ?? {};
   return vault.write(item?.id ?? null, {
-    ...(item?.data ?? {}),
+    ...kept,
     kind: "session",
     peer,
     peer_identity: b64uEncode(identityKey),
-    state: exportSession(state),
+    sessions: exportRecord(record),
   });
 }
 

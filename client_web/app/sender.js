@@ -22,7 +22,7 @@ import {
   newMessage,
   peerIdentity,
   sessionItem,
-  sessionState,
+  sessionRecord,
   writeSession,
 } from "./records.js";
 import { isConflict, retryOnConflict, toWire } from "./vaultstore.js";
@@ -287,19 +287,21 @@ export function createSender({
   // returns the envelope (b64u) that may now leave the device.
   async function seal(entry) {
     const item = sessionItem(vault, entry.peer);
-    let state;
+    let record;
     let identityKey;
     if (item) {
-      state = sessionState(item);
+      record = sessionRecord(item);
       identityKey = peerIdentity(item);
     } else {
       const begun = started.get(entry.peer) ?? (await begin(entry));
-      state = begun.state;
+      record = [begun.state];
       identityKey = begun.identityKey;
     }
     entry.payload ??= payloadOf(entry);
-    const sealed = encryptPayload(state, entry.payload);
-    await vault.commit([writeSession(vault, item, entry.peer, identityKey, sealed.state)]);
+    // New messages go under the record's first, active session (PROTOCOL.md 5.8).
+    const sealed = encryptPayload(record[0], entry.payload);
+    const advanced = [sealed.state, ...record.slice(1)];
+    await vault.commit([writeSession(vault, item, entry.peer, identityKey, advanced)]);
     started.delete(entry.peer);
     return b64uEncode(sealed.envelope);
   }

@@ -40,6 +40,10 @@ const TEXT = {
   queued_offline:
     "Not sent yet: this device is offline. It will be sent as soon as the connection is back.",
   queued_stopped: "Not sent yet: this device is not connected.",
+  no_secret_change:
+    "The change of your account secret was finished, cancelled or started again elsewhere. Nothing was changed here; start it again if you still want a new secret.",
+  secret_change_incomplete:
+    "Your account changed on another device while the new secret was being set up. Nothing was switched yet; please try again.",
   read_only:
     "The service can't save anything right now. You can still read; please try again later.",
   storage_full:
@@ -50,6 +54,12 @@ const TEXT = {
     "The practice has not set up mail notifications. Ask the practice, or use a push address instead.",
   delivery_failed:
     "The test notification did not arrive at that address. Check it, or try again later.",
+  group_exists: "That group could not be created this time. Please try again.",
+  muted: "The moderator has muted you in this group. You can read, but not write.",
+  group_paused:
+    "The moderator has paused this group. Your message was not sent; try again when it reopens.",
+  member_key_taken:
+    "You already take part in this group under another name. Leave it first to join again.",
   internal: "Something went wrong on the service. Nothing was lost; please try again.",
   tampered: "A message could not be opened: it was changed or damaged on the way.",
   replayed: "A message arrived twice; the copy was ignored.",
@@ -70,6 +80,8 @@ const TEXT = {
     "This group message cannot be opened yet: its sender has not shared their key with you.",
   bad_secret:
     "That doesn't look like an account secret: it has 24 letters and numbers, in six groups of four.",
+  not_current:
+    "That is not the secret this account uses now. Check each group against your saved copy and try again.",
   incomplete_account:
     "This account was never finished and cannot be opened. Please start a new one.",
 };

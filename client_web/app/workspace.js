@@ -9,6 +9,7 @@ import { identityFromSeed, wipeIdentity } from "../lib/keys.js";
 import { sodium } from "../lib/sodium.js";
 import { request } from "./api.js";
 import { createConnection } from "./connection.js";
+import { loadDirectory } from "./directory.js";
 import { createDrafts } from "./drafts.js";
 import { AccountError } from "./errors.js";
 import { createGroups } from "./groups.js";
@@ -83,6 +84,7 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
       typeof frame.group === "string" ? groups.onFrame(frame) : receiver.onEnvelope(frame),
     onGroup: (frame) => groups.onFrame(frame),
     onVaultChanged: (cursor) => catchUp(cursor),
+    onProfileChanged: () => reloadDirectory(),
     onPrekeysLow: () => serial(() => topUpIfLow(upkeep, identity)).catch(() => {}),
     onState: (state) => {
       events.dispatchEvent(new CustomEvent("connection", { detail: state }));
@@ -150,6 +152,21 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
     }).catch(() => {
       // The next push, or the next reconnection, syncs again.
     });
+  }
+
+  // The therapist's profile lives in the directory, not the vault: when it
+  // is published from any device, the directory is fetched again and every
+  // view redraws (the inbox's "What clients see", an untouched profile form).
+  function reloadDirectory() {
+    loadDirectory()
+      .then((therapists) => {
+        if (closed) return;
+        workspace.directory = therapists;
+        emit(null);
+      })
+      .catch(() => {
+        // The next push, or the next sign-in, loads it again.
+      });
   }
 
   function close() {

@@ -218,3 +218,16 @@ export function decryptItem(vaultKey, id, version, blob) {
   }
   return item;
 }
+
+// An item re-encrypted for a change of the account secret (PROTOCOL.md 9.1):
+// the blob stored at version `base` under `oldKey` becomes the same padded
+// plaintext sealed under `newKey` for version `base + 1`, so the switch is a
+// write like any other and no device takes one key's blob for the other's.
+export function rekeyItem(oldKey, newKey, id, base, blob, options = {}) {
+  const itemBytes = openItem(oldKey, id, base, blob);
+  try {
+    return sealItem(newKey, id, base + 1, itemBytes, options);
+  } finally {
+    sodium.memzero(itemBytes);
+  }
+}

@@ -3,11 +3,21 @@
 A client signed in on a phone and a laptop sees both sessions in Settings
 (kind, day, which one is this device); signing out the other devices from the
 laptop locks the phone at once with a clear reason, its keys erased, and the
-account secret opens it again as a new session.
+account secret opens it again as a new session. A therapist's profile
+published on one computer shows on the other at once, without a reload.
 """
 
 import pytest
-from browser_flows import DESKTOP, PHONE, SLOW, go, sign_in, start_anonymously
+from browser_flows import (
+    DESKTOP,
+    PHONE,
+    SLOW,
+    go,
+    invite_therapist,
+    join_as_therapist,
+    sign_in,
+    start_anonymously,
+)
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -41,3 +51,46 @@ def test_sign_out_other_devices_locks_them_with_the_reason(open_tab):
     go(laptop.page, "settings")
     expect(sessions).to_have_count(2, timeout=SLOW)
     assert phone.errors == laptop.errors == []
+
+
+def test_a_profile_edit_shows_live_on_the_therapists_other_device(open_tab, practice):
+    office = open_tab(DESKTOP)
+    secret = join_as_therapist(
+        office.page,
+        invite_therapist(practice.data_dir),
+        {"display_name": "Sam Okafor", "away_message": "", "response_time": "within a day"},
+    )
+    laptop = open_tab(DESKTOP)
+    sign_in(laptop.page, secret)
+    laptop.page.wait_for_selector("#main[data-screen='inbox']", timeout=SLOW)
+    summary = laptop.page.locator("#main section.card", has_text="What clients see")
+    expect(summary).to_contain_text("within a day", timeout=SLOW)
+
+    # The office computer publishes a change; the laptop shows it, no reload.
+    go(office.page, "profile")
+    office.page.fill("#profile-away-message", "Away until Monday.")
+    office.page.fill("#profile-response-time", "within two days")
+    office.page.click("#save-profile")
+    expect(office.page.locator("#main")).to_contain_text("Your profile is published", timeout=SLOW)
+    expect(summary).to_contain_text("Away until Monday.", timeout=SLOW)
+    expect(summary).to_contain_text("within two days")
+
+    # An untouched profile form on the laptop follows the next change too.
+    go(laptop.page, "profile")
+    expect(laptop.page.locator("#profile-away-message")).to_have_value("Away until Monday.")
+    go(office.page, "profile")
+    office.page.fill("#profile-away-message", "Back on Tuesday.")
+    office.page.click("#save-profile")
+    expect(laptop.page.locator("#profile-away-message")).to_have_value(
+        "Back on Tuesday.", timeout=SLOW
+    )
+    # A form being edited is left alone.
+    laptop.page.fill("#profile-pronouns", "they/them")
+    office.page.fill("#profile-away-message", "Out this week.")
+    office.page.click("#save-profile")
+    expect(office.page.locator("#main")).to_contain_text("Your profile is published", timeout=SLOW)
+    go(office.page, "inbox")
+    expect(office.page.locator("#main")).to_contain_text("Out this week.", timeout=SLOW)
+    expect(laptop.page.locator("#profile-away-message")).to_have_value("Back on Tuesday.")
+    expect(laptop.page.locator("#profile-pronouns")).to_have_value("they/them")
+    assert office.errors == laptop.errors == []

@@ -4,7 +4,8 @@ The client starts a session from the therapist's bundle (PQXDH) and both sides
 use the Double Ratchet of crypto.session; the server only relays envelopes.
 Messages go live (both connected) and offline (stored, delivered on the next
 connection). Afterwards the database file, its WAL and the server's log are
-searched for every plaintext, handle and login key used: none may be there.
+searched for every plaintext, handle and login key used, those of a changed
+account secret included: none may be there.
 """
 
 import os
@@ -18,7 +19,7 @@ from crypto.encoding import b64u_decode, b64u_encode
 from crypto.keys import make_one_time_prekey, make_pq_prekey, make_signed_prekey
 from crypto.prekeys import PrekeyStore
 from crypto.ratchet import RatchetState
-from crypto.vault import decrypt_item, derive_keys, encrypt_item, generate_secret
+from crypto.vault import decrypt_item, derive_keys, encrypt_item, generate_secret, rekey_item
 from crypto.x3dh import parse_bundle
 
 EMPTY_STORE = PrekeyStore({}, {}, {}, (), 0)
@@ -74,7 +75,10 @@ class Party:
     async def receive(self, socket: Socket) -> str:
         frame = await socket.expect("envelope")
         received = session.decrypt(
-            self.account.identity, b64u_decode(frame["env"]), self.state, self.prekeys
+            self.account.identity,
+            b64u_decode(frame["env"]),
+            None if self.state is None else (self.state,),
+            self.prekeys,
         )
         self.state = received.state
         if received.prekeys is not None:
@@ -155,6 +159,53 @@ async def test_live_and_offline_exchange_leaves_no_plaintext_on_the_server(
 
     assert therapist.received == texts[0:2] + texts[3:6]
     assert client.received == [texts[2], *texts[6:8]]
+
+    # The client changes its account secret (PROTOCOL.md 9.1): the new
+    # secret and its keys must stay off the server too.
+    new_secret = generate_secret()
+    new_keys = derive_keys(new_secret)
+    started = client.account.call(
+        "POST",
+        "/api/secret-change",
+        {
+            "login_key": b64u_encode(client.account.login_key),
+            "handle": new_secret.handle,
+            "new_login_key": b64u_encode(new_keys.login_key),
+        },
+    )
+    assert started.status == 200, started.body
+    staged = [
+        {
+            "id": i["id"],
+            "base": i["version"],
+            "blob": b64u_encode(
+                rekey_item(
+                    client.vault_key,
+                    new_keys.vault_key,
+                    b64u_decode(i["id"]),
+                    i["version"],
+                    b64u_decode(i["blob"]),
+                )
+            ),
+        }
+        for i in client.account.call("GET", "/api/vault").body["items"]
+    ]
+    client.account.call("POST", "/api/secret-change/items", {"items": staged})
+    done = client.account.call(
+        "POST",
+        "/api/secret-change/commit",
+        {"login_key": b64u_encode(client.account.login_key)},
+    )
+    assert done.status == 200, done.body
+    client.account.token, client.vault_key = done.body["token"], new_keys.vault_key
+    client_secrets += [
+        new_secret.handle.encode(),
+        new_secret.passphrase.encode(),
+        new_secret.formatted().encode(),
+        new_keys.login_key,
+        new_keys.vault_key,
+        b64u_encode(new_keys.login_key).encode(),
+    ]
 
     # The vault items committed with the acknowledgements open with the vault key only.
     synced = client.account.call("GET", "/api/vault")

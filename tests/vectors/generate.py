@@ -93,6 +93,22 @@ session_state.json
             null, skipped [{dh, n, mk}], previous [hex]}}; absent values null
   invalid: {name, hex, error}
 
+session_record.json (both sides set up a session at once, PROTOCOL.md 5.8)
+  setup:  {alice, bob: each {seed, account (hex), bundle (as served),
+           prekeys (the `prekeys` vault item), ephemeral_private,
+           ratchet_private (the first DHs), kem {ciphertext, shared_secret}
+           (the encapsulation this party makes to the other's PQ prekey),
+           record (the party's record after starting its own session)}}
+  events: in order, each {step, actor, action ("send"/"receive"),
+           ratchet_private (the key GENERATE_DH returns in this step: every
+           attempt in it gets the same one; null if none asked), payload,
+           envelope (hex), envelope_of (step of the send, or null for a
+           forgery), error (code or null), record (the actor's record after
+           the step, hex of 5.8; unchanged when error is set), active_ek (EK
+           of its first session), new_session (bool)}
+  valid:   {name, hex, states [hex of each 5.7 state, active first]}
+  invalid: {name, hex, error}
+
 payload.json
   text:    {id, sent, body, encoded (text)}
   receipt: {state, ids, encoded}
@@ -106,6 +122,14 @@ vault.json
   derivation: {secret, handle, passphrase, salt, master, vault_key, login_key}
   items: {vault_key, id, version, nonce, item (text), blob}
   items_invalid: {name, vault_key, id, version, blob, error}
+
+secret_change.json (a change of the account secret, section 9.1)
+  old, new: {secret, handle, vault_key, login_key} (objects)
+  items: {id, base, nonce, item (text), old_blob, new_blob}
+    (new_blob = rekey of old_blob: the same item sealed for base + 1 under the new key)
+  identity: {id, base, nonce, old_item, new_item (text), new_blob} (object; the
+    identity item's `handle` becomes the new handle)
+  invalid: {name, vault_key, id, version, blob, error}
 
 safety.json
   cases: {identity_key_a, account_a, identity_key_b, account_b,
@@ -183,6 +207,7 @@ from crypto.group_state import decode_group_state, encode_group_state  # noqa: E
 from crypto.keys import IdentityKeyPair, KeyPair, x25519_from_private  # noqa: E402
 from crypto.prekeys import PrekeyStore, store_to_item  # noqa: E402
 from crypto.ratchet import RatchetState  # noqa: E402
+from crypto.session_record import SessionRecord, decode_record, encode_record  # noqa: E402
 from crypto.session_state import decode_state, encode_state  # noqa: E402
 from crypto.x3dh import InitiatorSecret, initiate, parse_bundle  # noqa: E402
 
@@ -853,7 +878,10 @@ def ratchet_vectors() -> dict[str, Any]:
             generator = Injected(seed32(f"ratchet {actor} ratchet {generated + 1}"))
             event.update(envelope=hx(data), envelope_of=origin_step)
             try:
-                received = session.decrypt(identities[actor], data, state, stores[actor], generator)
+                record = None if state is None else (state,)
+                received = session.decrypt(
+                    identities[actor], data, record, stores[actor], generator
+                )
             except ProtocolError as exc:
                 # A failed step may have generated a key before failing; it is recorded
                 # so that a replay can hand out the same one, and then discarded.
@@ -1059,6 +1087,187 @@ def session_state_vectors() -> dict[str, Any]:
         for name, data in invalid_bytes
     ]
     return {"valid": valid, "invalid": invalid}
+
+
+# ---------------------------------------------------------------- session record
+
+
+class Fixed:
+    """A GENERATE_DH that returns one fixed key pair on every call, and records whether it did.
+
+    Several sessions may be tried for one message (section 5.8); each attempt
+    may generate a key, and only the one that opens the message keeps it.
+    """
+
+    def __init__(self, private: bytes) -> None:
+        self.pair = x25519_from_private(private)
+        self.used = False
+
+    def __call__(self) -> KeyPair:
+        self.used = True
+        return self.pair
+
+
+# Both send a first message before either has received the other's; the
+# crossed sessions are both kept, and each message opens in the session it
+# was sent under. Bob's late copy of Alice's second prekey message brings
+# both to the same active session.
+SIMULTANEOUS: list[tuple[str, str, str]] = [
+    ("alice", "send", "a1"),
+    ("bob", "send", "b1"),
+    ("alice", "send", "a2"),
+    ("alice", "receive", "b1"),
+    ("bob", "receive", "a1"),
+    ("alice", "send", "a3"),
+    ("bob", "send", "b2"),
+    ("bob", "receive", "a3"),
+    ("alice", "receive", "b2"),
+    ("bob", "receive", "a2"),
+    ("bob", "send", "b3"),
+    ("alice", "receive", "b3"),
+    ("alice", "send", "a4"),
+    ("bob", "receive", "forged a4"),  # a4 with one ciphertext bit flipped
+    ("bob", "receive", "a4"),
+    ("alice", "receive", "b1"),  # replay of a prekey message of an earlier session
+    ("bob", "send", "b4"),
+    ("alice", "receive", "b4"),
+]
+
+
+def simultaneous_conversation() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    recordings = kem_recordings()
+    # Each party's PQ prekey is one whose encapsulation was recorded.
+    parties = {
+        "alice": Bob("simultaneous alice", "pqxdh-no-opk", True),
+        "bob": Bob("simultaneous bob", "pqxdh-opk", True),
+    }
+    kem_to = {"alice": recordings["pqxdh-opk"], "bob": recordings["pqxdh-no-opk"]}
+    other = {"alice": "bob", "bob": "alice"}
+    records: dict[str, SessionRecord | None] = {}
+    stores = {who: party.store() for who, party in parties.items()}
+    setup: dict[str, Any] = {}
+    for who, party in parties.items():
+        ephemeral = x25519_from_private(seed32(f"simultaneous {who} ephemeral"))
+        first_ratchet = seed32(f"simultaneous {who} ratchet 0")
+        kem = kem_to[who]
+        state = session.start_session(
+            party.identity,
+            parse_bundle(parties[other[who]].bundle()),
+            ephemeral,
+            (kem["ciphertext"], kem["shared_secret"]),
+            Injected(first_ratchet),
+        )
+        records[who] = (state,)
+        setup[who] = {
+            "seed": party.identity.seed.hex(),
+            "account": party.account.hex(),
+            "bundle": party.bundle(),
+            "prekeys": store_to_item(stores[who]),
+            "ephemeral_private": ephemeral.private.hex(),
+            "ratchet_private": first_ratchet.hex(),
+            "kem": {
+                "ciphertext": kem["ciphertext"].hex(),
+                "shared_secret": kem["shared_secret"].hex(),
+            },
+            "record": encode_record(records[who]).hex(),
+        }
+    sent: dict[str, tuple[int, bytes, bytes]] = {}
+    events = []
+    for step, (actor, action, name) in enumerate(SIMULTANEOUS):
+        record = records[actor]
+        assert record is not None
+        event: dict[str, Any] = {"step": step, "actor": actor, "action": action}
+        if action == "send":
+            body = text_payload(name, step)
+            out = session.encrypt(record[0], body)
+            records[actor] = (out.state, *record[1:])
+            sent[name] = (step, out.envelope, body)
+            event.update(
+                ratchet_private=None,
+                payload=body.decode(),
+                envelope=out.envelope.hex(),
+                envelope_of=step,
+                error=None,
+                new_session=False,
+            )
+        else:
+            if name.startswith("forged "):
+                _origin, data, body = sent[name.removeprefix("forged ")]
+                data = data[:-20] + bytes([data[-20] ^ 0x04]) + data[-19:]
+                origin_step = None
+            else:
+                origin_step, data, body = sent[name]
+            generator = Fixed(seed32(f"simultaneous {actor} ratchet step {step}"))
+            event.update(envelope=data.hex(), envelope_of=origin_step)
+            try:
+                received = session.decrypt(
+                    parties[actor].identity, data, record, stores[actor], generator
+                )
+            except ProtocolError as exc:
+                event.update(payload=None, error=exc.code, new_session=False)
+            else:
+                assert received.payload == body
+                records[actor] = received.record
+                if received.prekeys is not None:
+                    stores[actor] = received.prekeys
+                event.update(payload=body.decode(), error=None, new_session=received.new_session)
+            event["ratchet_private"] = hx(generator.pair.private) if generator.used else None
+        current = records[actor]
+        assert current is not None
+        event["record"] = encode_record(current).hex()
+        event["active_ek"] = current[0].ek.hex()
+        events.append(event)
+    # Both ended on one session, and it is the one Alice set up.
+    alice_record, bob_record = records["alice"], records["bob"]
+    assert alice_record is not None and bob_record is not None
+    assert alice_record[0].ek == bob_record[0].ek
+    assert len(alice_record) == len(bob_record) == 2
+    return setup, events
+
+
+def session_record_vectors() -> dict[str, Any]:
+    setup, events = simultaneous_conversation()
+    single = bytes.fromhex(setup["alice"]["record"])
+    double = bytes.fromhex(events[-1]["record"])
+    samples = [
+        ("one session, before any reply", single),
+        ("two sessions after a simultaneous set-up", double),
+    ]
+    valid = []
+    for name, data in samples:
+        record = decode_record(data)
+        assert encode_record(record) == data
+        valid.append(
+            {"name": name, "hex": data.hex(), "states": [encode_state(s).hex() for s in record]}
+        )
+    states = decode_record(double)
+    first, second = (encode_state(state) for state in states)
+
+    def framed(*encoded: bytes, count: int | None = None, version: int = 1) -> bytes:
+        body = b"".join(u32(len(e)) + e for e in encoded)
+        return u8(version) + u8(len(encoded) if count is None else count) + body
+
+    other_pair = bytes.fromhex(ratchet_vectors()["setup"]["alice_state"])
+    newer_state = b"\x02" + first[1:]
+    invalid_bytes = [
+        ("empty", b""),
+        ("version 2", framed(first, version=2)),
+        ("version 0", framed(first, version=0)),
+        ("no session", framed()),
+        ("count over the limit", framed(first, second, count=6)),
+        ("count larger than the sessions present", framed(first, count=2)),
+        ("length prefix one byte long", double[:2] + u32(len(first) + 1) + double[6:]),
+        ("length prefix one byte short", double[:2] + u32(len(first) - 1) + double[6:]),
+        ("one trailing byte", double + b"\x00"),
+        ("the same session twice", framed(first, first)),
+        ("sessions between other identity keys", framed(first, other_pair)),
+        ("a session of an unknown version inside", framed(newer_state)),
+    ]
+    invalid = [
+        {"name": name, "hex": data.hex(), "error": error_of(lambda d=data: decode_record(d))}
+        for name, data in invalid_bytes
+    ]
+    return {"setup": setup, "events": events, "valid": valid, "invalid": invalid}
 
 
 # ---------------------------------------------------------------- payload
@@ -1304,6 +1513,110 @@ def vault_vectors() -> dict[str, Any]:
         "derivation": derivation,
         "items": items,
         "items_invalid": items_invalid,
+    }
+
+
+# ---------------------------------------------------------------- change of the secret
+
+
+def secret_change_vectors() -> dict[str, Any]:
+    sides = {}
+    for name, text in (
+        ("old", "7K3Q-XM2D-9F4H-J8RT-V6WY-Z0BC"),
+        ("new", "M4PA-R9KT-2QXE-7HWD-B3NF-6CJV"),
+    ):
+        secret = vault.normalise_secret(text)
+        derived = vault.derive_keys(secret)
+        sides[name] = {
+            "secret": text,
+            "handle": secret.handle,
+            "vault_key": derived.vault_key.hex(),
+            "login_key": derived.login_key.hex(),
+        }
+    old_key = bytes.fromhex(sides["old"]["vault_key"])
+    new_key = bytes.fromhex(sides["new"]["vault_key"])
+    peer = "AAAAAAAAAAAAAAAAAAAAAA"
+    item_texts = [
+        json.dumps(
+            {
+                "kind": "message",
+                "peer": peer,
+                "id": "m1",
+                "dir": "in",
+                "sent": 1,
+                "body": "Can we talk on Thursday?",
+                "state": "read",
+            }
+        ),
+        json.dumps({"kind": "contact", "peer": peer, "label": "Dr. R", "verified": True}),
+    ]
+    items = []
+    for i, text in enumerate(item_texts):
+        item_id = seed32(f"secret change item {i}")[:16]
+        base = 1 + 6 * i
+        old_blob = vault.encrypt_item(
+            old_key, item_id, base, text.encode(), seed32(f"secret change old nonce {i}")[:24]
+        )
+        nonce = seed32(f"secret change new nonce {i}")[:24]
+        new_blob = vault.rekey_item(old_key, new_key, item_id, base, old_blob, nonce)
+        items.append(
+            {
+                "id": item_id.hex(),
+                "base": base,
+                "nonce": nonce.hex(),
+                "item": text,
+                "old_blob": old_blob.hex(),
+                "new_blob": new_blob.hex(),
+            }
+        )
+    identity_id = seed32("secret change identity")[:16]
+    identity_base = 3
+    old_identity = {
+        "kind": "identity",
+        "role": "client",
+        "account": peer,
+        "handle": sides["old"]["handle"],
+        "seed": b64u_encode(seed32("identity seed")),
+    }
+    new_identity = {**old_identity, "handle": sides["new"]["handle"]}
+    identity_nonce = seed32("secret change identity nonce")[:24]
+    new_identity_text = json.dumps(new_identity)
+    identity = {
+        "id": identity_id.hex(),
+        "base": identity_base,
+        "nonce": identity_nonce.hex(),
+        "old_item": json.dumps(old_identity),
+        "new_item": new_identity_text,
+        "new_blob": vault.encrypt_item(
+            new_key, identity_id, identity_base + 1, new_identity_text.encode(), identity_nonce
+        ).hex(),
+    }
+    first = items[0]
+    item_id, base = bytes.fromhex(first["id"]), first["base"]
+    old_blob, new_blob = bytes.fromhex(first["old_blob"]), bytes.fromhex(first["new_blob"])
+    invalid_cases = [
+        ("new blob under the old key", old_key, item_id, base + 1, new_blob),
+        ("new blob at the old version", new_key, item_id, base, new_blob),
+        ("old blob under the new key", new_key, item_id, base, old_blob),
+        ("old blob at the new version", old_key, item_id, base + 1, old_blob),
+    ]
+    invalid = [
+        {
+            "name": name,
+            "vault_key": key.hex(),
+            "id": i.hex(),
+            "version": version,
+            "blob": b.hex(),
+            "error": error_of(lambda k=key, i=i, v=version, b=b: vault.decrypt_item(k, i, v, b)),
+        }
+        for name, key, i, version, b in invalid_cases
+    ]
+    return {
+        "old": sides["old"],
+        "new": sides["new"],
+        "items": items,
+        "identity": identity,
+        "invalid": invalid,
     }
 
 
@@ -1720,8 +2033,10 @@ BUILDERS: dict[str, Callable[[], dict[str, Any]]] = {
     "ratchet.json": ratchet_vectors,
     "envelope.json": envelope_vectors,
     "session_state.json": session_state_vectors,
+    "session_record.json": session_record_vectors,
     "payload.json": payload_vectors,
     "vault.json": vault_vectors,
+    "secret_change.json": secret_change_vectors,
     "safety.json": safety_vectors,
     "groups.json": groups_vectors,
 }

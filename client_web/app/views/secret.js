@@ -8,9 +8,11 @@
 import { h } from "../dom.js";
 import { describe } from "../wording.js";
 
+// `change` shows a replacement secret (views/changesecret.js) rather than a
+// new account's: other title, lead and buttons, the same check.
 export function secretScreen(
   ctx,
-  { secret, fileName, role, notice, onContinue, onCancel, onLeave },
+  { secret, fileName, role, notice, change = false, onContinue, onCancel, onLeave },
 ) {
   const groups = secret.split("-");
   const asked = randomIndex(groups.length);
@@ -33,7 +35,11 @@ export function secretScreen(
     type: "submit",
     class: "button button--primary",
     id: "secret-continue",
-    text: role === "therapist" ? "Create my therapist account" : "Continue",
+    text: change
+      ? "Change my secret"
+      : role === "therapist"
+        ? "Create my therapist account"
+        : "Continue",
   });
   let downloadUrl = null;
   ctx.onLeave(() => {
@@ -145,7 +151,7 @@ export function secretScreen(
     error.textContent = "";
     continueButton.disabled = true;
     continueButton.setAttribute("aria-busy", "true");
-    continueButton.textContent = "Creating your keys…";
+    continueButton.textContent = change ? "Re-encrypting your account…" : "Creating your keys…";
     try {
       await onContinue();
     } catch (failure) {
@@ -159,13 +165,16 @@ export function secretScreen(
   return h(
     "section",
     { class: "page page--narrow secret", "aria-labelledby": "secret-title" },
-    h("h1", { id: "secret-title" }, "Your account secret"),
+    h("h1", { id: "secret-title" }, change ? "Your new account secret" : "Your account secret"),
     notice ? h("p", { class: "notice notice--warning", role: "alert", text: notice }) : null,
     h(
       "p",
       { class: "page__lead" },
-      "This is the only way back into your account, from this device or any other. " +
-        "Nobody can recover it for you, not even the practice.",
+      change
+        ? "Once you confirm it, this replaces your current secret: the old one stops working " +
+            "and your other devices are signed out. Nobody can recover it for you."
+        : "This is the only way back into your account, from this device or any other. " +
+            "Nobody can recover it for you, not even the practice.",
     ),
     h(
       "div",

@@ -1,6 +1,6 @@
 // Settings: how soon the page locks itself, how new messages are signalled
 // (views/notices.js), where the account is signed in (views/sessions.js),
-// signing out, and deleting the account with everything
+// changing the account secret (views/changesecret.js), signing out, and deleting the account with everything
 // the server holds for it.
 
 import { IDLE_LOCK_MAX_MINUTES, IDLE_LOCK_MIN_MINUTES } from "../../lib/constants.js";
@@ -8,12 +8,16 @@ import { withinIdleBounds } from "../autolock.js";
 import { h } from "../dom.js";
 import { idleMinutes, savedIdleMinutes, setIdleMinutes } from "../mutations.js";
 import { describe } from "../wording.js";
+import { changeSecretCard } from "./changesecret.js";
 import { awayNotificationsCard, browserNoticeCard } from "./notices.js";
 import { sessionsCard } from "./sessions.js";
 
 const IDLE_CHOICES = [1, 2, 5, 10, 15, 30, 60];
 
-export function settingsScreen(_ctx, { workspace, onIdleChange, onSignOut, onDelete }) {
+export function settingsScreen(
+  _ctx,
+  { workspace, notice, onIdleChange, onChangeSecret, onFinishSecretChange, onSignOut, onDelete },
+) {
   const current = idleMinutes(workspace);
   const choices = [...new Set([...IDLE_CHOICES, current])].sort((a, b) => a - b);
   const select = h(
@@ -76,6 +80,14 @@ export function settingsScreen(_ctx, { workspace, onIdleChange, onSignOut, onDel
     "section",
     { class: "page page--narrow settings stack--loose", "aria-labelledby": "settings-title" },
     h("h1", { id: "settings-title" }, "Settings"),
+    notice
+      ? h("p", {
+          class: "notice notice--success",
+          id: "settings-notice",
+          role: "status",
+          text: notice,
+        })
+      : null,
     h(
       "section",
       { class: "card", "aria-labelledby": "lock-settings-title" },
@@ -97,6 +109,7 @@ export function settingsScreen(_ctx, { workspace, onIdleChange, onSignOut, onDel
     workspace.role === "therapist" ? awayNotificationsCard(workspace) : null,
     browserNoticeCard(workspace),
     sessionsCard(workspace),
+    changeSecretCard(workspace, { onChange: onChangeSecret, onFinish: onFinishSecretChange }),
     h(
       "section",
       { class: "card", "aria-labelledby": "signout-title" },
