@@ -725,17 +725,15 @@ def _print_group_entry(out: Output, entry: dict[str, Any]) -> None:
     out.line(f"[{_when(int(entry.get('sent', 0)))}] {who}: {body}  (id {entry.get('id')})")
 
 
-async def _group_client(args: argparse.Namespace, profile: Profile) -> tuple[Client, str | None]:
+async def _group_client(args: argparse.Namespace, profile: Profile) -> tuple[Client, str]:
     """Log in, connect, take in what waited (requests, keys), then the group's stream."""
     client = await _login(args, profile)
     try:
         await _fetch_pending(client)
-        group = None
-        if getattr(args, "group", None):
-            group = client.find_group(args.group)
-            for update in await client.pull_group(group):
-                if update.kind == "warning":
-                    warn(f"warning: {update.text}")
+        group = client.find_group(args.group)
+        for update in await client.pull_group(group):
+            if update.kind == "warning":
+                warn(f"warning: {update.text}")
     except BaseException:
         await client.close()
         raise
@@ -806,10 +804,9 @@ async def cmd_group(args: argparse.Namespace, profile: Profile, out: Output) -> 
         finally:
             await client.close()
         return EXIT_OK
-    client, group = await _group_client(args, profile)
-    assert group is not None
+    client, found = await _group_client(args, profile)
     try:
-        await _group_action(client, group, args, out)
+        await _group_action(client, found, args, out)
     finally:
         await client.close()
     return EXIT_OK

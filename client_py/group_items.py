@@ -44,7 +44,7 @@ from crypto.constants import (
     ROSTER_FLAG_PAUSED,
 )
 from crypto.encoding import b64u_decode, b64u_encode
-from crypto.errors import MalformedError, NotAMemberError
+from crypto.errors import MalformedError, NotAMemberError, ProtocolError
 from crypto.group_roster import Roster, RosterEntry, Tombstone
 from crypto.group_state import decode_group_state, encode_group_state
 from crypto.keys import IdentityKeyPair
@@ -326,18 +326,20 @@ def accept_roster(item: dict[str, Any], signed: bytes) -> tuple[dict[str, Any], 
         new_state = sender_key.join(
             signed, gid, moderator_key, b64u_decode(item["member_seed"], ED25519_SEED_BYTES)
         )
-        events = roster_events(None, roster)
+        # Who was there before is the member list, not news: only "you joined".
+        events = [e for e in roster_events(None, roster) if e.member_key == new_state.member_key]
     else:
         new_state = sender_key.accept_roster(state, signed)
         events = roster_events(state.roster, new_state.roster)
     own = new_state.roster.state_of(new_state.member_key)
     status = {MEMBER_LEFT: "left", MEMBER_REMOVED: "removed"}.get(own or 0, "member")
     new = with_state({**item, "roster": b64u_encode(signed), "status": status}, new_state)
+    present = {b64u_encode(e.member_key) for e in new_state.roster.entries if e.state in PRESENT}
     if status != "member":
         # Nothing more is readable or sendable: the keys go, the history stays.
-        new = {**new, "sessions": {}}
-    present = {b64u_encode(e.member_key) for e in new_state.roster.entries if e.state in PRESENT}
-    new["sessions"] = {k: v for k, v in new["sessions"].items() if k in present}
+        present = set()
+    for slot in ("sessions", "old_sessions"):
+        new[slot] = {k: v for k, v in new.get(slot, {}).items() if k in present}
     return new, events
 
 
@@ -424,10 +426,12 @@ def session_bundle(gid: bytes, answer: dict[str, Any]) -> dict[str, Any]:
     is not part of any key agreement (the associated data holds the identity
     keys), so the group id stands in for it.
     """
-    if not isinstance(answer, dict) or answer.get("member_key") != answer.get("identity_key"):
+    if not isinstance(answer, dict) or answer.get("member_key", answer.get("identity_key")) != (
+        answer.get("identity_key")
+    ):
         raise MalformedError("The server sent the bundle of another key.")
-    bundle = {k: v for k, v in answer.items() if k != "member_key"}
-    return {**bundle, "account": b64u_encode(gid)}
+    fields = ("identity_key", "signed_prekey", "pq_prekey", "one_time_prekey")
+    return {"account": b64u_encode(gid), **{k: answer.get(k) for k in fields}}
 
 
 def seal_pairwise(
@@ -474,17 +478,31 @@ def open_member_envelope(
 
     Only a member present in the held roster is a sender this member talks to
     (a key the server slipped in gets NotAMemberError, and nothing changes).
+    Two members may start a session with each other at the same moment; each
+    then answers in the session the other started, so the session a new one
+    replaced is kept (`old_sessions`) and tried when the current one fails.
     """
-    stored = None if sender is None else item.get("sessions", {}).get(b64u_encode(sender))
-    peer, payload, session, prekeys = open_pairwise(
-        member_identity(item), item["prekeys"], stored, data
-    )
+    key = None if sender is None else b64u_encode(sender)
+    current = None if key is None else item.get("sessions", {}).get(key)
+    previous = None if key is None else item.get("old_sessions", {}).get(key)
+    identity = member_identity(item)
+    slot = "sessions"
+    try:
+        peer, payload, session, prekeys = open_pairwise(identity, item["prekeys"], current, data)
+    except ProtocolError:
+        if previous is None:
+            raise
+        peer, payload, session, prekeys = open_pairwise(identity, item["prekeys"], previous, data)
+        slot = "old_sessions"
     roster = held_roster(item)
     if roster.state_of(peer) not in PRESENT:
         raise NotAMemberError("The sender is not in the group's signed member list.")
-    new = {**item, "sessions": {**item.get("sessions", {}), b64u_encode(peer): session}}
+    peer_key = b64u_encode(peer)
+    new = {**item, slot: {**item.get(slot, {}), peer_key: session}}
     if prekeys is not None:
         new["prekeys"] = prekeys
+        if slot == "sessions" and current is not None:
+            new["old_sessions"] = {**item.get("old_sessions", {}), peer_key: current}
     return new, peer, payload
 
 

@@ -41,6 +41,7 @@ from crypto.constants import (
     MEMBER_LEFT,
     MEMBER_MUTED,
     MEMBER_REMOVED,
+    ROSTER_FLAG_INVITE_ONLY,
     ROSTER_FLAG_PAUSED,
 )
 from crypto.encoding import b64u_decode, b64u_encode
@@ -49,10 +50,13 @@ from crypto.errors import (
     NotAMemberError,
     ProtocolError,
     RosterOutdatedError,
+    StaleSenderKeyError,
 )
 from crypto.group_message import parse_group_message
+from crypto.sender_key import needs_rotation
 from crypto.signatures import sign_group_listing, verify_group_listing
 
+UNNAMED = "A member"
 # Stream ids remembered per group, so an item seen twice (pulled, then pushed
 # live) is acknowledged again without being handled again.
 HANDLED_KEPT = 500
@@ -224,7 +228,7 @@ async def _member_bundle(workspace: Workspace, value: dict[str, Any], key: bytes
     answer = await workspace.http.get(
         f"/api/groups/{value['group']}/keys/{b64u_encode(key)}/bundle"
     )
-    if answer.get("member_key") != b64u_encode(key):
+    if not isinstance(answer, dict) or answer.get("identity_key") != b64u_encode(key):
         raise BadInputError("The server sent the keys of another member.")
     return group_items.session_bundle(group_items.group_id(value), answer)
 
@@ -294,7 +298,7 @@ async def _adopt_roster(
     state = group_items.state_of(value)
     if state is None:
         return value, updates
-    if group_items.sender_key.needs_rotation(state, _now()) or not was_member:
+    if needs_rotation(state, _now()) or not was_member:
         value = await _rotate(workspace, value, _now())
     else:
         joined = [e.member_key for e in events if e.kind == "joined" and e.member_key != own]
@@ -466,12 +470,23 @@ async def _handle_stream_item(workspace: Workspace, frame: dict[str, Any]) -> li
         updates: list[GroupUpdate] = []
         if item is None:
             updates = [GroupUpdate(group, "warning", WARN_NOT_MEMBER)]
-        elif sid not in item.value.get("handled", []):
+        elif sid in item.value.get("handled", []):
+            # Handled and acknowledged already (pulled, then pushed live).
+            return []
+        else:
             value, updates = await _apply_stream(workspace, item.value, kind, body, sid, batch)
             handled = [*value.get("handled", []), sid][-HANDLED_KEPT:]
             batch.put({**value, "handled": handled}, item.id)
         wire = batch.wire()
-        await workspace.http.post(f"/api/groups/{group}/ack", {"id": sid, "vault": wire})
+        try:
+            await workspace.http.post(f"/api/groups/{group}/ack", {"id": sid, "vault": wire})
+        except ServerError as exc:
+            if exc.code not in ("not_found", "not_a_member"):
+                raise
+            # Another device of this account handled it first, or the
+            # membership ended with an earlier item: nothing is left to do.
+            await workspace.sync()
+            return []
         workspace.vault.apply(wire)
         return updates
 
@@ -530,11 +545,7 @@ async def handle_envelope(workspace: Workspace, frame: dict[str, Any]) -> GroupU
                     workspace, item.value, from_key, to_key, data, batch
                 )
             except ProtocolError as exc:
-                text = WARN_UNLISTED if isinstance(exc, NotAMemberError) else describe(exc)
-                value, update = (
-                    group_items.warn(item.value, text),
-                    GroupUpdate(group, "warning", text),
-                )
+                value, update = _refused_envelope(item.value, from_key, exc)
             batch.put(value, item.id)
         wire = batch.wire()
         try:
@@ -552,6 +563,28 @@ async def handle_envelope(workspace: Workspace, frame: dict[str, Any]) -> GroupU
         if workspace.vault.find("group", group=group) is not None:
             await _send_outbox(workspace, group)
     return update
+
+
+def _refused_envelope(
+    value: dict[str, Any], from_key: Any, error: ProtocolError
+) -> tuple[dict[str, Any], GroupUpdate]:
+    """What an envelope that does not open leaves behind: a warning, or nothing.
+
+    A key from before a removal, or from a member who has since left, is
+    expected on a busy group and passes silently; a sender the signed list
+    never admitted is shown as a warning.
+    """
+    group = value["group"]
+    state = group_items.state_of(value)
+    listed = (
+        state is not None
+        and isinstance(from_key, str)
+        and state.roster.entry(b64u_decode(from_key, ED25519_PUBLIC_KEY_BYTES)) is not None
+    )
+    if isinstance(error, StaleSenderKeyError) or (isinstance(error, NotAMemberError) and listed):
+        return value, GroupUpdate(group, "none")
+    text = WARN_UNLISTED if isinstance(error, NotAMemberError) else describe(error)
+    return group_items.warn(value, text), GroupUpdate(group, "warning", text)
 
 
 async def _open_group_envelope(
@@ -606,9 +639,10 @@ async def _open_group_envelope(
             return value, GroupUpdate(group, "declined", payload["body"])
         return value, GroupUpdate(group, "none")
     sender = b64u_decode(str(from_key), ED25519_PUBLIC_KEY_BYTES)
-    held = group_items.held_roster(value)
-    if held.state_of(sender) is None:
-        # It may have been admitted by a roster this device has not seen yet.
+    state = group_items.state_of(value)
+    if state is None or state.roster.state_of(sender) is None:
+        # The sender, or this member, may have been admitted by a roster this
+        # device has not taken in yet: the group's latest is verified first.
         value, _updates = await _latest_roster(workspace, value, batch)
     value, _peer, raw = group_items.open_member_envelope(value, sender, data)
     payload = payloads.parse(raw)
@@ -803,7 +837,7 @@ async def edit_listing(workspace: Workspace, group: str, changes: dict[str, str]
         listing = {**item.value.get("listing", {}), **changes}
         data = check_listing(listing)
         roster = group_items.held_roster(item.value)
-        if not roster.flags & group_items.ROSTER_FLAG_INVITE_ONLY:
+        if not roster.flags & ROSTER_FLAG_INVITE_ONLY:
             sig = sign_group_listing(workspace.identity.seed, data)
             await workspace.http.put(
                 f"/api/groups/{group}/listing",
@@ -1020,9 +1054,17 @@ async def _moderate_departures(workspace: Workspace, group: str) -> list[GroupUp
 
 
 def timeline(workspace: Workspace, group: str) -> list[dict[str, Any]]:
-    """The group's messages and member-list events, in the order they arrived here."""
+    """The group's messages and member-list events, in the order they arrived here.
+
+    An event's name is looked up again: a member's name arrives with its
+    sender key, often after the roster that admitted it.
+    """
+    value = _item(workspace, group).value
     found = [i.value for i in workspace.vault.list("group_message", group=group)]
-    found += [i.value for i in workspace.vault.list("group_event", group=group)]
+    for event in workspace.vault.list("group_event", group=group):
+        key = b64u_decode(event.value["member"], ED25519_PUBLIC_KEY_BYTES)
+        name = group_items.display_name(value, key)
+        found.append({**event.value, "name": event.value["name"] if name == UNNAMED else name})
     return sorted(found, key=lambda v: int(v.get("seq", 0)))
 
 

@@ -34,9 +34,10 @@ import {
   NotAMemberError,
   ProtocolError,
   RosterOutdatedError,
+  StaleSenderKeyError,
 } from "../lib/errors.js";
 import { parseGroupMessage } from "../lib/group_message.js";
-import { stateOf } from "../lib/group_roster.js";
+import { rosterEntry, stateOf } from "../lib/group_roster.js";
 import { decodePayload, encodeGroupKey, encodeText } from "../lib/payload.js";
 import { needsRotation } from "../lib/sender_key.js";
 import { startSession } from "../lib/session.js";
@@ -48,6 +49,7 @@ import { checkBody } from "./sender.js";
 import { retryOnConflict, toWire } from "./vaultstore.js";
 import { describe } from "./wording.js";
 
+const UNNAMED = "A member";
 // Stream ids remembered per group, so an item seen twice is not handled twice.
 export const HANDLED_KEPT = 500;
 // Group messages that wait for their sender's key (it travels on another path).
@@ -122,10 +124,20 @@ export function groupItem(vault, group) {
   return vault.find("group", (data) => data.group === group);
 }
 
+// An event's name is looked up again: a member's name arrives with its
+// sender key, often after the roster that admitted it.
 export function timeline(vault, group) {
+  const value = groupItem(vault, group)?.data;
+  const named = (item) => {
+    const name = value ? items.displayName(value, b64uDecode(item.data.member)) : UNNAMED;
+    return name === UNNAMED ? item : { ...item, data: { ...item.data, name } };
+  };
   return [
     ...vault.list("group_message").filter((item) => item.data.group === group),
-    ...vault.list("group_event").filter((item) => item.data.group === group),
+    ...vault
+      .list("group_event")
+      .filter((item) => item.data.group === group)
+      .map(named),
   ].sort(timelineOrder);
 }
 
@@ -218,7 +230,7 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
   async function memberBundle(value, key) {
     const encoded = b64uEncode(key);
     const answer = await api("GET", `/api/groups/${value.group}/keys/${encoded}/bundle`);
-    if (answer.member_key !== encoded) {
+    if (answer?.identity_key !== encoded) {
       throw new MalformedError("The server sent the keys of another member.");
     }
     return items.sessionBundle(items.groupIdOf(value), answer);
@@ -437,13 +449,24 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
       updates = [];
       if (!item) {
         updates = [tell(group, "warning", WARN_NOT_MEMBER)];
-      } else if (!(item.data.handled ?? []).includes(sid)) {
+      } else if ((item.data.handled ?? []).includes(sid)) {
+        // Handled and acknowledged already (pulled, then pushed live).
+        return;
+      } else {
         const applied = await applyStream(item.data, kind, body, sid, writes);
         updates = applied.updates;
         const handled = [...(applied.value.handled ?? []), sid].slice(-HANDLED_KEPT);
         writes.push(vault.write(item.id, { ...applied.value, handled }));
       }
-      await conn.request({ type: "group_ack", group, id: sid, vault: toWire(writes) }, sid);
+      try {
+        await conn.request({ type: "group_ack", group, id: sid, vault: toWire(writes) }, sid);
+      } catch (error) {
+        if (error?.code !== "not_found" && error?.code !== "not_a_member") throw error;
+        // Another device handled it first, or the membership ended earlier.
+        await vault.sync();
+        updates = [];
+        return;
+      }
       vault.apply(writes);
     }, vault.sync);
     if (groupItem(vault, group)) await sendOutbox(group);
@@ -515,8 +538,10 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
     }
     const sender = b64uDecode(fromKey, { length: ED25519_PUBLIC_KEY_BYTES });
     let value = start;
-    if (stateOf(items.heldRoster(value), sender) === null) {
-      // It may have been admitted by a roster this device has not seen yet.
+    const state = items.stateOfItem(value);
+    if (state === null || stateOf(state.roster, sender) === null) {
+      // The sender, or this member, may have been admitted by a roster this
+      // device has not taken in yet: the group's latest is verified first.
       value = (await latestRoster(value, writes)).value;
     }
     const opened = items.openMemberEnvelope(value, sender, data);
@@ -527,6 +552,23 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
       return { value, update: tell(group, "key") };
     }
     return { value, update: tell(group, "none") };
+  }
+
+  // What an envelope that does not open leaves behind: a key from before a
+  // removal, or from a member who has since left, passes silently; a sender
+  // the signed list never admitted is shown as a warning.
+  function refusedEnvelope(value, fromKey, error) {
+    const state = items.stateOfItem(value);
+    const listed =
+      state !== null &&
+      typeof fromKey === "string" &&
+      rosterEntry(state.roster, b64uDecode(fromKey)) !== null;
+    if (error instanceof StaleSenderKeyError || (error instanceof NotAMemberError && listed)) {
+      return value;
+    }
+    const text = error instanceof NotAMemberError ? WARN_UNLISTED : describe(error);
+    tell(value.group, "warning", text);
+    return items.warn(value, text);
   }
 
   async function handleEnvelope(frame) {
@@ -542,10 +584,8 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
           value = (await openGroupEnvelope(item.data, frame, writes)).value;
         } catch (error) {
           if (!(error instanceof ProtocolError)) throw error;
-          const text = error instanceof NotAMemberError ? WARN_UNLISTED : describe(error);
           writes.length = 0;
-          value = items.warn(item.data, text);
-          tell(group, "warning", text);
+          value = refusedEnvelope(item.data, frame.from_key, error);
         }
         writes.push(vault.write(item.id, value));
       }

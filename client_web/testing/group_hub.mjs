@@ -5,11 +5,11 @@
 // decide who is routed to. Frames are queued per account and handed over
 // when a test calls `deliver`, so the order of arrival is the test's choice.
 
-import { createGroups } from "../app/groups.js";
 import { ApiError } from "../app/api.js";
+import { createGroups } from "../app/groups.js";
+import { MEMBER_ADMITTED, MEMBER_MUTED, SIGNATURE_BYTES } from "../lib/constants.js";
 import { b64uDecode, b64uEncode } from "../lib/encoding.js";
 import { decodeRoster } from "../lib/group_roster.js";
-import { MEMBER_ADMITTED, MEMBER_MUTED, SIGNATURE_BYTES } from "../lib/constants.js";
 
 const PRESENT = [MEMBER_ADMITTED, MEMBER_MUTED];
 
@@ -39,7 +39,7 @@ export class GroupHub {
     const conn = {
       ready: true,
       request: async (frame, ref) => {
-        if (frame.type === "send" && (frame.to_key || frame.from_key)) return this.send(account, frame);
+        if (frame.type === "send" && (frame.to_key || frame.from_key)) return this.send(frame);
         if (frame.type === "group_send") return this.groupSend(account, frame);
         if (frame.type === "group_ack") {
           device.server.commit(frame.vault ?? []);
@@ -108,7 +108,8 @@ export class GroupHub {
     if (method === "GET" && parts[1] === "bundle") {
       const device = this.devices.get(decodeURIComponent(parts[2]));
       if (!device) throw new ApiError("not_found", "No such account.");
-      return device.account.bundle;
+      // Each one-time prekey goes to one initiator; the fake hands out none.
+      return { ...device.account.bundle, one_time_prekey: null };
     }
     if (parts[1] !== "groups") throw new ApiError("unrouted", "");
     if (method === "POST" && parts.length === 2) {
@@ -157,8 +158,9 @@ export class GroupHub {
     if (method === "GET" && parts[3] === "keys") {
       const registered = this.keys.get(parts[4]);
       if (!registered || registered.group !== group.id) throw new ApiError("not_found", "");
+      // As the server: the member key as identity, the group id as account.
       return {
-        member_key: parts[4],
+        account: group.id,
         identity_key: parts[4],
         signed_prekey: registered.upload.signed_prekey,
         pq_prekey: registered.upload.pq_prekey,
@@ -190,7 +192,7 @@ export class GroupHub {
     throw new ApiError("not_found", `${method} ${path} is not faked.`);
   }
 
-  send(account, frame) {
+  send(frame) {
     this.sequence += 1;
     const from = frame.from_key ? this.keys.get(frame.from_key) : null;
     const group = from?.group ?? this.keys.get(frame.to_key)?.group;

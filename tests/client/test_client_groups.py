@@ -11,6 +11,7 @@ own is never sent a key and the others are warned.
 
 import asyncio
 import contextlib
+import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,10 @@ from client_harness import close_all, new_client, new_therapist
 from client_py import group_items
 from client_py.client import Client
 from client_py.errors import AnswerTimeoutError
+from client_py.groups import WARN_NOT_MEMBER, WARN_UNLISTED
+from client_py.ids import new_id
+from crypto import payload as payloads
+from crypto.encoding import b64u_decode, b64u_encode
 from crypto.errors import MissingSenderKeyError, NotAMemberError
 
 WAIT = 20.0
@@ -170,8 +175,64 @@ async def test_muted_and_paused_members_cannot_write_and_leaving_is_shown(server
         await until(kim, group, lambda: "Kim muted" in events(kim, group))
         with pytest.raises(NotAMemberError):
             await kim.send_group(group, "Let me speak")
+        # Names travel with sender keys: Kim learns Sam's before Sam goes.
+        await sam.send_group(group, "I have to go")
+        await until(kim, group, lambda: "I have to go" in bodies(kim, group))
         await sam.leave_group(group)
         await until(therapist, group, lambda: "Sam left" in events(therapist, group))
         await until(kim, group, lambda: "Sam left" in events(kim, group))
     finally:
         await close_all(therapist, sam, kim)
+
+
+async def test_a_member_the_server_adds_on_its_own_reads_nothing(server: Any) -> None:
+    """The forged-membership check: a row inserted into the server's database."""
+    therapist, sam, kim, group = await hosted_group(server)
+    eve, _ = await new_client(server)
+    try:
+        await sam.send_group(group, "Before Eve")
+        await until(kim, group, lambda: "Before Eve" in bodies(kim, group))
+        with sqlite3.connect(server.database) as db:
+            seq = db.execute("SELECT MAX(seq) FROM group_messages").fetchone()[0]
+            db.execute(
+                "INSERT INTO group_members (group_id, account, cursor) VALUES (?, ?, ?)",
+                (b64u_decode(group), b64u_decode(eve.account), seq),
+            )
+        await eve.connect()
+        await sam.send_group(group, "Only for the admitted")
+        await until(kim, group, lambda: "Only for the admitted" in bodies(kim, group))
+        # The server routes the group's stream to Eve, who can open nothing.
+        stream = await eve.http.get(f"/api/groups/{group}/messages")
+        message = next(m for m in stream["messages"] if m["kind"] == "message")
+        gid = b64u_decode(group)
+        moderator_key = therapist.identity.public
+        eve_item = group_items.new_item(gid, "member", moderator_key, LISTING, "Eve", 0)
+        with pytest.raises(NotAMemberError):
+            group_items.decrypt(eve_item, b64u_decode(message["body"]))
+        warnings: list[str] = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + WAIT
+        while WARN_NOT_MEMBER not in warnings:
+            assert loop.time() < deadline, "Eve's client never warned"
+            with contextlib.suppress(AnswerTimeoutError):
+                incoming = await eve.receive(0.3)
+                warnings += [u.text for u in incoming.group or [] if u.kind == "warning"]
+        # Eve writes to Sam's member key as if she were a member: Sam's client
+        # refuses it and shows a warning; no sender key was ever sealed to her.
+        upload = eve_item["key_upload"]
+        eve_key = b64u_encode(group_items.member_key(eve_item))
+        await eve.http.put(f"/api/groups/{group}/keys/{eve_key}", upload)
+        sam_key = b64u_decode(next(m.member_key for m in sam.group_members(group) if m.you))
+        answer = await eve.http.get(f"/api/groups/{group}/keys/{b64u_encode(sam_key)}/bundle")
+        bundle = group_items.session_bundle(gid, answer)
+        body = payloads.encode_group_key(b"\x01" * 10)
+        _item, envelope = group_items.seal_pairwise(eve_item, sam_key, body, bundle)
+        await eve.channel.send(
+            new_id(), None, envelope, [], to_key=b64u_encode(sam_key), from_key=eve_key
+        )
+        sam_item = lambda: next(v for v in sam.my_groups() if v["group"] == group)  # noqa: E731
+        await until(sam, group, lambda: WARN_UNLISTED in sam_item()["warnings"])
+        assert eve_key not in sam_item().get("sessions", {})
+        assert "Only for the admitted" not in str(eve.my_groups())
+    finally:
+        await close_all(therapist, sam, kim, eve)
