@@ -68,12 +68,14 @@ const TEXT = {
   identity_changed:
     "A message claimed to come from this contact but under different keys, so it was not opened. Compare safety numbers with them.",
   // Groups (PROTOCOL.md sections 13 and 15): the signed member list decides.
+  // Both the server (an upload older than its newest list) and a member's
+  // device (a list older than one it verified) refuse a rollback.
   roster_rollback:
-    "The group's member list offered was older than one already checked, so it was refused and the newer list kept.",
+    "That member list is older than the newest one, so it was not used and the newest list kept. If you were changing it, please make the change again.",
   roster_outdated:
     "This came from a newer member list than this device has. Fetching the group's list, then trying again.",
   not_a_member:
-    "The group's signed member list does not include this member now, so nothing was opened or sent.",
+    "The group's signed member list does not include this member now (or no longer does), so nothing was opened or sent.",
   stale_sender_key:
     "This group message used a key from before someone left or was removed, so it was not opened.",
   missing_sender_key:
