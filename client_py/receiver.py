@@ -53,22 +53,16 @@ def decrypt_envelope(
     vault: Vault, identity: IdentityKeyPair, envelope_id: str, sender: str, data: bytes
 ) -> tuple[Incoming, Batch]:
     """Decrypt an envelope from `sender`; raises a ProtocolError and changes nothing if it fails."""
-    stored = vault.find("session", peer=sender)
+    stored = records.stored_sessions(vault, sender)
     prekeys_item = vault.find("prekeys")
     if prekeys_item is None:
         raise VaultCorruptError("The vault has no prekeys item; log in again to repair it.")
-    record = None if stored is None else records.session_record(stored.value)
-    result = sessions.decrypt(identity, data, record, store_from_item(prekeys_item.value))
+    result = sessions.decrypt(identity, data, stored.record, store_from_item(prekeys_item.value))
     # A sender under another identity key than the session's was refused by
     # sessions.decrypt (PROTOCOL.md section 4, step 0).
     peer_identity = sessions.peer_identity(result.state, identity.public)
     batch = vault.batch()
-    batch.put(
-        records.session_item(
-            None if stored is None else stored.value, sender, peer_identity, result.record
-        ),
-        None if stored is None else stored.id,
-    )
+    records.put_sessions(batch, stored, sender, peer_identity, result.record)
     if result.prekeys is not None:
         batch.put(store_to_item(result.prekeys), prekeys_item.id)
     if vault.find("contact", peer=sender) is None:
