@@ -20,8 +20,8 @@ from client_harness import close_all, new_client, new_therapist
 
 from client_py import group_items
 from client_py.client import Client
-from client_py.errors import AnswerTimeoutError
-from client_py.groups import WARN_NOT_MEMBER, WARN_UNLISTED
+from client_py.errors import AnswerTimeoutError, ServerError
+from client_py.groups import WARN_NOT_MEMBER, WARN_UNLISTED, paused
 from client_py.ids import new_id
 from crypto import payload as payloads
 from crypto.encoding import b64u_decode, b64u_encode
@@ -236,3 +236,43 @@ async def test_a_member_the_server_adds_on_its_own_reads_nothing(server: Any) ->
         assert "Only for the admitted" not in str(eve.my_groups())
     finally:
         await close_all(therapist, sam, kim, eve)
+
+
+async def test_pause_rules_decline_and_muting_for_oneself(server: Any) -> None:
+    therapist, sam, kim, group = await hosted_group(server)
+    lee, _ = await new_client(server)
+    try:
+        await lee.connect()
+        await therapist.pause_group(group, True)
+        await until(sam, group, lambda: group_paused(sam, group))
+        with pytest.raises(ServerError) as refused:
+            await sam.send_group(group, "Is anyone here?")
+        assert refused.value.code == "group_paused"
+        await therapist.send_group(group, "We pause until Monday")
+        await until(sam, group, lambda: "We pause until Monday" in bodies(sam, group))
+        await therapist.pause_group(group, False)
+        await until(sam, group, lambda: not group_paused(sam, group))
+        await sam.send_group(group, "Back again")
+
+        await therapist.edit_group(group, {"rules": "Be kind. No names."})
+        listed = {entry.group: entry for entry in await lee.group_directory()}
+        assert listed[group].listing["rules"] == "Be kind. No names."
+
+        await lee.join_group(group, "Lee", "Hello")
+        (request,) = await wait_for_requests(therapist, group, 1)
+        await therapist.decline(group, request["member_key"], "The group is full this month.")
+        await until(lee, group, lambda: lee.group_status(group) == "declined")
+        item = next(v for v in lee.my_groups() if v["group"] == group)
+        assert item["declined"] == "The group is full this month."
+
+        await kim.mute_group(group, True)
+        await sam.send_group(group, "Quiet for Kim")
+        await until(kim, group, lambda: "Quiet for Kim" in bodies(kim, group))
+        assert next(v for v in kim.my_groups() if v["group"] == group)["muted"] is True
+    finally:
+        await close_all(therapist, sam, kim, lee)
+
+
+def group_paused(client: Client, group: str) -> bool:
+    item = next(v for v in client.my_groups() if v["group"] == group)
+    return paused(item)
