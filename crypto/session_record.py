@@ -59,6 +59,20 @@ def add_session(record: SessionRecord | None, state: RatchetState) -> SessionRec
     return (state, *earlier)[:MAX_SESSIONS_PER_PEER]
 
 
+def merge_records(records: list[SessionRecord]) -> SessionRecord:
+    """Several records for one peer read as one (section 5.8, "Two records for one peer").
+
+    The sessions in the order given, a session whose EK an earlier one has
+    dropped, then only the first `MAX_SESSIONS_PER_PEER` kept.
+    """
+    merged: list[RatchetState] = []
+    for record in records:
+        merged += [state for state in record if all(s.ek != state.ek for s in merged)]
+    result = tuple(merged[:MAX_SESSIONS_PER_PEER])
+    check_record(result)
+    return result
+
+
 def encode_record(record: SessionRecord) -> bytes:
     check_record(record)
     parts = [u8(SESSION_RECORD_VERSION), u8(len(record))]

@@ -4,7 +4,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from crypto.constants import ID_BYTES
-from server import accounts, blocks, profiles
+from server import accounts, blocks, groups, profiles
 from server.endpoint import authenticate, endpoint, json_response, read_json, services
 from server.errors import UnauthorizedError
 from server.validation import decode_b64u
@@ -16,8 +16,9 @@ PROFILE_CHANGED = {"type": "profile_changed"}
 
 @endpoint
 async def directory(request: Request) -> Response:
-    therapists = await services(request).readers.run(profiles.directory)
-    return json_response({"therapists": therapists})
+    readers = services(request).readers
+    therapists = await readers.run(profiles.directory)
+    return json_response({"therapists": therapists, "groups": await readers.run(groups.directory)})
 
 
 @endpoint

@@ -71,7 +71,13 @@ def _rows(
     source: sqlite3.Connection, table: str, columns: list[str]
 ) -> Iterator[list[tuple[object, ...]]]:
     # rowid order: the order rows were added in, which one-time prekeys are handed out in.
-    cursor = source.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY rowid")  # noqa: S608
+    names = ", ".join(f'"{column}"' for column in columns)
+    sql = source.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+    ).fetchone()[0]
+    # A table WITHOUT ROWID has no insertion order to keep, and no rowid to ask for.
+    order = "" if "WITHOUT ROWID" in sql.upper() else " ORDER BY rowid"
+    cursor = source.execute(f"SELECT {names} FROM {table}{order}")  # noqa: S608
     while batch := cursor.fetchmany(BATCH_ROWS):
         yield batch
 
@@ -116,32 +122,57 @@ def move(sqlite_path: Path, url: str) -> Moved:
     return Moved(copied)
 
 
+def _identity_columns(target: PostgresConnection, table: str) -> set[str]:
+    rows = target.execute(
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_name = ? AND is_identity = 'YES'",
+        (table,),
+    )
+    return {row[0] for row in rows}
+
+
 def _copy_all(source: sqlite3.Connection, target: PostgresConnection) -> dict[str, int]:
     copied: dict[str, int] = {}
+    given = dict(source.execute("SELECT name, seq FROM sqlite_sequence").fetchall())
     # The installation's keys replace the ones PostgreSQL's first migration made.
     target.execute("DELETE FROM settings")
     for table in _tables_in_order(source):
         columns = _columns(source, table)
-        # The envelopes' numbers are kept: PostgreSQL must take them as given.
-        overriding = " OVERRIDING SYSTEM VALUE" if table == "envelopes" else ""
+        # Numbers SQLite gave (envelopes', group items' `seq`) are kept as they
+        # are; PostgreSQL's counter then continues past the highest it gave.
+        kept = _identity_columns(target, table) & set(columns)
+        overriding = " OVERRIDING SYSTEM VALUE" if kept else ""
         marks = ", ".join("?" for _ in columns)
-        names = ", ".join(columns)
+        # Quoted: a column may be a word PostgreSQL reserves (member_keys."left").
+        names = ", ".join(f'"{column}"' for column in columns)
         statement = f"INSERT INTO {table} ({names}){overriding} VALUES ({marks})"  # noqa: S608
         count = 0
         for batch in _rows(source, table, columns):
             target.executemany(statement, batch)
             count += len(batch)
         copied[table] = count
-    row = source.execute("SELECT seq FROM sqlite_sequence WHERE name = 'envelopes'").fetchone()
-    stored = target.execute("SELECT COALESCE(MAX(seq), 0) FROM envelopes").fetchone()[0]
-    highest = max(row[0] if row else 0, stored)
-    if highest:
-        target.execute("SELECT setval(pg_get_serial_sequence('envelopes', 'seq'), ?)", (highest,))
+        for column in kept:
+            stored = target.execute(
+                f"SELECT COALESCE(MAX({column}), 0) FROM {table}"  # noqa: S608
+            ).fetchone()[0]
+            highest = max(given.get(table, 0), stored)
+            if highest:
+                target.execute(
+                    "SELECT setval(pg_get_serial_sequence(?, ?), ?)", (table, column, highest)
+                )
+    # The counters the triggers keep, counted again from the copied rows
+    # (the triggers counted each copied row once more on top of the copy).
     target.execute(
         "UPDATE accounts SET "
         "inbox = (SELECT COUNT(*) FROM envelopes e WHERE e.recipient = accounts.id), "
         "outbox_bytes = (SELECT COALESCE(SUM(length(e.env)), 0) FROM envelopes e "
-        "WHERE e.sender = accounts.id)"
+        "WHERE e.sender = accounts.id) "
+        "+ (SELECT COALESCE(SUM(length(m.body)), 0) FROM group_messages m "
+        "WHERE m.sender = accounts.id)"
+    )
+    target.execute(
+        "UPDATE groups SET stored = (SELECT COUNT(*) FROM group_messages m "
+        "WHERE m.group_id = groups.id)"
     )
     for table, count in copied.items():
         found = target.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]  # noqa: S608

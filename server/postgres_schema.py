@@ -210,6 +210,111 @@ def _secret_changes(conn: Connection) -> None:
     )
 
 
+def _groups(conn: Connection) -> None:
+    # As SQLite's migration 7 (server/migrations.py says what each table is
+    # for). `left` is a reserved word in PostgreSQL: the column is quoted,
+    # here and in every statement of server/groups.py (SQLite accepts that too).
+    for statement in (
+        """CREATE TABLE groups (
+            id BYTEA PRIMARY KEY,
+            roster BYTEA NOT NULL,
+            version BIGINT NOT NULL,
+            flags BIGINT NOT NULL,
+            listing BYTEA,
+            listing_sig BYTEA,
+            stored BIGINT NOT NULL DEFAULT 0
+        )""",
+        """CREATE TABLE group_moderators (
+            group_id BYTEA NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
+            account BYTEA NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+            PRIMARY KEY (group_id, account)
+        )""",
+        "CREATE INDEX group_moderators_account ON group_moderators (account)",
+        # A group whose last moderator account is deleted goes too.
+        """CREATE FUNCTION group_moderators_last() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NOT EXISTS (SELECT 1 FROM group_moderators WHERE group_id = OLD.group_id) THEN
+                DELETE FROM groups WHERE id = OLD.group_id;
+            END IF;
+            RETURN NULL;
+        END $$""",
+        """CREATE TRIGGER group_moderators_last AFTER DELETE ON group_moderators
+            FOR EACH ROW EXECUTE FUNCTION group_moderators_last()""",
+        """CREATE TABLE member_keys (
+            key BYTEA PRIMARY KEY,
+            group_id BYTEA NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
+            account BYTEA NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+            "left" BIGINT NOT NULL DEFAULT 0
+        )""",
+        "CREATE UNIQUE INDEX member_keys_group_account ON member_keys (group_id, account)",
+        "CREATE INDEX member_keys_account ON member_keys (account)",
+        """CREATE TABLE member_signed_prekeys (
+            member_key BYTEA NOT NULL REFERENCES member_keys (key) ON DELETE CASCADE,
+            kind TEXT NOT NULL,
+            id BIGINT NOT NULL,
+            key BYTEA NOT NULL,
+            sig BYTEA NOT NULL,
+            PRIMARY KEY (member_key, kind)
+        )""",
+        # `added` orders one-time prekeys oldest first, as SQLite's rowid does.
+        """CREATE TABLE member_one_time_prekeys (
+            member_key BYTEA NOT NULL REFERENCES member_keys (key) ON DELETE CASCADE,
+            id BIGINT NOT NULL,
+            key BYTEA NOT NULL,
+            sig BYTEA NOT NULL,
+            added BIGINT GENERATED ALWAYS AS IDENTITY,
+            PRIMARY KEY (member_key, id)
+        )""",
+        "CREATE INDEX member_one_time_prekeys_added ON member_one_time_prekeys (member_key, added)",
+        """CREATE TABLE group_members (
+            group_id BYTEA NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
+            account BYTEA NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+            cursor BIGINT NOT NULL,
+            until_seq BIGINT,
+            muted BIGINT NOT NULL DEFAULT 0,
+            moderator BIGINT NOT NULL DEFAULT 0,
+            PRIMARY KEY (group_id, account)
+        )""",
+        "CREATE INDEX group_members_account ON group_members (account)",
+        """CREATE TABLE group_messages (
+            seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            id BYTEA NOT NULL UNIQUE,
+            group_id BYTEA NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
+            sender BYTEA NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+            kind BIGINT NOT NULL,
+            body BYTEA NOT NULL,
+            sender_key BYTEA,
+            iteration BIGINT,
+            ts BIGINT NOT NULL
+        )""",
+        "CREATE INDEX group_messages_group ON group_messages (group_id, seq)",
+        "CREATE INDEX group_messages_sender ON group_messages (sender, group_id)",
+        "CREATE UNIQUE INDEX group_messages_chain "
+        "ON group_messages (group_id, sender_key, iteration)",
+        "CREATE INDEX group_messages_ts ON group_messages (ts)",
+        # A group's stored items and a sender's pending bytes, for the limits.
+        """CREATE FUNCTION group_messages_count() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'INSERT' THEN
+                UPDATE groups SET stored = stored + 1 WHERE id = NEW.group_id;
+                UPDATE accounts SET outbox_bytes = outbox_bytes + length(NEW.body)
+                    WHERE id = NEW.sender;
+            ELSE
+                UPDATE groups SET stored = stored - 1 WHERE id = OLD.group_id;
+                UPDATE accounts SET outbox_bytes = outbox_bytes - length(OLD.body)
+                    WHERE id = OLD.sender;
+            END IF;
+            RETURN NULL;
+        END $$""",
+        """CREATE TRIGGER group_messages_counted AFTER INSERT OR DELETE ON group_messages
+            FOR EACH ROW EXECUTE FUNCTION group_messages_count()""",
+        "ALTER TABLE envelopes ADD COLUMN group_id BYTEA",
+        "ALTER TABLE envelopes ADD COLUMN sender_key BYTEA",
+        "ALTER TABLE envelopes ADD COLUMN recipient_key BYTEA",
+    ):
+        conn.execute(statement)
+
+
 Migration = Callable[[Connection], None]
 
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
@@ -223,6 +328,7 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
         _sender_limits_and_shorter_traces,
     ),
     (6, "changes of the account secret waiting for their switch", _secret_changes),
+    (7, "peer-support groups", _groups),
 )
 
 

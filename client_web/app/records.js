@@ -5,6 +5,7 @@
 import { CROCKFORD_ALPHABET, ED25519_PUBLIC_KEY_BYTES } from "../lib/constants.js";
 import { b64uDecode, b64uEncode } from "../lib/encoding.js";
 import { exportRecord, importRecord, importSession } from "../lib/session.js";
+import { mergeRecords } from "../lib/session_record.js";
 
 // Message states only move forward.
 export const STATE_RANK = { sending: 0, sent: 1, delivered: 2, read: 3 };
@@ -27,6 +28,31 @@ export function peerIdentity(item) {
   return item
     ? b64uDecode(item.data.peer_identity, { length: ED25519_PUBLIC_KEY_BYTES })
     : undefined;
+}
+
+// A peer's session items read as one record (PROTOCOL.md 5.8 and 10). Two
+// devices that set up a session with the same new peer at the same moment
+// each create a `session` item, and both commits succeed, since they are
+// different items. So every reader takes all of the peer's items, in the
+// order of their ids, as one record: {items, record (null if none)}; and
+// writeSessions keeps the first item and deletes the others, so the devices
+// converge on one item without losing a session. The twin of the Python
+// client's stored_sessions.
+export function storedSessions(vault, peer) {
+  const items = vault
+    .list("session")
+    .filter((item) => item.data.peer === peer)
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  if (items.length === 0) return { items, record: null };
+  return { items, record: mergeRecords(items.map(sessionRecord)) };
+}
+
+export function writeSessions(vault, stored, peer, identityKey, record) {
+  const [first, ...others] = stored.items;
+  return [
+    writeSession(vault, first ?? null, peer, identityKey, record),
+    ...others.map((item) => vault.remove(item.id)),
+  ];
 }
 
 // The older item's single `state` is dropped: the first write upgrades it.

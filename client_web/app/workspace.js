@@ -12,6 +12,7 @@ import { createConnection } from "./connection.js";
 import { loadDirectory } from "./directory.js";
 import { createDrafts } from "./drafts.js";
 import { AccountError } from "./errors.js";
+import { createGroups } from "./groups.js";
 import { closeConversation } from "./mutations.js";
 import { createReceiver } from "./receiver.js";
 import { clientLabel, contactItem } from "./records.js";
@@ -78,7 +79,10 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
     account,
     token: tokenOf,
     identity,
-    onEnvelope: (frame) => receiver.onEnvelope(frame),
+    // Envelopes within a group name the group and member keys, never an account.
+    onEnvelope: (frame) =>
+      typeof frame.group === "string" ? groups.onFrame(frame) : receiver.onEnvelope(frame),
+    onGroup: (frame) => groups.onFrame(frame),
     onVaultChanged: (cursor) => catchUp(cursor),
     onProfileChanged: () => reloadDirectory(),
     onPrekeysLow: () => serial(() => topUpIfLow(upkeep, identity)).catch(() => {}),
@@ -120,6 +124,17 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
     onMessage: (peer) => hooks.onMessage(peer),
     onUnreadable: (peer, error) => hooks.onUnreadable(peer, error),
   });
+  const groups = createGroups({
+    identity,
+    token: tokenOf,
+    request,
+    vault,
+    conn,
+    serial,
+    emit: (group) => events.dispatchEvent(new CustomEvent("group", { detail: { group } })),
+    onUpdate: (update) => hooks.onGroupUpdate?.(update),
+  });
+  workspace.groups = groups;
   workspace.conn = conn;
   workspace.drafts = createDrafts(workspace);
   workspace.savers.add(() => workspace.drafts.flush());

@@ -21,6 +21,7 @@
 //   checkRecord(record)                  throws MalformedError if a rule is broken
 //   promote(record, index, state) -> record   record[index] opened a message
 //   addSession(record | null, state) -> record a new session, now active
+//   mergeRecords([record, ...]) -> record  several records for one peer as one
 //   encodeRecord(record) -> Uint8Array, decodeRecord(bytes) -> record
 
 import {
@@ -28,7 +29,7 @@ import {
   MAX_ARCHIVED_SESSIONS,
   SESSION_RECORD_VERSION,
 } from "./constants.js";
-import { concatBytes, hexEncode, Reader, u8, u32 } from "./encoding.js";
+import { bytesEqual, concatBytes, hexEncode, Reader, u8, u32 } from "./encoding.js";
 import { MalformedError, UnsupportedVersionError } from "./errors.js";
 import { decodeState, encodeState } from "./ratchet.js";
 
@@ -64,6 +65,21 @@ export function promote(record, index, state) {
 
 export function addSession(record, state) {
   return [state, ...(record ?? [])].slice(0, MAX_SESSIONS_PER_PEER);
+}
+
+// Several records for one peer read as one (5.8, "Two records for one peer"):
+// the sessions in the order given, a session whose EK an earlier one has
+// dropped, then only the first MAX_SESSIONS_PER_PEER kept.
+export function mergeRecords(records) {
+  const merged = [];
+  for (const record of records) {
+    for (const state of record) {
+      if (!merged.some((held) => bytesEqual(held.ek, state.ek))) merged.push(state);
+    }
+  }
+  const result = merged.slice(0, MAX_SESSIONS_PER_PEER);
+  checkRecord(result);
+  return result;
 }
 
 export function encodeRecord(record) {

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import test from "node:test";
 
-import { messageItem, sessionItem, sessionRecord } from "../app/records.js";
+import { messageItem, sessionItem, sessionRecord, storedSessions } from "../app/records.js";
 import { changePrekeys } from "../app/upkeep.js";
 import { VAULT_CONFLICT_RETRIES } from "../lib/constants.js";
 import { b64uEncode } from "../lib/encoding.js";
@@ -190,4 +190,38 @@ test("a session item in the older single-session form is read and upgraded", asy
   assert.equal(sessionRecord({ data: upgraded }).length, 1);
   therapist.receiver.onEnvelope(deliveryOf(client, client.server.sent[1]));
   await until(() => therapist.seen.messages.length === 2, "it opens on the other side");
+});
+
+test("two devices starting with one peer at once: both items read as one, then one left", async () => {
+  const therapistAccount = newAccount();
+  const office = await openDevice(therapistAccount);
+  const laptop = await openDevice(therapistAccount, { secondOf: office });
+  const client = await openDevice(newAccount());
+  const toClient = client.account.account;
+  office.server.bundles.set(toClient, client.account.bundle);
+  client.server.bundles.set(therapistAccount.account, therapistAccount.bundle);
+  // Neither device has seen the other's session: each creates an item.
+  office.sender.queueText(toClient, "from the office", { label: "C" });
+  await until(() => office.server.sent.length === 1, "the office's first message");
+  // The server hands each one-time prekey out once.
+  office.server.bundles.set(toClient, { ...client.account.bundle, one_time_prekey: null });
+  laptop.sender.queueText(toClient, "from the laptop", { label: "C" });
+  await until(() => office.server.sent.length === 2, "the laptop's first message");
+  await office.vault.sync();
+  const peerItems = (device) =>
+    device.vault.list("session").filter((item) => item.data.peer === toClient);
+  assert.equal(peerItems(office).length, 2);
+  assert.equal(storedSessions(office.vault, toClient).record.length, 2);
+  for (const frame of office.server.sent) client.receiver.onEnvelope(deliveryOf(office, frame));
+  await until(() => client.seen.messages.length === 2, "the client reads both");
+  // The client's answer goes under the last session set up; the office
+  // reads both items as one record, and its write keeps one item.
+  client.sender.queueText(therapistAccount.account, "one answer", { label: "T" });
+  await until(() => client.server.sent.some((frame) => frame.vault?.length), "the client's answer");
+  const answer = client.server.sent.find((frame) => frame.vault?.length);
+  office.receiver.onEnvelope(deliveryOf(client, answer));
+  await until(() => office.seen.messages.length === 1, "the office reads the answer");
+  assert.deepEqual(office.seen.unreadable, []);
+  assert.equal(peerItems(office).length, 1);
+  assert.equal(sessionRecord(peerItems(office)[0]).length, 2);
 });

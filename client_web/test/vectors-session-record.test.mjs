@@ -12,7 +12,7 @@ import { identityFromSeed, x25519FromPrivate } from "../lib/keys.js";
 import { decodePayload } from "../lib/payload.js";
 import { encodeState } from "../lib/ratchet.js";
 import { decryptEnvelope, encryptPayload, startSession } from "../lib/session.js";
-import { decodeRecord, encodeRecord } from "../lib/session_record.js";
+import { decodeRecord, encodeRecord, mergeRecords } from "../lib/session_record.js";
 import { loadSodium } from "../lib/sodium.js";
 
 await loadSodium();
@@ -116,5 +116,17 @@ test("invalid records fail with the recorded error", () => {
   assert.ok(vectors.invalid.length > 0);
   for (const { name, hex, error } of vectors.invalid) {
     assert.throws(() => decodeRecord(hexDecode(hex)), errorForCode(error), name);
+  }
+});
+
+test("several records of one peer merge into the recorded record, or fail as recorded", () => {
+  assert.ok(vectors.merge.length > 0);
+  for (const { name, records, merged, error } of vectors.merge) {
+    const decoded = records.map((hex) => decodeRecord(hexDecode(hex)));
+    if (error !== undefined) {
+      assert.throws(() => mergeRecords(decoded), errorForCode(error), name);
+    } else {
+      assert.equal(hexEncode(encodeRecord(mergeRecords(decoded))), merged, name);
+    }
   }
 });

@@ -132,3 +132,43 @@ async def test_a_session_item_in_the_older_form_works_and_is_upgraded(server: An
             assert len(record_of(device, peer)) == 1
     finally:
         await close_all(client, therapist)
+
+
+async def test_two_devices_starting_with_one_peer_at_once_keep_both_and_converge(
+    server: Any,
+) -> None:
+    """Two devices of one account each create the peer's session item (PROTOCOL.md 5.8)."""
+    office, secret = await new_therapist(server, "Dr. Two Desks")
+    laptop = await Client.login(server.url, secret)
+    client, _ = await new_client(server)
+    try:
+        for device in (office, laptop, client):
+            await device.connect()
+        # Neither device has seen the other's session: each sets up its own,
+        # in an item of its own, and both commits succeed.
+        await office.send(client.account, "from the office")
+        await laptop.send(client.account, "from the laptop")
+        await office.sync()
+        items = office.vault.list("session")
+        assert len([i for i in items if i.value.get("peer") == client.account]) == 2
+        merged = records.stored_sessions(office.vault, client.account)
+        assert merged.record is not None and len(merged.record) == 2
+
+        assert sorted(await read_texts(client, 2)) == ["from the laptop", "from the office"]
+        # The client answers under the last session set up; whichever device
+        # opens it reads both items as one record.
+        await client.send(office.account, "one answer")
+        assert await read_texts(office, 1) == ["one answer"]
+        # That write kept one item for the client and deleted the other.
+        left = [i for i in office.vault.list("session") if i.value.get("peer") == client.account]
+        assert len(left) == 1
+        assert len(records.session_record(left[0].value)) == 2
+        await laptop.sync()
+        await laptop.send(client.account, "the laptop again")
+        await office.send(client.account, "the office again")
+        assert sorted(await read_texts(client, 2)) == ["the laptop again", "the office again"]
+        await client.send(office.account, "and back to both")
+        # The laptop first finds what the office already opened, then this.
+        assert await read_texts(laptop, 1) == ["and back to both"]
+    finally:
+        await close_all(office, laptop, client)

@@ -16,7 +16,7 @@ from crypto.errors import ProtocolError
 from crypto.keys import IdentityKeyPair, KeyPair, x25519_from_private
 from crypto.prekeys import PrekeyStore, store_from_item
 from crypto.ratchet import RatchetState
-from crypto.session_record import SessionRecord, decode_record, encode_record
+from crypto.session_record import SessionRecord, decode_record, encode_record, merge_records
 from crypto.session_state import decode_state, encode_state
 from crypto.x3dh import derive_sk, initiate, parse_bundle, respond
 
@@ -349,6 +349,13 @@ def test_session_record_encoding() -> None:
         assert [encode_state(state).hex() for state in record] == case["states"]
     for case in data["invalid"]:
         assert error_code(lambda c=case: decode_record(b(c["hex"]))) == case["error"], case["name"]
+    assert data["merge"]
+    for case in data["merge"]:
+        records = [decode_record(b(r)) for r in case["records"]]
+        if "error" in case:
+            assert error_code(lambda r=records: merge_records(r)) == case["error"], case["name"]
+        else:
+            assert encode_record(merge_records(records)).hex() == case["merged"], case["name"]
 
 
 def test_envelope() -> None:

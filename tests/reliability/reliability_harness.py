@@ -41,7 +41,10 @@ _MISCOUNTED = (
     "SELECT a.id FROM accounts a WHERE a.inbox != "
     "(SELECT COUNT(*) FROM envelopes e WHERE e.recipient = a.id) "
     "OR a.outbox_bytes != (SELECT COALESCE(SUM(length(e.env)), 0) FROM envelopes e "
-    "WHERE e.sender = a.id)"
+    "WHERE e.sender = a.id) + (SELECT COALESCE(SUM(length(m.body)), 0) FROM group_messages m "
+    "WHERE m.sender = a.id) "
+    "UNION ALL SELECT g.id FROM groups g WHERE g.stored != "
+    "(SELECT COUNT(*) FROM group_messages m WHERE m.group_id = g.id)"
 )
 
 

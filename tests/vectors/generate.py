@@ -108,6 +108,8 @@ session_record.json (both sides set up a session at once, PROTOCOL.md 5.8)
            of its first session), new_session (bool)}
   valid:   {name, hex, states [hex of each 5.7 state, active first]}
   invalid: {name, hex, error}
+  merge:   {name, records [hex of 5.8], merged (hex) or error}: several
+           records of one peer read as one
 
 payload.json
   text:    {id, sent, body, encoded (text)}
@@ -207,7 +209,12 @@ from crypto.group_state import decode_group_state, encode_group_state  # noqa: E
 from crypto.keys import IdentityKeyPair, KeyPair, x25519_from_private  # noqa: E402
 from crypto.prekeys import PrekeyStore, store_to_item  # noqa: E402
 from crypto.ratchet import RatchetState  # noqa: E402
-from crypto.session_record import SessionRecord, decode_record, encode_record  # noqa: E402
+from crypto.session_record import (  # noqa: E402
+    SessionRecord,
+    decode_record,
+    encode_record,
+    merge_records,
+)
 from crypto.session_state import decode_state, encode_state  # noqa: E402
 from crypto.x3dh import InitiatorSecret, initiate, parse_bundle  # noqa: E402
 
@@ -1267,7 +1274,48 @@ def session_record_vectors() -> dict[str, Any]:
         {"name": name, "hex": data.hex(), "error": error_of(lambda d=data: decode_record(d))}
         for name, data in invalid_bytes
     ]
-    return {"setup": setup, "events": events, "valid": valid, "invalid": invalid}
+    return {
+        "setup": setup,
+        "events": events,
+        "valid": valid,
+        "invalid": invalid,
+        "merge": merge_cases(single, bytes.fromhex(events[3]["record"]), other_pair),
+    }
+
+
+def merge_cases(single: bytes, crossed: bytes, other_pair: bytes) -> list[dict[str, Any]]:
+    """Two or more records of one peer read as one (section 5.8)."""
+    base = decode_record(single)[0]
+    many = []
+    for i in range(6):
+        state = base.copy()
+        state.ek = seed32(f"merge ek {i}")
+        many.append(state)
+    cases = [
+        ("a session in both records is taken from the first", [single, crossed]),
+        ("the same records in the other order", [crossed, single]),
+        (
+            "more sessions than a record holds",
+            [encode_record(tuple(many[:3])), encode_record(tuple(many[3:]))],
+        ),
+        ("records between other identity keys", [single, framed_record(other_pair)]),
+    ]
+    out = []
+    for name, encoded in cases:
+        case: dict[str, Any] = {"name": name, "records": [e.hex() for e in encoded]}
+        records = [decode_record(e) for e in encoded]
+        try:
+            case["merged"] = encode_record(merge_records(records))
+        except ProtocolError as exc:
+            case["error"] = exc.code
+        else:
+            case["merged"] = case["merged"].hex()
+        out.append(case)
+    return out
+
+
+def framed_record(state: bytes) -> bytes:
+    return u8(1) + u8(1) + u32(len(state)) + state
 
 
 # ---------------------------------------------------------------- payload
