@@ -276,3 +276,31 @@ async def test_pause_rules_decline_and_muting_for_oneself(server: Any) -> None:
 def group_paused(client: Client, group: str) -> bool:
     item = next(v for v in client.my_groups() if v["group"] == group)
     return paused(item)
+
+
+async def test_an_invite_only_group_is_joined_by_its_id_alone(server: Any) -> None:
+    therapist, _ = await new_therapist(server)
+    sam, _ = await new_client(server)
+    try:
+        for client in (therapist, sam):
+            await client.connect()
+        group = await therapist.create_group(
+            {"name": "Closed circle", "rules": "Invited only."}, "Ana", invite_only=True
+        )
+        assert group not in {entry.group for entry in await sam.group_directory()}
+        # The therapist gives the id in their conversation; the moderator's key
+        # is trusted only as the signed directory lists it.
+        await sam.join_group(group, "Sam")
+        (request,) = await wait_for_requests(therapist, group, 1)
+        await therapist.admit(group, request["member_key"])
+        await until(sam, group, lambda: sam.group_status(group) == "member")
+        await sam.send_group(group, "Thank you for the invitation")
+        await until(
+            therapist, group, lambda: "Thank you for the invitation" in bodies(therapist, group)
+        )
+        with sqlite3.connect(server.database) as db:
+            rows = db.execute("SELECT listing FROM groups").fetchall()
+        assert rows == [(None,)]
+        assert b"Closed circle" not in server.database.read_bytes()
+    finally:
+        await close_all(therapist, sam)
