@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
+from client_py import groups
 from client_py.api import normalize_server_url
 from client_py.client import Client, Conversation, Incoming, Message, Therapist
 from client_py.errors import (
@@ -541,6 +542,14 @@ async def cmd_watch(args: argparse.Namespace, profile: Profile, out: Output) -> 
 
 def _show_received(out: Output, item: Incoming, label: str) -> None:
     """Report an envelope's error or receipt; its message shows from the vault (_show_new)."""
+    for update in item.group or []:
+        if update.kind == "warning":
+            warn(f"warning: {update.text}")
+        elif update.text:
+            out.data(
+                {"event": "group", "group": update.group, "kind": update.kind, "text": update.text}
+            )
+            out.line(f"[group {update.group[:6]}] {update.text}")
     if item.error is not None:
         _warn_unreadable(label, item.error)
     elif item.receipt is not None:
@@ -679,6 +688,189 @@ async def cmd_delete_account(args: argparse.Namespace, profile: Profile, out: Ou
     out.data({"deleted": account})
     out.line(f"Account {account} and everything the server held for it are deleted.")
     return EXIT_OK
+
+
+STATUS_WORDS = {
+    "requested": "request sent, waiting for the moderator",
+    "member": "member",
+    "declined": "request declined",
+    "left": "you left",
+    "removed": "you were removed",
+}
+
+
+def _group_line(value: dict[str, Any]) -> str:
+    listing = value.get("listing", {})
+    role = (
+        "moderator"
+        if value.get("role") == "moderator"
+        else STATUS_WORDS.get(str(value.get("status")), str(value.get("status")))
+    )
+    muted = ", muted for you" if value.get("muted") else ""
+    return (
+        f"{listing.get('name', 'Group')} [{value['group']}]: {role}{muted}, you are {value['name']}"
+    )
+
+
+def _print_group_entry(out: Output, entry: dict[str, Any]) -> None:
+    if entry.get("kind") == "group_event":
+        out.line(f"-- {groups.event_text(entry)} --")
+        return
+    who = "you" if entry.get("dir") == "out" else str(entry.get("name", "A member"))
+    body = (
+        "(removed by the moderator)"
+        if entry.get("removed")
+        else str(entry.get("body", "")).replace("\n", "\n    ")
+    )
+    out.line(f"[{_when(int(entry.get('sent', 0)))}] {who}: {body}  (id {entry.get('id')})")
+
+
+async def _group_client(args: argparse.Namespace, profile: Profile) -> tuple[Client, str]:
+    """Log in, connect, take in what waited (requests, keys), then the group's stream."""
+    client = await _login(args, profile)
+    try:
+        await _fetch_pending(client)
+        group = client.find_group(args.group)
+        for update in await client.pull_group(group):
+            if update.kind == "warning":
+                warn(f"warning: {update.text}")
+    except BaseException:
+        await client.close()
+        raise
+    return client, group
+
+
+async def cmd_groups(args: argparse.Namespace, profile: Profile, out: Output) -> int:
+    client = await _login(args, profile)
+    try:
+        await _fetch_pending(client)
+        mine = client.my_groups()
+        listed = await client.group_directory()
+        out.data(
+            {
+                "groups": [
+                    {k: v.get(k) for k in ("group", "role", "status", "name", "muted", "listing")}
+                    for v in mine
+                ],
+                "directory": [dataclasses.asdict(listing) for listing in listed],
+            }
+        )
+        out.line("Your groups:" if mine else "You take part in no group yet.")
+        for value in mine:
+            out.line("  " + _group_line(value))
+            for text in value.get("warnings", [])[-3:]:
+                out.line(f"    warning: {text}")
+        own = {value["group"] for value in mine}
+        others = [listing for listing in listed if listing.group not in own]
+        if others:
+            out.line("Open groups you can ask to join:")
+        for listing in others:
+            info = listing.listing
+            out.line(f"  {info.get('name')} [{listing.group}]")
+            for key, label in (("description", ""), ("rhythm", "meets: "), ("rules", "rules: ")):
+                if info.get(key):
+                    out.line(f"    {label}{info[key]}")
+    finally:
+        await client.close()
+    return EXIT_OK
+
+
+async def cmd_group(args: argparse.Namespace, profile: Profile, out: Output) -> int:
+    action = args.group_command
+    if action == "create":
+        client = await _login(args, profile)
+        try:
+            await client.connect()
+            fields = {
+                k: getattr(args, k)
+                for k in ("name", "description", "rules", "rhythm")
+                if getattr(args, k)
+            }
+            group = await client.create_group(
+                fields, args.as_name, invite_only=args.invite_only, max_members=args.max_members
+            )
+            out.data({"group": group})
+            out.line(f"Group created: {group}")
+        finally:
+            await client.close()
+        return EXIT_OK
+    if action == "join":
+        client = await _login(args, profile)
+        try:
+            await client.connect()
+            await client.join_group(args.group, args.as_name, _read_text_argument(args.note or ""))
+            out.data({"group": args.group, "status": "requested"})
+            out.line("Request sent. The moderator sees only the name you chose and your note.")
+        finally:
+            await client.close()
+        return EXIT_OK
+    client, found = await _group_client(args, profile)
+    try:
+        await _group_action(client, found, args, out)
+    finally:
+        await client.close()
+    return EXIT_OK
+
+
+async def _group_action(client: Client, group: str, args: argparse.Namespace, out: Output) -> None:
+    action = args.group_command
+    if action == "read":
+        entries = client.group_timeline(group)
+        out.data({"group": group, "entries": entries})
+        if not entries:
+            out.line("Nothing in this group yet.")
+        for entry in entries:
+            _print_group_entry(out, entry)
+    elif action == "send":
+        sent = await client.send_group(group, _read_text_argument(args.text))
+        out.data(sent)
+        out.line("Sent to the group.")
+    elif action == "members":
+        listed = client.group_members(group)
+        out.data({"members": [dataclasses.asdict(m) for m in listed]})
+        for member in listed:
+            you = " (you)" if member.you else ""
+            out.line(f"{member.name}{you}: {member.state} [{member.member_key}]")
+    elif action == "requests":
+        waiting = client.group_requests(group)
+        out.data({"requests": waiting})
+        if not waiting:
+            out.line("No requests waiting.")
+        for request in waiting:
+            note = f": {request['note']}" if request.get("note") else ""
+            out.line(f"{request['name']} [{request['member_key']}]{note}")
+    elif action == "admit":
+        await client.admit(group, args.member)
+        out.line("Admitted; the new member list is signed and sent.")
+    elif action == "decline":
+        await client.decline(group, args.member, args.reason or "")
+        out.line("Declined.")
+    elif action in ("mute-member", "unmute-member", "remove-member"):
+        await client.set_group_member(group, args.member, action.removesuffix("-member"))
+        out.line("Done; the new member list is signed and sent.")
+    elif action in ("pause", "resume"):
+        await client.pause_group(group, action == "pause")
+        out.line("Paused." if action == "pause" else "Open for writing again.")
+    elif action == "rules":
+        await client.edit_group(group, {"rules": _read_text_argument(args.text)})
+        out.line("Rules updated.")
+    elif action == "remove-message":
+        await client.remove_group_message(group, args.message)
+        out.line("Removed for everyone.")
+    elif action == "report":
+        await client.report_group_message(group, args.message, args.reason or "")
+        out.line("Reported to the moderator, privately.")
+    elif action == "reports":
+        found = client.group_reports(group)
+        out.data({"reports": found})
+        for entry in found:
+            out.line(f"[{_when(int(entry.get('sent', 0)))}] {entry.get('name')}: {entry['body']}")
+    elif action == "leave":
+        await client.leave_group(group)
+        out.line("You left the group. What you read stays on your devices.")
+    elif action in ("mute", "unmute"):
+        await client.mute_group(group, action == "mute")
+        out.line("Muted for you." if action == "mute" else "Unmuted.")
 
 
 Command = Callable[[argparse.Namespace, Profile, Output], Awaitable[int]]
@@ -840,6 +1032,53 @@ def build_parser() -> argparse.ArgumentParser:
         "test", parents=[common], help="send a test notification now"
     )
     notify_test.add_argument("channel", choices=("email", "push"))
+
+    add("groups", cmd_groups, "list your groups and the open groups of the directory")
+    group = add("group", cmd_group, "take part in, or moderate, a peer-support group")
+    group_commands = group.add_subparsers(dest="group_command", required=True)
+
+    def group_sub(name: str, help_text: str, *args: str) -> argparse.ArgumentParser:
+        sub = group_commands.add_parser(name, parents=[common], help=help_text, allow_abbrev=False)
+        for arg in args:
+            sub.add_argument(arg, metavar=arg.upper())
+        return sub
+
+    create = group_sub("create", "host a new group (therapists)")
+    create.add_argument("--name", required=True, help="the group's name")
+    create.add_argument("--description", default="")
+    create.add_argument("--rules", default="")
+    create.add_argument("--rhythm", default="", help='e.g. "Tuesdays 19:00" or "write any time"')
+    create.add_argument("--max-members", type=int, default=50)
+    create.add_argument("--invite-only", action="store_true", help="not listed in the directory")
+    create.add_argument("--as", dest="as_name", required=True, help="your name in this group")
+    join = group_sub("join", "ask to join, under a name for this group alone", "group")
+    join.add_argument("--as", dest="as_name", required=True, help="your name in this group")
+    join.add_argument("--note", help="a short note to the moderator (- for stdin)")
+    group_sub("read", "fetch and show the group's conversation", "group")
+    group_sub("send", "write to the group (TEXT, or - for stdin)", "group", "text")
+    group_sub("members", "the signed member list", "group")
+    group_sub("requests", "join requests waiting (moderators)", "group")
+    group_sub("admit", "admit a request (moderators)", "group", "member")
+    group_sub("decline", "decline a request (moderators)", "group", "member").add_argument(
+        "--reason"
+    )
+    for name, text in (
+        ("mute-member", "stop a member writing (moderators)"),
+        ("unmute-member", "let a muted member write again (moderators)"),
+        ("remove-member", "remove a member; every key is replaced (moderators)"),
+    ):
+        group_sub(name, text, "group", "member")
+    group_sub("pause", "pause the group: only moderators write (moderators)", "group")
+    group_sub("resume", "end a pause (moderators)", "group")
+    group_sub("rules", "replace the rules (moderators; - for stdin)", "group", "text")
+    group_sub("remove-message", "remove a message for everyone (moderators)", "group", "message")
+    group_sub("reports", "members' private reports (moderators)", "group")
+    group_sub(
+        "report", "report a message to the moderator, privately", "group", "message"
+    ).add_argument("--reason")
+    group_sub("leave", "leave the group", "group")
+    group_sub("mute", "mute the group for yourself", "group")
+    group_sub("unmute", "unmute the group for yourself", "group")
 
     delete = add("delete-account", cmd_delete_account, "delete the account and all its data")
     delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")

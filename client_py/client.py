@@ -14,6 +14,7 @@ from typing import Any
 from client_py import (
     account,
     directory,
+    groups,
     mutations,
     notifications,
     receiver,
@@ -25,6 +26,7 @@ from client_py import (
 from client_py.api import DEFAULT_TIMEOUT, Http
 from client_py.connection import Channel
 from client_py.directory import Therapist
+from client_py.groups import GroupUpdate, Listing, Member
 from client_py.notifications import Notifications
 from client_py.profile_dir import Profile
 from client_py.receiver import Incoming
@@ -36,7 +38,7 @@ from crypto.keys import IdentityKeyPair
 from crypto.vault import PROTOCOL_KDF_COST, KdfCost
 from crypto.x3dh import Bundle
 
-__all__ = ["Client", "Conversation", "Incoming", "Message", "Therapist"]
+__all__ = ["Client", "Conversation", "GroupUpdate", "Incoming", "Listing", "Message", "Therapist"]
 
 
 class Client:
@@ -301,3 +303,78 @@ class Client:
 
     async def label(self, peer: str) -> str:
         return await threads.label(self.workspace, peer)
+
+    # Peer-support groups (client_py/groups.py).
+
+    async def group_directory(self) -> list[Listing]:
+        """Open groups whose signed listing verifies."""
+        return await groups.listed(self.workspace)
+
+    def my_groups(self) -> list[dict[str, Any]]:
+        """The `group` items of this account: groups it hosts, joined or asked to join."""
+        return [item.value for item in groups.items(self.workspace)]
+
+    def group_status(self, group: str) -> str:
+        """requested, member, declined, left or removed (from the signed member list)."""
+        item = self.vault.find("group", group=group)
+        return "" if item is None else str(item.value.get("status", ""))
+
+    def find_group(self, text: str) -> str:
+        return str(groups.find(self.workspace, text).value["group"])
+
+    async def create_group(
+        self, fields: dict[str, Any], name: str, *, invite_only: bool = False, max_members: int = 50
+    ) -> str:
+        return await groups.create_group(
+            self.workspace, fields, name, invite_only=invite_only, max_members=max_members
+        )
+
+    async def join_group(self, group: str, name: str, note: str = "") -> None:
+        await groups.request_join(self.workspace, group, name, note)
+
+    async def pull_group(self, group: str) -> list[GroupUpdate]:
+        """Handle everything of the group's stream after this member's cursor."""
+        return await groups.pull(self.workspace, group)
+
+    def group_requests(self, group: str) -> list[dict[str, Any]]:
+        return groups.requests(self.workspace, group)
+
+    async def admit(self, group: str, member_key: str) -> None:
+        await groups.admit(self.workspace, group, member_key)
+
+    async def decline(self, group: str, member_key: str, reason: str = "") -> None:
+        await groups.decline(self.workspace, group, member_key, reason)
+
+    async def set_group_member(self, group: str, member_key: str, action: str) -> None:
+        """`action` is mute, unmute or remove."""
+        await groups.set_member(self.workspace, group, member_key, action)
+
+    async def pause_group(self, group: str, paused: bool) -> None:
+        await groups.set_paused(self.workspace, group, paused)
+
+    async def edit_group(self, group: str, changes: dict[str, str]) -> None:
+        await groups.edit_listing(self.workspace, group, changes)
+
+    async def remove_group_message(self, group: str, message_id: str) -> None:
+        await groups.remove_message(self.workspace, group, message_id)
+
+    async def leave_group(self, group: str) -> None:
+        await groups.leave(self.workspace, group)
+
+    async def report_group_message(self, group: str, message_id: str, reason: str = "") -> None:
+        await groups.report(self.workspace, group, message_id, reason)
+
+    async def mute_group(self, group: str, muted: bool) -> None:
+        await groups.set_muted(self.workspace, group, muted)
+
+    async def send_group(self, group: str, text: str) -> dict[str, Any]:
+        return await groups.send_text(self.workspace, group, text)
+
+    def group_timeline(self, group: str) -> list[dict[str, Any]]:
+        return groups.timeline(self.workspace, group)
+
+    def group_members(self, group: str) -> list[Member]:
+        return groups.members(self.workspace, group)
+
+    def group_reports(self, group: str) -> list[dict[str, Any]]:
+        return groups.reports(self.workspace, group)

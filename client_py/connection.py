@@ -1,9 +1,10 @@
 """The device's websocket (docs/API.md "Websocket frames"): JSON frames to and from the server.
 
-`Channel` is one authenticated websocket. A reader task matches `sent` and
-`acked` answers (and `error` frames with a `ref`) to the request waiting for
-them, and queues `envelope` frames for the caller, who decides when to open
-and acknowledge each one. An error frame with one of `FINAL_CODES` and no
+`Channel` is one authenticated websocket. A reader task matches `sent`,
+`acked`, `group_sent` and `group_acked` answers (and `error` frames with a
+`ref`) to the request waiting for them, and queues `envelope` and `group`
+frames, in the server's order, for the caller, who decides when to open and
+acknowledge each one. An error frame with one of `FINAL_CODES` and no
 `ref` ends the connection for good: every waiting request and the caller
 waiting for envelopes learn of it.
 """
@@ -162,10 +163,10 @@ class Channel:
 
     def _dispatch(self, frame: dict[str, Any]) -> None:
         kind = frame.get("type")
-        if kind == "envelope":
+        if kind in ("envelope", "group"):
             self._envelopes.put_nowait(frame)
-        elif kind in ("sent", "acked"):
-            ref = frame.get("cmid") if kind == "sent" else frame.get("id")
+        elif kind in ("sent", "acked", "group_sent", "group_acked"):
+            ref = frame.get("cmid") if kind in ("sent", "group_sent") else frame.get("id")
             future = self._pending.pop(ref, None) if isinstance(ref, str) else None
             if future is not None and not future.done():
                 future.set_result(frame)
@@ -173,7 +174,8 @@ class Channel:
             self._vault_changed.set()
         elif kind == "error":
             self._dispatch_error(frame)
-        elif kind == "prekeys_low" and self._on_prekeys_low is not None:
+        elif kind == "prekeys_low" and self._on_prekeys_low is not None and "group" not in frame:
+            # A member key's low prekeys name their group; the account's do not.
             count = frame.get("one_time", 0)
             task = asyncio.create_task(self._on_prekeys_low(count if isinstance(count, int) else 0))
             self._tasks.add(task)
@@ -221,14 +223,29 @@ class Channel:
             self._pending.pop(ref, None)
             raise AnswerTimeoutError() from None
 
-    async def send(self, cmid: str, to: str, envelope: bytes, vault: list[dict[str, Any]]) -> str:
-        """Submit an envelope; returns its id once the server has committed it."""
-        frame: dict[str, Any] = {
-            "type": "send",
-            "cmid": cmid,
-            "to": to,
-            "env": b64u_encode(envelope),
-        }
+    async def send(
+        self,
+        cmid: str,
+        to: str | None,
+        envelope: bytes,
+        vault: list[dict[str, Any]],
+        *,
+        to_key: str | None = None,
+        from_key: str | None = None,
+    ) -> str:
+        """Submit an envelope; returns its id once the server has committed it.
+
+        Within a group (docs/API.md, "Groups") an envelope goes from a member
+        key (`from_key`) to a moderator's account or to another member key
+        (`to_key`), so that no member's account is named to anyone.
+        """
+        frame: dict[str, Any] = {"type": "send", "cmid": cmid, "env": b64u_encode(envelope)}
+        if to is not None:
+            frame["to"] = to
+        if to_key is not None:
+            frame["to_key"] = to_key
+        if from_key is not None:
+            frame["from_key"] = from_key
         if vault:
             frame["vault"] = vault
         answer = await self._request(cmid, frame)
@@ -241,13 +258,26 @@ class Channel:
             frame["vault"] = vault
         await self._request(envelope_id, frame)
 
+    async def group_send(self, cmid: str, group: str, message: bytes) -> str:
+        """Submit a group message to the group's stream; returns its id once stored."""
+        frame = {"type": "group_send", "cmid": cmid, "group": group, "msg": b64u_encode(message)}
+        answer = await self._request(cmid, frame)
+        return field(answer, "id", str)
+
+    async def group_ack(self, group: str, item_id: str, vault: list[dict[str, Any]]) -> None:
+        """Move this member's cursor past a stream item, committing `vault` with it."""
+        frame: dict[str, Any] = {"type": "group_ack", "group": group, "id": item_id}
+        if vault:
+            frame["vault"] = vault
+        await self._request(item_id, frame)
+
     async def vault_changed(self) -> None:
         """Wait until another device has written to the vault since the last call."""
         await self._vault_changed.wait()
         self._vault_changed.clear()
 
     async def next_envelope(self, timeout: float | None = None) -> dict[str, Any]:
-        """The next `envelope` frame, in the server's order; `timeout` None waits forever."""
+        """The next `envelope` or `group` frame, in the server's order; None waits forever."""
         try:
             item = await asyncio.wait_for(self._envelopes.get(), timeout)
         except TimeoutError:

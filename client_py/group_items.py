@@ -44,14 +44,14 @@ from crypto.constants import (
     ROSTER_FLAG_PAUSED,
 )
 from crypto.encoding import b64u_decode, b64u_encode
-from crypto.errors import MalformedError, NotAMemberError
+from crypto.errors import MalformedError, NotAMemberError, ProtocolError
 from crypto.group_roster import Roster, RosterEntry, Tombstone
 from crypto.group_state import decode_group_state, encode_group_state
 from crypto.keys import IdentityKeyPair
 from crypto.prekeys import store_from_item, store_to_item
 from crypto.sender_key import GroupPlaintext, GroupState
 from crypto.session_state import decode_state, encode_state
-from crypto.x3dh import parse_bundle
+from crypto.x3dh import Bundle, parse_bundle
 
 PRESENT = (MEMBER_ADMITTED, MEMBER_MUTED)
 # Warnings kept on a group item, newest last; older ones are dropped.
@@ -80,7 +80,7 @@ def new_item(
     """A group item before admission: a fresh member key and name salt for this group alone."""
     group_roster.check_display_name(name)
     member_seed = secrets.token_bytes(ED25519_SEED_BYTES)
-    prekeys, _upload = prekeys_for(member_seed, now)
+    prekeys, upload = prekeys_for(member_seed, now)
     return {
         "kind": "group",
         "group": b64u_encode(group_id),
@@ -94,6 +94,9 @@ def new_item(
         "state": None,
         "roster": None,
         "prekeys": prekeys,
+        # The public halves to publish, which registers the member key
+        # (docs/API.md, "Groups"); dropped once the server has them.
+        "key_upload": upload,
         "sessions": {},
         "muted": False,
         "cursor": 0,
@@ -323,18 +326,20 @@ def accept_roster(item: dict[str, Any], signed: bytes) -> tuple[dict[str, Any], 
         new_state = sender_key.join(
             signed, gid, moderator_key, b64u_decode(item["member_seed"], ED25519_SEED_BYTES)
         )
-        events = roster_events(None, roster)
+        # Who was there before is the member list, not news: only "you joined".
+        events = [e for e in roster_events(None, roster) if e.member_key == new_state.member_key]
     else:
         new_state = sender_key.accept_roster(state, signed)
         events = roster_events(state.roster, new_state.roster)
     own = new_state.roster.state_of(new_state.member_key)
     status = {MEMBER_LEFT: "left", MEMBER_REMOVED: "removed"}.get(own or 0, "member")
     new = with_state({**item, "roster": b64u_encode(signed), "status": status}, new_state)
+    present = {b64u_encode(e.member_key) for e in new_state.roster.entries if e.state in PRESENT}
     if status != "member":
         # Nothing more is readable or sendable: the keys go, the history stays.
-        new = {**new, "sessions": {}}
-    present = {b64u_encode(e.member_key) for e in new_state.roster.entries if e.state in PRESENT}
-    new["sessions"] = {k: v for k, v in new["sessions"].items() if k in present}
+        present = set()
+    for slot in ("sessions", "old_sessions"):
+        new[slot] = {k: v for k, v in new.get(slot, {}).items() if k in present}
     return new, events
 
 
@@ -421,10 +426,12 @@ def session_bundle(gid: bytes, answer: dict[str, Any]) -> dict[str, Any]:
     is not part of any key agreement (the associated data holds the identity
     keys), so the group id stands in for it.
     """
-    if not isinstance(answer, dict) or answer.get("member_key") != answer.get("identity_key"):
+    if not isinstance(answer, dict) or answer.get("member_key", answer.get("identity_key")) != (
+        answer.get("identity_key")
+    ):
         raise MalformedError("The server sent the bundle of another key.")
-    bundle = {k: v for k, v in answer.items() if k != "member_key"}
-    return {**bundle, "account": b64u_encode(gid)}
+    fields = ("identity_key", "signed_prekey", "pq_prekey", "one_time_prekey")
+    return {"account": b64u_encode(gid), **{k: answer.get(k) for k in fields}}
 
 
 def seal_pairwise(
@@ -455,8 +462,10 @@ def open_pairwise(
 
     Returns (sender's key, payload, new session, new prekeys item or None).
     """
-    state = None if session is None else decode_state(b64u_decode(session))
-    received = sessions.decrypt(identity, data, state, store_from_item(prekeys))
+    # A pairwise group session is one state (section 15): it is opened as a
+    # record of one, and the session that opened the message is kept.
+    record = None if session is None else (decode_state(b64u_decode(session)),)
+    received = sessions.decrypt(identity, data, record, store_from_item(prekeys))
     peer = sessions.peer_identity(received.state, identity.public)
     new_prekeys = None if received.prekeys is None else store_to_item(received.prekeys)
     return peer, received.payload, b64u_encode(encode_state(received.state)), new_prekeys
@@ -469,15 +478,95 @@ def open_member_envelope(
 
     Only a member present in the held roster is a sender this member talks to
     (a key the server slipped in gets NotAMemberError, and nothing changes).
+    Two members may start a session with each other at the same moment; each
+    then answers in the session the other started, so the session a new one
+    replaced is kept (`old_sessions`) and tried when the current one fails.
     """
-    stored = None if sender is None else item.get("sessions", {}).get(b64u_encode(sender))
-    peer, payload, session, prekeys = open_pairwise(
-        member_identity(item), item["prekeys"], stored, data
-    )
+    key = None if sender is None else b64u_encode(sender)
+    current = None if key is None else item.get("sessions", {}).get(key)
+    previous = None if key is None else item.get("old_sessions", {}).get(key)
+    identity = member_identity(item)
+    slot = "sessions"
+    try:
+        peer, payload, session, prekeys = open_pairwise(identity, item["prekeys"], current, data)
+    except ProtocolError:
+        if previous is None:
+            raise
+        peer, payload, session, prekeys = open_pairwise(identity, item["prekeys"], previous, data)
+        slot = "old_sessions"
     roster = held_roster(item)
     if roster.state_of(peer) not in PRESENT:
         raise NotAMemberError("The sender is not in the group's signed member list.")
-    new = {**item, "sessions": {**item.get("sessions", {}), b64u_encode(peer): session}}
+    peer_key = b64u_encode(peer)
+    new = {**item, slot: {**item.get(slot, {}), peer_key: session}}
     if prekeys is not None:
         new["prekeys"] = prekeys
+        if slot == "sessions" and current is not None:
+            new["old_sessions"] = {**item.get("old_sessions", {}), peer_key: current}
     return new, peer, payload
+
+
+def seal_to_moderator(
+    item: dict[str, Any], payload: bytes, bundle: Bundle | None
+) -> tuple[dict[str, Any], bytes]:
+    """Encrypt a payload from the member key to the moderator's account (join request, report).
+
+    The session's initiator identity is the member key, so the moderator
+    learns which account asks only if the note says so (section 15.3).
+    """
+    stored = item.get("moderator_session")
+    if stored is not None:
+        state = decode_state(b64u_decode(stored))
+    else:
+        if bundle is None:
+            raise MalformedError("A first message to the moderator needs their bundle.")
+        if bundle.identity_key != b64u_decode(item["moderator_key"], ED25519_PUBLIC_KEY_BYTES):
+            raise MalformedError("The keys offered are not the moderator's signed identity key.")
+        state = sessions.start_session(member_identity(item), bundle)
+    outgoing = sessions.encrypt(state, payload)
+    session = b64u_encode(encode_state(outgoing.state))
+    return {**item, "moderator_session": session}, outgoing.envelope
+
+
+def open_from_moderator(item: dict[str, Any], data: bytes) -> tuple[dict[str, Any], bytes]:
+    """Open the moderator's answer to this member key (a decline) in the join session."""
+    stored = item.get("moderator_session")
+    if stored is None:
+        raise MalformedError("There is no session with the moderator to open this.")
+    peer, payload, session, _prekeys = open_pairwise(
+        member_identity(item), item["prekeys"], stored, data
+    )
+    if peer != b64u_decode(item["moderator_key"], ED25519_PUBLIC_KEY_BYTES):
+        raise MalformedError("The answer does not come from the group's moderator.")
+    return {**item, "moderator_session": session}, payload
+
+
+def open_from_applicant(
+    moderator: IdentityKeyPair,
+    prekeys: dict[str, Any],
+    item: dict[str, Any],
+    sender: str,
+    data: bytes,
+) -> tuple[dict[str, Any], bytes, dict[str, Any] | None]:
+    """The moderator opens a member key's envelope (join request, report) with its account keys.
+
+    Returns (new item, payload, new account prekeys item or None).
+    """
+    stored = item.get("applicants", {}).get(sender)
+    peer, payload, session, new_prekeys = open_pairwise(moderator, prekeys, stored, data)
+    if b64u_encode(peer) != sender:
+        raise MalformedError("The envelope is not from the member key the server names.")
+    applicants = {**item.get("applicants", {}), sender: session}
+    return {**item, "applicants": applicants}, payload, new_prekeys
+
+
+def seal_to_applicant(
+    item: dict[str, Any], key: str, payload: bytes
+) -> tuple[dict[str, Any], bytes]:
+    """The moderator answers a member key in the session its request set up."""
+    stored = item.get("applicants", {}).get(key)
+    if stored is None:
+        raise MalformedError("There is no session with this member key to answer in.")
+    outgoing = sessions.encrypt(decode_state(b64u_decode(stored)), payload)
+    applicants = {**item.get("applicants", {}), key: b64u_encode(encode_state(outgoing.state))}
+    return {**item, "applicants": applicants}, outgoing.envelope

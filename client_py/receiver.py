@@ -17,9 +17,10 @@ handled twice.
 from dataclasses import dataclass
 from typing import Any
 
-from client_py import records
+from client_py import groups, records
 from client_py.api import b64u_field, field
 from client_py.errors import AnswerTimeoutError, ServerError, VaultCorruptError
+from client_py.groups import GroupUpdate
 from client_py.records import Message
 from client_py.vaultstore import Batch, Vault, retry_on_conflict
 from client_py.workspace import Workspace
@@ -34,9 +35,10 @@ from crypto.prekeys import store_from_item, store_to_item
 class Incoming:
     """What one received envelope turned out to be.
 
-    Exactly one of `message`, `receipt` and `error` is set, or none of them
-    for a payload type this client does not know (the session still advanced)
-    or an envelope another device had already handled.
+    Exactly one of `message`, `receipt`, `error` and `group` is set, or none
+    of them for a payload type this client does not know (the session still
+    advanced) or an envelope another device had already handled. `group` is
+    what a group's envelope or stream item changed (client_py/groups.py).
     """
 
     envelope_id: str
@@ -44,28 +46,23 @@ class Incoming:
     message: Message | None = None
     receipt: tuple[str, list[str]] | None = None
     error: ProtocolError | None = None
+    group: list[GroupUpdate] | None = None
 
 
 def decrypt_envelope(
     vault: Vault, identity: IdentityKeyPair, envelope_id: str, sender: str, data: bytes
 ) -> tuple[Incoming, Batch]:
     """Decrypt an envelope from `sender`; raises a ProtocolError and changes nothing if it fails."""
-    stored = vault.find("session", peer=sender)
+    stored = records.stored_sessions(vault, sender)
     prekeys_item = vault.find("prekeys")
     if prekeys_item is None:
         raise VaultCorruptError("The vault has no prekeys item; log in again to repair it.")
-    state = None if stored is None else records.session_state(stored.value)
-    result = sessions.decrypt(identity, data, state, store_from_item(prekeys_item.value))
+    result = sessions.decrypt(identity, data, stored.record, store_from_item(prekeys_item.value))
     # A sender under another identity key than the session's was refused by
     # sessions.decrypt (PROTOCOL.md section 4, step 0).
     peer_identity = sessions.peer_identity(result.state, identity.public)
     batch = vault.batch()
-    batch.put(
-        records.session_item(
-            None if stored is None else stored.value, sender, peer_identity, result.state
-        ),
-        None if stored is None else stored.id,
-    )
+    records.put_sessions(batch, stored, sender, peer_identity, result.record)
     if result.prekeys is not None:
         batch.put(store_to_item(result.prekeys), prekeys_item.id)
     if vault.find("contact", peer=sender) is None:
@@ -136,7 +133,17 @@ async def _open_or_reject(
 
 
 async def open_envelope(workspace: Workspace, frame: dict[str, Any]) -> Incoming:
-    """Decrypt one envelope frame and acknowledge it together with what it changes."""
+    """Decrypt one envelope frame and acknowledge it together with what it changes.
+
+    A group's stream item, and an envelope within a group (it names the group
+    and member keys, never an account), are client_py/groups.py's.
+    """
+    if frame.get("type") == "group":
+        updates = await groups.handle_stream_item(workspace, frame)
+        return Incoming(field(frame, "id", str), "", group=updates)
+    if "group" in frame:
+        update = await groups.handle_envelope(workspace, frame)
+        return Incoming(field(frame, "id", str), "", group=[update])
     envelope_id = field(frame, "id", str)
     sender = field(frame, "from", str)
     data = b64u_field(frame, "env")
@@ -163,13 +170,19 @@ async def open_envelope(workspace: Workspace, frame: dict[str, Any]) -> Incoming
 
 
 async def receive_pending(workspace: Workspace) -> list[Incoming]:
-    """Open every envelope that waited for this device (receipts are the caller's)."""
+    """Open every envelope that waited for this device (receipts are the caller's).
+
+    Group stream items pushed meanwhile are handled too; `ready` counts only
+    envelopes, so they do not count towards it (groups.pull fetches the rest).
+    """
     results = []
-    for _ in range(workspace.channel.pending_at_start):
+    left = workspace.channel.pending_at_start
+    while left > 0:
         try:
             frame = await workspace.channel.next_envelope(workspace.timeout)
         except AnswerTimeoutError:
             # Fewer came than announced (one expired meanwhile): done.
             break
+        left -= frame.get("type") != "group"
         results.append(await open_envelope(workspace, frame))
     return results

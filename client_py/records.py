@@ -10,12 +10,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from client_py.vaultstore import Item, Vault
+from client_py.vaultstore import Batch, Item, Vault
 from crypto.constants import CROCKFORD_ALPHABET
 from crypto.encoding import b64u_decode, b64u_encode
 from crypto.errors import ProtocolError
-from crypto.ratchet import RatchetState
-from crypto.session_state import decode_state, encode_state
+from crypto.session_record import SessionRecord, decode_record, encode_record, merge_records
+from crypto.session_state import decode_state
 
 MESSAGE_STATES = ("sending", "sent", "delivered", "read")
 
@@ -41,19 +41,74 @@ def identity_item(role: str, account: str, handle: str, seed: bytes) -> dict[str
 
 
 def session_item(
-    previous: dict[str, Any] | None, peer: str, peer_identity: bytes, state: RatchetState
+    previous: dict[str, Any] | None, peer: str, peer_identity: bytes, record: SessionRecord
 ) -> dict[str, Any]:
+    """The peer's session item in the form of PROTOCOL.md 10: the whole record in `sessions`.
+
+    An item written before records existed held one session in `state`; it
+    is dropped here, so the item is upgraded by the first write after it.
+    """
+    kept = {key: value for key, value in (previous or {}).items() if key != "state"}
     return {
-        **(previous or {}),
+        **kept,
         "kind": "session",
         "peer": peer,
         "peer_identity": b64u_encode(peer_identity),
-        "state": b64u_encode(encode_state(state)),
+        "sessions": b64u_encode(encode_record(record)),
     }
 
 
-def session_state(value: dict[str, Any]) -> RatchetState:
-    return decode_state(b64u_decode(value["state"]))
+def session_record(value: dict[str, Any]) -> SessionRecord:
+    """The item's session record; an item in the older form is a record of its one session."""
+    if "sessions" in value:
+        return decode_record(b64u_decode(value["sessions"]))
+    return (decode_state(b64u_decode(value["state"])),)
+
+
+@dataclass(frozen=True)
+class StoredSessions:
+    """A peer's session items, read as one record (PROTOCOL.md 5.8 and 10).
+
+    Two devices that set up a session with the same new peer at the same
+    moment each create a `session` item; both commits succeed, since they are
+    different items. Every reader therefore takes all of the peer's items, in
+    the order of their ids, as one record, and the next write keeps the first
+    item and deletes the others, so that the devices converge on one item
+    without losing a session.
+    """
+
+    items: tuple[Item, ...]
+    record: SessionRecord | None
+
+    @property
+    def first(self) -> Item | None:
+        return self.items[0] if self.items else None
+
+
+def stored_sessions(vault: Vault, peer: str) -> StoredSessions:
+    items = tuple(
+        sorted((i for i in vault.list("session") if i.value.get("peer") == peer), key=_by_id)
+    )
+    if not items:
+        return StoredSessions((), None)
+    return StoredSessions(items, merge_records([session_record(i.value) for i in items]))
+
+
+def _by_id(item: Item) -> str:
+    return item.id
+
+
+def put_sessions(
+    batch: Batch, stored: StoredSessions, peer: str, peer_identity: bytes, record: SessionRecord
+) -> None:
+    """Write the peer's record to its first item and delete any other item of the peer."""
+    first = stored.first
+    batch.put(
+        session_item(None if first is None else first.value, peer, peer_identity, record),
+        None if first is None else first.id,
+    )
+    for extra in stored.items[1:]:
+        batch.delete(extra.id)
 
 
 def message_item(

@@ -15,14 +15,14 @@ from client_py import directory, records
 from client_py.errors import BadInputError, ServerError
 from client_py.ids import new_id
 from client_py.records import Message
-from client_py.vaultstore import Batch, Item, retry_on_conflict
+from client_py.vaultstore import Batch, retry_on_conflict
 from client_py.workspace import Workspace
 from crypto import payload as payloads
 from crypto import session as sessions
 from crypto.constants import ED25519_PUBLIC_KEY_BYTES, ID_BYTES, MAX_BODY_CHARS
 from crypto.encoding import b64u_decode, b64u_encode
 from crypto.errors import MalformedError
-from crypto.ratchet import RatchetState
+from crypto.session_record import SessionRecord
 from crypto.x3dh import Bundle, parse_bundle
 
 # Why a server may refuse a receipt for good; the receipt is then dropped.
@@ -58,16 +58,16 @@ async def fetch_bundle(workspace: Workspace, peer: str) -> Bundle:
 
 async def _session_for_sending(
     workspace: Workspace, peer: str, bundle: Bundle | None
-) -> tuple[Item | None, RatchetState, bytes, Bundle | None]:
-    stored = workspace.vault.find("session", peer=peer)
-    if stored is not None:
-        state = records.session_state(stored.value)
-        peer_identity = b64u_decode(stored.value["peer_identity"], ED25519_PUBLIC_KEY_BYTES)
-        return stored, state, peer_identity, bundle
+) -> tuple[records.StoredSessions, SessionRecord, bytes, Bundle | None]:
+    """The peer's session record; new messages go under its first, active session (5.8)."""
+    stored = records.stored_sessions(workspace.vault, peer)
+    if stored.first is not None and stored.record is not None:
+        peer_identity = b64u_decode(stored.first.value["peer_identity"], ED25519_PUBLIC_KEY_BYTES)
+        return stored, stored.record, peer_identity, bundle
     if bundle is None:
         bundle = await fetch_bundle(workspace, peer)
     state = sessions.start_session(workspace.identity, bundle)
-    return None, state, bundle.identity_key, bundle
+    return stored, (state,), bundle.identity_key, bundle
 
 
 def ensure_contact(workspace: Workspace, batch: Batch, peer: str, label: str = "") -> None:
@@ -85,19 +85,15 @@ async def reserve(workspace: Workspace, peer: str, bodies: list[bytes]) -> list[
 
     async def attempt() -> list[bytes]:
         nonlocal bundle
-        stored, state, peer_identity, bundle = await _session_for_sending(workspace, peer, bundle)
+        stored, record, peer_identity, bundle = await _session_for_sending(workspace, peer, bundle)
+        state = record[0]
         envelopes = []
         for body in bodies:
             outgoing = sessions.encrypt(state, body)
             state = outgoing.state
             envelopes.append(outgoing.envelope)
         batch = workspace.vault.batch()
-        batch.put(
-            records.session_item(
-                None if stored is None else stored.value, peer, peer_identity, state
-            ),
-            None if stored is None else stored.id,
-        )
+        records.put_sessions(batch, stored, peer, peer_identity, (state, *record[1:]))
         ensure_contact(workspace, batch, peer, await directory.listed_name(workspace, peer))
         await workspace.commit(batch)
         return envelopes

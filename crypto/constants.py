@@ -44,6 +44,8 @@ MESSAGE_KEY_SALT = bytes(32)
 CK_MESSAGE_BYTE = b"\x01"
 CK_CHAIN_BYTE = b"\x02"
 SESSION_STATE_VERSION = 1
+SESSION_RECORD_VERSION = 1
+MAX_ARCHIVED_SESSIONS = 4
 
 # Section 6: payload and padding.
 PAYLOAD_VERSION = 1
@@ -145,6 +147,7 @@ CTX_GROUP_SENDER_KEY = b"Quietline v1 group sender key"
 CTX_GROUP_MESSAGE = b"Quietline v1 group message"
 CTX_GROUP_MESSAGE_KEYS = b"Quietline v1 group message keys"
 CTX_GROUP_TOMBSTONE = b"Quietline v1 group tombstone"
+CTX_GROUP_LISTING = b"Quietline v1 group listing"
 
 # Therapist profiles (docs/API.md, "Profiles"): the server refuses anything
 # larger, and the clients check the same limits before signing, so that a
@@ -161,6 +164,17 @@ PROFILE_TEXT_CHARS: dict[str, int] = {
 }
 PROFILE_LIST_ITEMS = 20
 PROFILE_LIST_ITEM_CHARS = 60
+
+# An open group's public listing (docs/API.md, "Groups"), checked like a
+# profile: the server refuses anything else, and the clients check the same
+# limits before signing. Only `name` and `max_members` are required.
+MAX_GROUP_LISTING_BYTES = 16 * 1024
+GROUP_LISTING_TEXT_CHARS: dict[str, int] = {
+    "name": 80,
+    "description": 1000,
+    "rules": 4000,
+    "rhythm": 200,
+}
 
 # The web client's idle lock (docs/WEB_CLIENT.md): the practice's default
 # (`idle_lock_minutes`, which the server refuses outside these bounds) and

@@ -13,11 +13,18 @@ from dataclasses import dataclass
 from crypto import envelope as envelope_codec
 from crypto import ratchet
 from crypto.envelope import MessageEnvelope, PrekeyEnvelope
-from crypto.errors import IdentityChangedError, ReplayedError, WrongRecipientError
+from crypto.errors import (
+    IdentityChangedError,
+    ProtocolError,
+    ReplayedError,
+    TamperedError,
+    WrongRecipientError,
+)
 from crypto.keys import IdentityKeyPair, KeyPair, generate_x25519, x25519_from_private
 from crypto.padding import pad, unpad
 from crypto.prekeys import PrekeyStore
 from crypto.ratchet import DhGenerator, PendingPrekey, RatchetState, init_receiver, init_sender
+from crypto.session_record import SessionRecord, add_session, promote
 from crypto.signatures import check_identity_key
 from crypto.x3dh import Bundle, initiate, respond
 
@@ -71,12 +78,21 @@ def encrypt(state: RatchetState, payload: bytes) -> Outgoing:
 
 @dataclass(frozen=True)
 class Received:
-    """A decrypted payload and every change the caller must commit with its acknowledgement."""
+    """A decrypted payload and every change the caller must commit with its acknowledgement.
+
+    `record` is the peer's whole session record after the message (5.8): the
+    session that opened it first.
+    """
 
     payload: bytes
-    state: RatchetState
+    record: SessionRecord
     new_session: bool
     prekeys: PrekeyStore | None
+
+    @property
+    def state(self) -> RatchetState:
+        """The session that opened the message, now the active one."""
+        return self.record[0]
 
 
 def _open(
@@ -86,36 +102,67 @@ def _open(
     return new_state, unpad(padded)
 
 
+def _open_in_record(
+    record: SessionRecord, message: MessageEnvelope, generate_dh: DhGenerator
+) -> tuple[SessionRecord, bytes]:
+    """Section 5.8: try the sessions in order; the one that opens the message becomes active.
+
+    When none opens it, the error is the first one that is not TamperedError
+    (a session that knows the message's chain says what is wrong with it),
+    else TamperedError. A failed attempt may have generated a ratchet key; it
+    is discarded with the attempt.
+    """
+    first_error: ProtocolError | None = None
+    for index, state in enumerate(record):
+        try:
+            new_state, payload = _open(state, message, generate_dh)
+        except TamperedError as exc:
+            first_error = first_error or exc
+            continue
+        except ProtocolError as exc:
+            if first_error is None or isinstance(first_error, TamperedError):
+                first_error = exc
+            continue
+        return promote(record, index, new_state), payload
+    assert first_error is not None
+    raise first_error
+
+
 def decrypt(
     identity: IdentityKeyPair,
     data: bytes,
-    session: RatchetState | None,
+    record: SessionRecord | None,
     prekeys: PrekeyStore,
     generate_dh: DhGenerator = generate_x25519,
 ) -> Received:
-    """Open an envelope from one peer, given our session with that peer if there is one.
+    """Open an envelope from one peer, given our session record with that peer if there is one.
 
     `prekeys` changes only when a prekey message sets up a new session; then
     `Received.prekeys` is the store to write back, else it is None.
     """
     parsed = envelope_codec.parse(data)
     if isinstance(parsed, MessageEnvelope):
-        if session is None:
+        if record is None:
             raise WrongRecipientError("There is no session with this sender to open the message.")
-        new_state, payload = _open(session, parsed, generate_dh)
-        return Received(payload, new_state, new_session=False, prekeys=None)
+        new_record, payload = _open_in_record(record, parsed, generate_dh)
+        return Received(payload, new_record, new_session=False, prekeys=None)
 
     check_identity_key(parsed.identity_key)
     # Step 0: an account's identity key never changes, so a sender we have a
-    # session with must name the same one.
-    if session is not None and not hmac.compare_digest(
-        peer_identity(session, identity.public), parsed.identity_key
+    # session with must name the same one (every session of a record is
+    # between the same two keys).
+    if record is not None and not hmac.compare_digest(
+        peer_identity(record[0], identity.public), parsed.identity_key
     ):
         raise IdentityChangedError()
-    # Step 1: a further prekey message of the session this sender already set up.
-    if session is not None and hmac.compare_digest(session.ek, parsed.ephemeral_key):
-        new_state, payload = _open(session, parsed.inner(), generate_dh)
-        return Received(payload, new_state, new_session=False, prekeys=None)
+    # Step 1: a further prekey message of a session this sender already set
+    # up, active or earlier.
+    for index, state in enumerate(() if record is None else record):
+        if hmac.compare_digest(state.ek, parsed.ephemeral_key):
+            new_state, payload = _open(state, parsed.inner(), generate_dh)
+            return Received(
+                payload, promote(record or (), index, new_state), new_session=False, prekeys=None
+            )
     # Step 2: an ephemeral key already accepted means the session was set up before.
     if prekeys.has_seen(parsed.ephemeral_key):
         raise ReplayedError("This prekey message set up a session that was already replaced.")
@@ -137,6 +184,7 @@ def decrypt(
     )
     fresh = init_receiver(sk, ad, parsed.ephemeral_key, x25519_from_private(spk_private))
     new_state, payload = _open(fresh, parsed.inner(), generate_dh)
-    # Step 5: the changes to commit with the message.
+    # Step 5: the changes to commit with the message; the new session becomes
+    # the active one and the earlier ones are kept behind it (5.8).
     accepted = prekeys.accept(parsed.spk_id, parsed.ephemeral_key, parsed.opk_id or None)
-    return Received(payload, new_state, new_session=True, prekeys=accepted)
+    return Received(payload, add_session(record, new_state), new_session=True, prekeys=accepted)

@@ -27,6 +27,7 @@ import nacl.exceptions
 
 from crypto.constants import (
     CROCKFORD_ALPHABET,
+    CTX_GROUP_LISTING,
     CTX_ONE_TIME_PREKEY,
     CTX_PQ_PREKEY,
     CTX_PROFILE,
@@ -112,6 +113,14 @@ def sign_prekey(seed: bytes, kind: PrekeyKind, prekey_id: int, key: bytes) -> by
 
 def verify_profile(identity_key: bytes, profile_bytes: bytes, sig: bytes) -> None:
     verify(identity_key, CTX_PROFILE, profile_bytes, sig)
+
+
+def verify_group_listing(identity_key: bytes, listing_bytes: bytes, sig: bytes) -> None:
+    verify(identity_key, CTX_GROUP_LISTING, listing_bytes, sig)
+
+
+def sign_group_listing(seed: bytes, listing_bytes: bytes) -> bytes:
+    return sign(seed, CTX_GROUP_LISTING, listing_bytes)
 
 
 def registration_data(server_id: bytes, handle: str) -> bytes:

@@ -218,6 +218,11 @@ def _stats(args: argparse.Namespace, settings: Settings, conn: sqlite3.Connectio
         ).fetchone()[0]
         pending = conn.execute("SELECT COUNT(*) FROM envelopes").fetchone()[0]
         unused = dict(conn.execute("SELECT kind, COUNT(*) FROM invites GROUP BY kind").fetchall())
+        group_counts = conn.execute(
+            "SELECT (SELECT COUNT(*) FROM groups), "
+            "(SELECT COUNT(*) FROM groups WHERE listing IS NULL), "
+            "(SELECT COUNT(*) FROM group_members), (SELECT COUNT(*) FROM group_messages)"
+        ).fetchone()
     finally:
         conn.execute("ROLLBACK")
     print(f"client accounts: {roles.get('client', 0)}")
@@ -225,6 +230,9 @@ def _stats(args: argparse.Namespace, settings: Settings, conn: sqlite3.Connectio
     print(f"revoked therapist accounts: {roles.get('therapist (revoked)', 0)}")
     print(f"threads with undelivered messages: {pairs}")
     print(f"undelivered envelopes: {pending}")
+    print(f"groups: {group_counts[0]} ({group_counts[1]} private)")
+    print(f"group memberships: {group_counts[2]}")
+    print(f"stored group items: {group_counts[3]}")
     print(f"unused therapist invites: {unused.get('therapist', 0)}")
     print(f"unused client invites: {unused.get('client', 0)}")
     print(f"database size: {_database_bytes(settings)} bytes")
@@ -267,7 +275,8 @@ def _purge(args: argparse.Namespace, settings: Settings, conn: sqlite3.Connectio
         purged = retention.purge(conn, settings.envelope_ttl_days, settings.client_inactive_days)
     print(
         f"Removed {purged.envelopes} expired envelopes (with their de-duplication records), "
-        f"{purged.tokens} expired tokens and {purged.clients} inactive client accounts."
+        f"{purged.group_items} expired group items, {purged.tokens} expired tokens and "
+        f"{purged.clients} inactive client accounts."
     )
     return 0
 

@@ -4,18 +4,21 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from crypto.constants import ID_BYTES
-from server import accounts, blocks, profiles
+from server import accounts, blocks, groups, profiles
 from server.endpoint import authenticate, endpoint, json_response, read_json, services
 from server.errors import UnauthorizedError
 from server.validation import decode_b64u
+from server.writer import Tx
 
 THERAPIST = "therapist"
+PROFILE_CHANGED = {"type": "profile_changed"}
 
 
 @endpoint
 async def directory(request: Request) -> Response:
-    therapists = await services(request).readers.run(profiles.directory)
-    return json_response({"therapists": therapists})
+    readers = services(request).readers
+    therapists = await readers.run(profiles.directory)
+    return json_response({"therapists": therapists, "groups": await readers.run(groups.directory)})
 
 
 @endpoint
@@ -27,7 +30,14 @@ async def put_profile(request: Request) -> Response:
     if identity_key is None:
         raise UnauthorizedError("This account no longer exists.")
     profile, sig = profiles.parse_upload(body, identity_key)
-    await service.writer.run(lambda tx: profiles.store(tx.conn, caller.account, profile, sig))
+
+    def operation(tx: Tx) -> None:
+        profiles.store(tx.conn, caller.account, profile, sig)
+        # The therapist's other devices show the profile (the inbox's "What
+        # clients see", the profile form) and fetch it again on this push.
+        tx.after_commit(lambda: service.hub.notify(caller.account, PROFILE_CHANGED))
+
+    await service.writer.run(operation)
     return json_response({})
 
 

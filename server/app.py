@@ -14,6 +14,7 @@ from starlette.routing import Mount, Route, Router, WebSocketRoute
 
 from server import (
     api_accounts,
+    api_groups,
     api_invites,
     api_notifications,
     api_prekeys,
@@ -72,6 +73,19 @@ API_ROUTES = [
     Route("/notifications", api_notifications.put_settings, methods=["PUT"]),
     Route("/notifications", api_notifications.delete_settings, methods=["DELETE"]),
     Route("/notifications/test", api_notifications.send_test, methods=["POST"]),
+    Route("/groups", api_groups.create, methods=["POST"]),
+    Route("/groups", api_groups.mine, methods=["GET"]),
+    Route("/groups/{group}", api_groups.show, methods=["GET"]),
+    Route("/groups/{group}", api_groups.delete, methods=["DELETE"]),
+    Route("/groups/{group}/roster", api_groups.put_roster, methods=["PUT"]),
+    Route("/groups/{group}/listing", api_groups.put_listing, methods=["PUT"]),
+    Route("/groups/{group}/keys/{member_key}", api_groups.put_member_key, methods=["PUT"]),
+    Route("/groups/{group}/keys/{member_key}/bundle", api_groups.member_bundle, methods=["GET"]),
+    Route("/groups/{group}/membership", api_groups.leave, methods=["DELETE"]),
+    Route("/groups/{group}/messages", api_groups.messages, methods=["GET"]),
+    Route("/groups/{group}/messages", api_groups.post_message, methods=["POST"]),
+    Route("/groups/{group}/tombstones", api_groups.post_tombstone, methods=["POST"]),
+    Route("/groups/{group}/ack", api_groups.acknowledge, methods=["POST"]),
 ]
 
 
@@ -98,10 +112,12 @@ async def _purge_periodically(service: Services) -> None:
         live = service.hub.accounts()
         try:
             purged = await service.writer.run(operation)
-            if purged.envelopes or purged.tokens or purged.clients:
+            if purged.envelopes or purged.tokens or purged.clients or purged.group_items:
                 logger.info(
-                    "retention purge removed %d envelopes, %d tokens and %d inactive clients",
+                    "retention purge removed %d envelopes, %d group items, %d tokens and "
+                    "%d inactive clients",
                     purged.envelopes,
+                    purged.group_items,
                     purged.tokens,
                     purged.clients,
                 )

@@ -12,17 +12,22 @@ Envelopes committed meanwhile are not queued directly: they only mark the
 backlog as stale, and it is read again, until a read finds nothing new.
 From then on, new envelopes are pushed straight from the writer in commit
 order, skipping any `seq` already queued.
+
+The items of the account's groups (server/group_stream.py) travel the same
+way beside the envelopes, with their own `seq` order: one order for all the
+groups' items, so one high-water mark serves every group of the account.
 """
 
 import asyncio
 import json
 import logging
+import sqlite3
 from collections import deque
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
 
-from server import envelopes
+from server import envelopes, group_stream
 from server.errors import ApiError
 from server.readers import Readers
 
@@ -62,6 +67,7 @@ class Connection:
         self._catching_up = True
         self._missed = False
         self._max_seq = 0
+        self._max_group_seq = 0
 
     def send(self, frame: dict[str, Any] | str) -> None:
         """Queue a frame; a queue over its bounds closes the connection instead."""
@@ -81,6 +87,14 @@ class Connection:
             self._missed = True
         elif seq > self._max_seq:
             self._max_seq = seq
+            self.send(text)
+
+    def push_group(self, seq: int, text: str) -> None:
+        """Called by the writer after a group item's commit, in commit order."""
+        if self._catching_up:
+            self._missed = True
+        elif seq > self._max_group_seq:
+            self._max_group_seq = seq
             self.send(text)
 
     def close_with(self, error: ApiError, code: int = CLOSE_POLICY) -> None:
@@ -130,16 +144,40 @@ class Connection:
         """Queue the stored backlog in order, then switch to live delivery."""
         while not self.done.is_set():
             self._missed = False
-            rows = await readers.run(envelopes.backlog, self.account, self._max_seq, BACKLOG_PAGE)
+            rows, items = await readers.run(
+                _backlog, self.account, self._max_seq, self._max_group_seq
+            )
             for seq, text in rows:
-                while not self._has_room_for_backlog():
-                    self._space.clear()
-                    await self._space.wait()
-                    if self.done.is_set():
-                        return
+                if not await self._room_for_backlog():
+                    return
                 if seq > self._max_seq:
                     self._max_seq = seq
                     self.send(text)
-            if len(rows) < BACKLOG_PAGE and not self._missed:
+            for seq, text in items:
+                if not await self._room_for_backlog():
+                    return
+                if seq > self._max_group_seq:
+                    self._max_group_seq = seq
+                    self.send(text)
+            if len(rows) < BACKLOG_PAGE and len(items) < BACKLOG_PAGE and not self._missed:
                 self._catching_up = False
                 return
+
+    async def _room_for_backlog(self) -> bool:
+        """Wait for room in the queue; False when the connection ended meanwhile."""
+        while not self._has_room_for_backlog():
+            self._space.clear()
+            await self._space.wait()
+            if self.done.is_set():
+                return False
+        return True
+
+
+def _backlog(
+    conn: sqlite3.Connection, account: bytes, after_seq: int, after_group_seq: int
+) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """One page of each backlog, read in one transaction."""
+    return (
+        envelopes.backlog(conn, account, after_seq, BACKLOG_PAGE),
+        group_stream.backlog(conn, account, after_group_seq, BACKLOG_PAGE),
+    )

@@ -56,6 +56,11 @@ class Send:
     cmid: bytes
     env: bytes
     writes: list[vault.VaultWrite]
+    # An envelope sent as or to a member key (server/groups.py): its group and
+    # keys. Such an envelope was authorised by groups.route_envelope.
+    group: bytes | None = None
+    sender_key: bytes | None = None
+    recipient_key: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -110,7 +115,7 @@ def store(conn: sqlite3.Connection, send: Send, limits: Limits) -> Stored:
     if revoked is not None:
         raise RecipientGoneError()
     if send.sender_role == "client":
-        if recipient_role != "therapist":
+        if recipient_role != "therapist" and send.group is None:
             raise ForbiddenError("A client account can write only to therapists.")
         if blocked:
             raise BlockedError()
@@ -141,10 +146,26 @@ def store(conn: sqlite3.Connection, send: Send, limits: Limits) -> Stored:
     envelope_id = secrets.token_bytes(ID_BYTES)
     ts = clock.this_hour()
     try:
-        seq = conn.execute(
-            "INSERT INTO envelopes (id, recipient, sender, env, ts) VALUES (?, ?, ?, ?, ?)",
-            (envelope_id, send.recipient, send.sender, send.env, ts),
-        ).lastrowid
+        if send.group is None:
+            seq = conn.execute(
+                "INSERT INTO envelopes (id, recipient, sender, env, ts) VALUES (?, ?, ?, ?, ?)",
+                (envelope_id, send.recipient, send.sender, send.env, ts),
+            ).lastrowid
+        else:
+            seq = conn.execute(
+                "INSERT INTO envelopes (id, recipient, sender, env, ts, group_id, sender_key, "
+                "recipient_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    envelope_id,
+                    send.recipient,
+                    send.sender,
+                    send.env,
+                    ts,
+                    send.group,
+                    send.sender_key,
+                    send.recipient_key,
+                ),
+            ).lastrowid
     except sqlite3.IntegrityError:
         # The sender's row is gone: the account was deleted while this was in flight.
         raise UnauthorizedError("This account no longer exists.") from None
@@ -181,17 +202,41 @@ def acknowledge(
     )
 
 
-def frame(envelope_id: bytes, sender: bytes, env_text: str, ts: int) -> str:
+def frame(
+    envelope_id: bytes,
+    sender: bytes,
+    env_text: str,
+    ts: int,
+    group: bytes | None = None,
+    sender_key: bytes | None = None,
+    recipient_key: bytes | None = None,
+) -> str:
     """The `envelope` frame; `env_text` is the envelope in canonical base64url.
 
     Written out rather than through json.dumps, which scans the kilobyte of
     envelope text for characters to escape, for every message: every value
-    here is base64url or an integer, and none needs escaping.
+    here is base64url or an integer, and none needs escaping. An envelope
+    sent as a member key names the key and never the sending account.
     """
+    if group is None:
+        names = f'"from":"{b64u_encode(sender)}"'
+    else:
+        names = f'"group":"{b64u_encode(group)}"'
+        names += (
+            f',"from":"{b64u_encode(sender)}"'
+            if sender_key is None
+            else f',"from_key":"{b64u_encode(sender_key)}"'
+        )
+        if recipient_key is not None:
+            names += f',"to_key":"{b64u_encode(recipient_key)}"'
     return (
         f'{{"type":"envelope","id":"{b64u_encode(envelope_id)}",'
-        f'"from":"{b64u_encode(sender)}","env":"{env_text}","ts":{int(ts)}}}'
+        f'{names},"env":"{env_text}","ts":{int(ts)}}}'
     )
+
+
+def _optional(value: bytes | None) -> bytes | None:
+    return None if value is None else bytes(value)
 
 
 def backlog(
@@ -199,12 +244,24 @@ def backlog(
 ) -> list[tuple[int, str]]:
     """Stored envelopes for `account` after `after_seq`, in order, as (seq, frame text)."""
     rows = conn.execute(
-        "SELECT seq, id, sender, env, ts FROM envelopes WHERE recipient = ? AND seq > ? "
-        "ORDER BY seq LIMIT ?",
+        "SELECT seq, id, sender, env, ts, group_id, sender_key, recipient_key FROM envelopes "
+        "WHERE recipient = ? AND seq > ? ORDER BY seq LIMIT ?",
         (account, after_seq, limit),
     ).fetchall()
     return [
-        (row[0], frame(bytes(row[1]), bytes(row[2]), b64u_encode(row[3]), row[4])) for row in rows
+        (
+            row[0],
+            frame(
+                bytes(row[1]),
+                bytes(row[2]),
+                b64u_encode(row[3]),
+                row[4],
+                _optional(row[5]),
+                _optional(row[6]),
+                _optional(row[7]),
+            ),
+        )
+        for row in rows
     ]
 
 

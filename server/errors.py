@@ -8,6 +8,7 @@ verifying modules of `crypto/` is translated with `from_protocol_error`.
 from typing import Any
 
 from crypto.errors import ProtocolError, UnsupportedVersionError
+from crypto.errors import RosterRollbackError as RosterRollbackProtocolError
 
 
 class ApiError(Exception):
@@ -242,6 +243,53 @@ class DeliveryFailedError(ApiError):
     )
 
 
+class GroupExistsError(ApiError):
+    code = "group_exists"
+    status = 409
+    default_message = "A group with this id exists already; create the group again with a new id."
+
+
+class RosterRollbackError(ApiError):
+    code = "roster_rollback"
+    status = 409
+    default_message = (
+        "The group has this roster version or a newer one already; fetch the group and sign "
+        "a newer version."
+    )
+
+
+class NotAMemberError(ApiError):
+    code = "not_a_member"
+    status = 403
+    default_message = "This account is not a member of that group, or no longer is."
+
+
+class MutedError(ApiError):
+    code = "muted"
+    status = 403
+    default_message = (
+        "The moderator has muted you in this group; you can read but not write. "
+        "Ask the moderator if you think this is a mistake."
+    )
+
+
+class GroupPausedError(ApiError):
+    code = "group_paused"
+    status = 403
+    default_message = (
+        "The moderator has paused this group; nothing was sent. Try again when it reopens."
+    )
+
+
+class MemberKeyTakenError(ApiError):
+    code = "member_key_taken"
+    status = 409
+    default_message = (
+        "That member key is registered already, or you already take part in this group under "
+        "another key; use the key you have."
+    )
+
+
 class InternalError(ApiError):
     code = "internal"
     status = 500
@@ -279,12 +327,20 @@ ALL_ERRORS: tuple[type[ApiError], ...] = (
     InvalidAddressError,
     MailUnavailableError,
     DeliveryFailedError,
+    GroupExistsError,
+    RosterRollbackError,
+    NotAMemberError,
+    MutedError,
+    GroupPausedError,
+    MemberKeyTakenError,
     InternalError,
 )
 
 
 def from_protocol_error(error: ProtocolError) -> ApiError:
     """A framing or encoding failure reported by crypto/, as the server answers it."""
+    if isinstance(error, RosterRollbackProtocolError):
+        return RosterRollbackError()
     if isinstance(error, UnsupportedVersionError):
         return UnsupportedVersionApiError(error.message)
     return MalformedApiError(error.message)

@@ -45,6 +45,12 @@ class Hub:
         for conn in list(self._by_account.get(account, ())):
             conn.push_envelope(seq, text)
 
+    def deliver_group(self, accounts: list[bytes], seq: int, text: str) -> None:
+        """One group item to every live connection of every account routed to it."""
+        for account in accounts:
+            for conn in self._by_account.get(account, ()):
+                conn.push_group(seq, text)
+
     def notify(self, account: bytes, frame: dict[str, Any]) -> None:
         text = json.dumps(frame)
         for conn in list(self._by_account.get(account, ())):

@@ -259,6 +259,144 @@ def _secret_changes(db: Database) -> None:
     )
 
 
+def _groups(db: Database) -> None:
+    # Peer-support groups (server/groups.py, docs/SECURITY.md "Groups"). A
+    # group row holds the latest roster the moderator signed and, for an
+    # open group only, its signed public listing: a private group's name is
+    # never sent to the server.
+    db.execute(
+        """
+        CREATE TABLE groups (
+            id BLOB PRIMARY KEY,
+            roster BLOB NOT NULL,
+            version INTEGER NOT NULL,
+            flags INTEGER NOT NULL,
+            listing BLOB,
+            listing_sig BLOB,
+            stored INTEGER NOT NULL DEFAULT 0
+        )
+        """
+    )
+    # The therapist accounts whose identity keys the latest roster names as
+    # moderators. A group whose last moderator account is deleted goes too.
+    db.execute(
+        """
+        CREATE TABLE group_moderators (
+            group_id BLOB NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+            account BLOB NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+            PRIMARY KEY (group_id, account)
+        ) WITHOUT ROWID
+        """
+    )
+    db.execute("CREATE INDEX idx_group_moderators_account ON group_moderators (account)")
+    db.execute(
+        "CREATE TRIGGER group_moderators_last AFTER DELETE ON group_moderators "
+        "WHEN NOT EXISTS (SELECT 1 FROM group_moderators WHERE group_id = OLD.group_id) "
+        "BEGIN DELETE FROM groups WHERE id = OLD.group_id; END"
+    )
+    # A member key (PROTOCOL.md 15.1) and the account that registered it, so
+    # that envelopes to the key reach that account. `left` marks a key whose
+    # owner left until the moderator signs a roster that says so.
+    db.execute(
+        """
+        CREATE TABLE member_keys (
+            key BLOB PRIMARY KEY,
+            group_id BLOB NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+            account BLOB NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+            left INTEGER NOT NULL DEFAULT 0
+        )
+        """
+    )
+    db.execute(
+        "CREATE UNIQUE INDEX idx_member_keys_group_account ON member_keys (group_id, account)"
+    )
+    db.execute("CREATE INDEX idx_member_keys_account ON member_keys (account)")
+    db.execute(
+        """
+        CREATE TABLE member_signed_prekeys (
+            member_key BLOB NOT NULL REFERENCES member_keys(key) ON DELETE CASCADE,
+            kind TEXT NOT NULL,
+            id INTEGER NOT NULL,
+            key BLOB NOT NULL,
+            sig BLOB NOT NULL,
+            PRIMARY KEY (member_key, kind)
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE member_one_time_prekeys (
+            member_key BLOB NOT NULL REFERENCES member_keys(key) ON DELETE CASCADE,
+            id INTEGER NOT NULL,
+            key BLOB NOT NULL,
+            sig BLOB NOT NULL,
+            PRIMARY KEY (member_key, id)
+        )
+        """
+    )
+    # The accounts the group's stream is delivered to, each with its cursor
+    # (the `seq` of the last item it acknowledged). `until_seq` is set for an
+    # account the latest roster no longer lists: it still receives the
+    # stream up to that roster, then its row ends.
+    db.execute(
+        """
+        CREATE TABLE group_members (
+            group_id BLOB NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+            account BLOB NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+            cursor INTEGER NOT NULL,
+            until_seq INTEGER,
+            muted INTEGER NOT NULL DEFAULT 0,
+            moderator INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (group_id, account)
+        ) WITHOUT ROWID
+        """
+    )
+    db.execute("CREATE INDEX idx_group_members_account ON group_members (account)")
+    # One stored copy per item of a group's stream (messages, rosters,
+    # tombstones), ordered by `seq`; never one copy per member.
+    db.execute(
+        """
+        CREATE TABLE group_messages (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id BLOB NOT NULL UNIQUE,
+            group_id BLOB NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+            sender BLOB NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+            kind INTEGER NOT NULL,
+            body BLOB NOT NULL,
+            sender_key BLOB,
+            iteration INTEGER,
+            ts INTEGER NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX idx_group_messages_group ON group_messages (group_id, seq)")
+    db.execute("CREATE INDEX idx_group_messages_sender ON group_messages (sender, group_id)")
+    db.execute(
+        "CREATE UNIQUE INDEX idx_group_messages_chain "
+        "ON group_messages (group_id, sender_key, iteration)"
+    )
+    db.execute("CREATE INDEX idx_group_messages_ts ON group_messages (ts)")
+    # A group's stored items and a sender's pending bytes, for the limits,
+    # kept by triggers as the envelopes' counters are.
+    db.execute(
+        "CREATE TRIGGER group_messages_counted AFTER INSERT ON group_messages BEGIN "
+        "UPDATE groups SET stored = stored + 1 WHERE id = NEW.group_id; "
+        "UPDATE accounts SET outbox_bytes = outbox_bytes + length(NEW.body) "
+        "WHERE id = NEW.sender; END"
+    )
+    db.execute(
+        "CREATE TRIGGER group_messages_uncounted AFTER DELETE ON group_messages BEGIN "
+        "UPDATE groups SET stored = stored - 1 WHERE id = OLD.group_id; "
+        "UPDATE accounts SET outbox_bytes = outbox_bytes - length(OLD.body) "
+        "WHERE id = OLD.sender; END"
+    )
+    # Envelopes between member keys: the group they belong to and the keys
+    # they were sent from or to, so that the frame shows keys, not accounts.
+    db.execute("ALTER TABLE envelopes ADD COLUMN group_id BLOB")
+    db.execute("ALTER TABLE envelopes ADD COLUMN sender_key BLOB")
+    db.execute("ALTER TABLE envelopes ADD COLUMN recipient_key BLOB")
+
+
 Migration = Callable[[Database], None]
 
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
@@ -272,6 +410,7 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
         _sender_limits_and_shorter_traces,
     ),
     (6, "changes of the account secret waiting for their switch", _secret_changes),
+    (7, "peer-support groups", _groups),
 )
 
 

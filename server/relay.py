@@ -12,6 +12,7 @@ commits, in the order the frames arrived.
 """
 
 import asyncio
+import dataclasses
 import functools
 import json
 import secrets
@@ -22,10 +23,25 @@ from starlette.types import Message
 from starlette.websockets import WebSocket
 
 from crypto import signatures
-from crypto.constants import OPK_LOW_WATER, SIGNATURE_BYTES, TOKEN_BYTES, WS_NONCE_BYTES
+from crypto.constants import (
+    ED25519_PUBLIC_KEY_BYTES,
+    OPK_LOW_WATER,
+    SIGNATURE_BYTES,
+    TOKEN_BYTES,
+    WS_NONCE_BYTES,
+)
 from crypto.encoding import b64u_encode
 from crypto.errors import MalformedError
-from server import accounts, envelopes, prekeys, retention, tokens, vault
+from server import (
+    accounts,
+    envelopes,
+    group_stream,
+    groups,
+    prekeys,
+    retention,
+    tokens,
+    vault,
+)
 from server.connection import (
     CLIENT_GONE,
     CLOSE_POLICY,
@@ -231,14 +247,20 @@ class Session:
                 await self._send(frame)
             elif kind == "ack":
                 await self._ack(frame)
+            elif kind == "group_send":
+                await self._group_send(frame)
+            elif kind == "group_ack":
+                await self._group_ack(frame)
             elif kind == "ping":
                 self.conn.send({"type": "pong"})
             elif kind == "auth":
                 raise BadRequestError("This connection is already authenticated.")
             else:
-                raise UnknownTypeError("Unknown frame type; expected send, ack or ping.")
+                raise UnknownTypeError(
+                    "Unknown frame type; expected send, ack, group_send, group_ack or ping."
+                )
         except ApiError as error:
-            ref = _ref(frame, "cmid" if frame.get("type") == "send" else "id")
+            ref = _ref(frame, "cmid" if frame.get("type") in ("send", "group_send") else "id")
             self.conn.send(error_frame(error, ref))
         except Exception as error:
             log_unexpected(error, "websocket frame")
@@ -272,10 +294,14 @@ class Session:
             self.conn.send(error_frame(InternalError(), ref))
 
     async def _send(self, frame: dict[str, Any]) -> None:
-        send = envelopes.Send(
+        from_key = _member_key(frame, "from_key")
+        to_key = _member_key(frame, "to_key")
+        if (frame.get("to") is None) == (to_key is None):
+            raise BadRequestError("A send names its recipient with exactly one of 'to', 'to_key'.")
+        unrouted = envelopes.Send(
             sender=self.account,
             sender_role=self.role,
-            recipient=identifier(frame, "to"),
+            recipient=b"" if to_key is not None else identifier(frame, "to"),
             cmid=identifier(frame, "cmid"),
             env=envelopes.parse_envelope(frame),
             writes=self._vault_writes(frame),
@@ -288,19 +314,40 @@ class Session:
         conn = self.conn
 
         def operation(tx: Tx) -> envelopes.Stored:
+            send = unrouted
+            if from_key is not None or to_key is not None:
+                route = groups.route_envelope(
+                    tx.conn, unrouted.sender, unrouted.recipient or None, from_key, to_key
+                )
+                send = dataclasses.replace(
+                    unrouted,
+                    recipient=route.recipient,
+                    group=route.group,
+                    sender_key=route.sender_key,
+                    recipient_key=route.recipient_key,
+                )
             stored = envelopes.store(tx.conn, send, limits)
             if stored.vault_cursor is not None:
                 cursor = stored.vault_cursor
-                tx.after_commit(lambda: hub.vault_changed(send.sender, cursor, conn))
+                tx.after_commit(lambda: hub.vault_changed(unrouted.sender, cursor, conn))
             if stored.seq is not None:
                 seq = stored.seq
                 # The received text is the envelope's one canonical spelling
                 # (b64u_decode checked it), so it is relayed as it came.
-                text = envelopes.frame(stored.id, send.sender, frame["env"], stored.ts)
-                tx.after_commit(lambda: hub.deliver(send.recipient, seq, text))
-                if send.recipient in notifier.targets:
+                text = envelopes.frame(
+                    stored.id,
+                    send.sender,
+                    frame["env"],
+                    stored.ts,
+                    send.group,
+                    send.sender_key,
+                    send.recipient_key,
+                )
+                recipient = send.recipient
+                tx.after_commit(lambda: hub.deliver(recipient, seq, text))
+                if recipient in notifier.targets:
                     # Only schedules: sending is the notifier's own task.
-                    tx.after_commit(lambda: notifier.stored_for(send.recipient))
+                    tx.after_commit(lambda: notifier.stored_for(recipient))
             return stored
 
         def answer(stored: envelopes.Stored) -> dict[str, Any]:
@@ -323,6 +370,57 @@ class Session:
                 tx.after_commit(lambda: hub.vault_changed(account, cursor, conn))
 
         await self._submit(operation, lambda _: {"type": "acked", "id": ref}, ref)
+
+    async def _group_send(self, frame: dict[str, Any]) -> None:
+        identifier(frame, "cmid")
+        cmid = frame["cmid"]
+        group_id = identifier(frame, "group")
+        body, message = group_stream.parse_message(frame, group_id)
+        limits = self.service.limits(self.role)
+        hub = self.service.hub
+        account = self.account
+
+        def operation(tx: Tx) -> group_stream.Posted:
+            posted = group_stream.post(tx.conn, account, group_id, message, body, limits)
+            if posted.item.new:
+                text = group_stream.frame(group_id, posted.item)
+                seq = posted.item.seq
+                tx.after_commit(lambda: hub.deliver_group(posted.recipients, seq, text))
+            return posted
+
+        def answer(posted: group_stream.Posted) -> dict[str, Any]:
+            return {
+                "type": "group_sent",
+                "cmid": cmid,
+                "group": frame["group"],
+                "id": b64u_encode(posted.item.id),
+            }
+
+        await self._submit(operation, answer, cmid)
+
+    async def _group_ack(self, frame: dict[str, Any]) -> None:
+        group_id = identifier(frame, "group")
+        item_id = identifier(frame, "id")
+        writes = self._vault_writes(frame)
+        ref = frame["id"]
+        limits = self.service.limits(self.role)
+        account = self.account
+        hub = self.service.hub
+        conn = self.conn
+
+        def operation(tx: Tx) -> None:
+            cursor = group_stream.acknowledge(tx.conn, account, group_id, item_id, writes, limits)
+            if cursor is not None:
+                tx.after_commit(lambda: hub.vault_changed(account, cursor, conn))
+
+        answer = {"type": "group_acked", "group": frame["group"], "id": ref}
+        await self._submit(operation, lambda _: answer, ref)
+
+
+def _member_key(frame: dict[str, Any], name: str) -> bytes | None:
+    if frame.get(name) is None:
+        return None
+    return binary(frame, name, ED25519_PUBLIC_KEY_BYTES)
 
 
 def _ignore_outcome(future: asyncio.Future[Any]) -> None:

@@ -1,7 +1,8 @@
 """Retention: what is kept only for a while is deleted on schedule.
 
 Undelivered envelopes older than `envelope_ttl_days` (their de-duplication
-rows go with them, by a foreign key cascade), expired tokens,
+rows go with them, by a foreign key cascade), group items as old (and the
+memberships of removed members left with nothing to read), expired tokens,
 and, when `client_inactive_days` is set, client accounts that have neither
 logged in nor connected for that many days (with everything they own,
 through the accounts table's cascading deletes). The server runs `purge`
@@ -12,7 +13,7 @@ calls it on the database directly.
 import sqlite3
 from dataclasses import dataclass
 
-from server import clock
+from server import clock, group_stream
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class Purged:
     envelopes: int
     tokens: int
     clients: int = 0
+    group_items: int = 0
 
 
 def touch(conn: sqlite3.Connection, account: bytes) -> None:
@@ -44,5 +46,6 @@ def purge(
             (idle_since,),
         ).rowcount
     envelopes = conn.execute("DELETE FROM envelopes WHERE ts < ?", (cutoff,)).rowcount
+    group_items = group_stream.purge(conn, cutoff)
     tokens = conn.execute("DELETE FROM tokens WHERE expires <= ?", (clock.now(),)).rowcount
-    return Purged(envelopes, tokens, clients)
+    return Purged(envelopes, tokens, clients, group_items)

@@ -30,8 +30,10 @@ export function createConnection({
   token,
   identity,
   onEnvelope,
+  onGroup,
   onPrekeysLow,
   onVaultChanged,
+  onProfileChanged,
   onState,
 }) {
   const pending = new Map();
@@ -85,18 +87,29 @@ export function createConnection({
       case "envelope":
         onEnvelope(frame);
         break;
+      case "group":
+        // An item of a group's stream (docs/API.md, "Groups").
+        onGroup?.(frame);
+        break;
       case "sent":
+      case "group_sent":
         settle(frame.cmid, frame);
         break;
       case "acked":
+      case "group_acked":
         settle(frame.id, frame);
         break;
       case "prekeys_low":
-        onPrekeysLow(frame.one_time);
+        // A member key's low prekeys name their group; the account's do not.
+        if (frame.group === undefined) onPrekeysLow(frame.one_time);
         break;
       case "vault_changed":
         // Another device of this account wrote to the vault (docs/API.md).
         if (typeof frame.cursor === "string") onVaultChanged(frame.cursor);
+        break;
+      case "profile_changed":
+        // This therapist's profile was published, here or on another device.
+        onProfileChanged();
         break;
       case "error":
         failed(frame);

@@ -25,6 +25,7 @@ import { peerName, threadList, unreadTotal } from "./threads.js";
 import { changeSecretScreen } from "./views/changesecret.js";
 import { deletedScreen } from "./views/deleted.js";
 import { directoryScreen } from "./views/directory.js";
+import { groupScreen, groupsScreen } from "./views/groups.js";
 import { inboxScreen } from "./views/inbox.js";
 import { joinScreen } from "./views/join.js";
 import { lockScreen } from "./views/lock.js";
@@ -73,6 +74,19 @@ function workspaceHooks() {
       if (workspace.viewing !== peer) announce(`New message from ${peerName(workspace, peer)}.`);
       if (!seen && browserNotices(workspace)) showBrowserNotice();
       refreshNav();
+    },
+    // What a group's stream or envelope changed: warnings show, and the rest
+    // is announced to screen readers unless the person muted the group.
+    onGroupUpdate: (update) => {
+      if (!workspace) return;
+      if (update.kind === "warning") {
+        setStatus(update.text, {
+          tone: "danger",
+          action: { label: "Dismiss", onSelect: () => setStatus("") },
+        });
+      } else if (update.text && workspace.viewing !== `group:${update.group}`) {
+        announce(update.text);
+      }
     },
     onUnreadable: (peer) => {
       if (!workspace) return;
@@ -185,6 +199,7 @@ function navItems() {
   if (workspace.role === "therapist") {
     return [
       { name: "inbox", label: "Inbox", badge: unread, onSelect: () => go("inbox") },
+      { name: "groups", label: "Groups", onSelect: () => go("groups") },
       { name: "profile", label: "Profile", onSelect: () => go("profile") },
       { name: "settings", label: "Settings", onSelect: () => go("settings") },
       lockItem,
@@ -193,6 +208,7 @@ function navItems() {
   return [
     { name: "messages", label: "Messages", badge: unread, onSelect: () => go("messages") },
     { name: "directory", label: "Therapists", onSelect: () => go("directory") },
+    { name: "groups", label: "Groups", onSelect: () => go("groups") },
     { name: "settings", label: "Settings", onSelect: () => go("settings") },
     lockItem,
   ];
@@ -219,9 +235,17 @@ function go(name, params = {}) {
   // A one-time notice is not shown again after unlocking.
   const { notice: _shownOnce, ...kept } = params;
   place = { account: workspace.account, name, params: kept };
-  workspace.setViewing(name === "thread" ? params.peer : null);
+  workspace.setViewing(
+    name === "thread" ? params.peer : name === "group" ? `group:${params.group}` : null,
+  );
   const common = { workspace, go };
   switch (name) {
+    case "groups":
+      show(name, groupsScreen, { ...common });
+      break;
+    case "group":
+      show(name, groupScreen, { ...common, group: params.group });
+      break;
     case "directory":
       show(name, directoryScreen, { ...common });
       break;

@@ -33,7 +33,7 @@ import {
   ROSTER_FLAG_PAUSED,
 } from "../lib/constants.js";
 import { b64uDecode, b64uEncode, bytesEqual, hexEncode } from "../lib/encoding.js";
-import { MalformedError, NotAMemberError } from "../lib/errors.js";
+import { MalformedError, NotAMemberError, ProtocolError } from "../lib/errors.js";
 import {
   checkDisplayName,
   compareBytes,
@@ -65,6 +65,7 @@ import {
   encryptPayload,
   exportSession,
   importSession,
+  peerIdentityOf,
   startSession,
 } from "../lib/session.js";
 import { sodium } from "../lib/sodium.js";
@@ -82,6 +83,7 @@ const GONE_STATUS = { [MEMBER_LEFT]: "left", [MEMBER_REMOVED]: "removed" };
 export function newItem({ groupId, role, moderatorKey, listing, name, now }) {
   checkDisplayName(name);
   const memberSeed = sodium.randombytes_buf(ED25519_SEED_BYTES);
+  const prekeys = prekeysFor(memberSeed, now);
   return {
     kind: "group",
     group: b64uEncode(groupId),
@@ -94,7 +96,10 @@ export function newItem({ groupId, role, moderatorKey, listing, name, now }) {
     member_seed: b64uEncode(memberSeed),
     state: null,
     roster: null,
-    prekeys: prekeysFor(memberSeed, now).item,
+    prekeys: prekeys.item,
+    // The public halves to publish, which registers the member key
+    // (docs/API.md, "Groups"); dropped once the server has them.
+    key_upload: prekeys.upload,
     sessions: {},
     muted: false,
     cursor: 0,
@@ -304,7 +309,8 @@ export function acceptRoster(item, signed) {
     }
     const seed = b64uDecode(item.member_seed, { length: ED25519_SEED_BYTES });
     next = join(signed, groupId, moderatorKey, seed);
-    events = rosterEvents(null, roster);
+    // Who was there before is the member list, not news: only "you joined".
+    events = rosterEvents(null, roster).filter((e) => bytesEqual(e.memberKey, next.memberKey));
   } else {
     next = acceptNextRoster(state, signed);
     events = rosterEvents(state.roster, next.roster);
@@ -315,11 +321,20 @@ export function acceptRoster(item, signed) {
       .filter((e) => PRESENT.includes(e.state))
       .map((e) => b64uEncode(e.memberKey)),
   );
-  const sessions =
+  const keep = (slot) =>
     status === "member"
-      ? Object.fromEntries(Object.entries(item.sessions ?? {}).filter(([k]) => present.has(k)))
+      ? Object.fromEntries(Object.entries(item[slot] ?? {}).filter(([k]) => present.has(k)))
       : {};
-  const updated = withState({ ...item, roster: b64uEncode(signed), status, sessions }, next);
+  const updated = withState(
+    {
+      ...item,
+      roster: b64uEncode(signed),
+      status,
+      sessions: keep("sessions"),
+      old_sessions: keep("old_sessions"),
+    },
+    next,
+  );
   return { item: updated, events };
 }
 
@@ -396,11 +411,16 @@ export function verifyTombstone(item, signed) {
 // field is not part of any key agreement (the associated data holds the
 // identity keys), so the group id stands in for it.
 export function sessionBundle(groupId, answer) {
-  if (!answer || answer.member_key !== answer.identity_key) {
+  if (!answer || (answer.member_key ?? answer.identity_key) !== answer.identity_key) {
     throw new MalformedError("The server sent the bundle of another key.");
   }
-  const { member_key: _key, ...bundle } = answer;
-  return { ...bundle, account: b64uEncode(groupId) };
+  return {
+    account: b64uEncode(groupId),
+    identity_key: answer.identity_key,
+    signed_prekey: answer.signed_prekey,
+    pq_prekey: answer.pq_prekey,
+    one_time_prekey: answer.one_time_prekey ?? null,
+  };
 }
 
 // Encrypts a payload to another member key, starting a session from its bundle if needed.
@@ -428,8 +448,10 @@ export function sealPairwise(item, peer, payloadBytes, bundle) {
 // Opens an envelope to `identity` (a member key, or for a join request the
 // moderator's identity): {peer, payload, session, prekeys}.
 export function openPairwise(identity, prekeys, session, bytes) {
+  // A pairwise group session is one state (section 15): it is opened as a
+  // record of one, and the session that opened the message is kept.
   const opened = decryptEnvelope(
-    { identity, prekeys, session: session ? importSession(session) : null },
+    { identity, prekeys, record: session ? [importSession(session)] : null },
     bytes,
   );
   return {
@@ -441,17 +463,71 @@ export function openPairwise(identity, prekeys, session, bytes) {
 }
 
 // Opens a pairwise envelope to this member: {item, peer, payload}. Only a
-// member present in the held roster is a sender this member talks to.
+// member present in the held roster is a sender this member talks to. Two
+// members may start a session with each other at the same moment; each then
+// answers in the session the other started, so the session a new one
+// replaced is kept (`old_sessions`) and tried when the current one fails.
 export function openMemberEnvelope(item, sender, bytes) {
-  const stored = sender ? item.sessions?.[b64uEncode(sender)] : null;
-  const opened = openPairwise(memberIdentity(item), item.prekeys, stored ?? null, bytes);
+  const key = sender ? b64uEncode(sender) : null;
+  const current = key ? (item.sessions?.[key] ?? null) : null;
+  const previous = key ? (item.old_sessions?.[key] ?? null) : null;
+  const identity = memberIdentity(item);
+  let slot = "sessions";
+  let opened;
+  try {
+    opened = openPairwise(identity, item.prekeys, current, bytes);
+  } catch (error) {
+    if (!(error instanceof ProtocolError) || previous === null) throw error;
+    opened = openPairwise(identity, item.prekeys, previous, bytes);
+    slot = "old_sessions";
+  }
   if (!isPresent(heldRoster(item), opened.peer)) {
     throw new NotAMemberError("The sender is not in the group's signed member list.");
   }
-  const next = {
-    ...item,
-    sessions: { ...(item.sessions ?? {}), [b64uEncode(opened.peer)]: opened.session },
-  };
-  if (opened.prekeys) next.prekeys = opened.prekeys;
+  const peerKey = b64uEncode(opened.peer);
+  const next = { ...item, [slot]: { ...(item[slot] ?? {}), [peerKey]: opened.session } };
+  if (opened.prekeys) {
+    next.prekeys = opened.prekeys;
+    if (slot === "sessions" && current !== null) {
+      next.old_sessions = { ...(item.old_sessions ?? {}), [peerKey]: current };
+    }
+  }
   return { item: next, peer: opened.peer, payload: opened.payload };
+}
+
+// Encrypts a payload from the member key to the moderator's account (a join
+// request, a report). The session's initiator identity is the member key, so
+// the moderator learns which account asks only if the note says so (15.3).
+// `started` is a session begun from the moderator's bundle, for the first one.
+export function sealToModerator(item, payloadBytes, started) {
+  let state;
+  if (item.moderator_session) {
+    state = importSession(item.moderator_session);
+  } else {
+    if (!started) throw new MalformedError("A first message to the moderator needs their bundle.");
+    const peer = peerIdentityOf(started, memberIdentity(item));
+    if (b64uEncode(peer) !== item.moderator_key) {
+      throw new MalformedError("The keys offered are not the moderator's signed identity key.");
+    }
+    state = started;
+  }
+  const sealed = encryptPayload(state, payloadBytes);
+  return {
+    item: { ...item, moderator_session: exportSession(sealed.state) },
+    envelope: sealed.envelope,
+  };
+}
+
+// The moderator answers a member key in the session its request set up.
+export function sealToApplicant(item, key, payloadBytes) {
+  const stored = item.applicants?.[key];
+  if (!stored) throw new MalformedError("There is no session with this member key to answer in.");
+  const sealed = encryptPayload(importSession(stored), payloadBytes);
+  return {
+    item: {
+      ...item,
+      applicants: { ...(item.applicants ?? {}), [key]: exportSession(sealed.state) },
+    },
+    envelope: sealed.envelope,
+  };
 }

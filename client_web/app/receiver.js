@@ -15,9 +15,8 @@ import {
   messageItem,
   newMessage,
   peerIdentity,
-  sessionItem,
-  sessionState,
-  writeSession,
+  storedSessions,
+  writeSessions,
 } from "./records.js";
 import { isConflict, retryOnConflict, toWire } from "./vaultstore.js";
 
@@ -128,22 +127,22 @@ export function createReceiver({
 
   function open(frame) {
     const bytes = b64uDecode(frame.env, { maxLength: MAX_ENVELOPE });
-    const item = sessionItem(vault, frame.from);
+    const stored = storedSessions(vault, frame.from);
     const prekeys = vault.find("prekeys");
     const result = decryptEnvelope(
       {
         identity,
         prekeys: prekeys?.data,
-        session: sessionState(item),
-        expectedPeerIdentity: peerIdentity(item),
+        record: stored.record,
+        expectedPeerIdentity: peerIdentity(stored.items[0]),
       },
       bytes,
     );
-    return { item, prekeys, result };
+    return { stored, prekeys, result };
   }
 
-  function changesFor(peer, { item, prekeys, result }) {
-    const writes = [writeSession(vault, item, peer, result.peerIdentity, result.state)];
+  function changesFor(peer, { stored, prekeys, result }) {
+    const writes = writeSessions(vault, stored, peer, result.peerIdentity, result.record);
     if (prekeys && result.prekeys !== prekeys.data)
       writes.push(vault.write(prekeys.id, result.prekeys));
     const payload = result.payload;

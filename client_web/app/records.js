@@ -4,7 +4,8 @@
 
 import { CROCKFORD_ALPHABET, ED25519_PUBLIC_KEY_BYTES } from "../lib/constants.js";
 import { b64uDecode, b64uEncode } from "../lib/encoding.js";
-import { exportSession, importSession } from "../lib/session.js";
+import { exportRecord, importRecord, importSession } from "../lib/session.js";
+import { mergeRecords } from "../lib/session_record.js";
 
 // Message states only move forward.
 export const STATE_RANK = { sending: 0, sent: 1, delivered: 2, read: 3 };
@@ -13,8 +14,14 @@ export function sessionItem(vault, peer) {
   return vault.find("session", (data) => data.peer === peer);
 }
 
-export function sessionState(item) {
-  return item ? importSession(item.data.state) : null;
+// The peer's session record (PROTOCOL.md 5.8), active session first; an item
+// written before records held one session in `state` and reads as a record
+// of one.
+export function sessionRecord(item) {
+  if (!item) return null;
+  return item.data.sessions === undefined
+    ? [importSession(item.data.state)]
+    : importRecord(item.data.sessions);
 }
 
 export function peerIdentity(item) {
@@ -23,13 +30,40 @@ export function peerIdentity(item) {
     : undefined;
 }
 
-export function writeSession(vault, item, peer, identityKey, state) {
+// A peer's session items read as one record (PROTOCOL.md 5.8 and 10). Two
+// devices that set up a session with the same new peer at the same moment
+// each create a `session` item, and both commits succeed, since they are
+// different items. So every reader takes all of the peer's items, in the
+// order of their ids, as one record: {items, record (null if none)}; and
+// writeSessions keeps the first item and deletes the others, so the devices
+// converge on one item without losing a session. The twin of the Python
+// client's stored_sessions.
+export function storedSessions(vault, peer) {
+  const items = vault
+    .list("session")
+    .filter((item) => item.data.peer === peer)
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  if (items.length === 0) return { items, record: null };
+  return { items, record: mergeRecords(items.map(sessionRecord)) };
+}
+
+export function writeSessions(vault, stored, peer, identityKey, record) {
+  const [first, ...others] = stored.items;
+  return [
+    writeSession(vault, first ?? null, peer, identityKey, record),
+    ...others.map((item) => vault.remove(item.id)),
+  ];
+}
+
+// The older item's single `state` is dropped: the first write upgrades it.
+export function writeSession(vault, item, peer, identityKey, record) {
+  const { state: _single, ...kept } = item?.data ?? {};
   return vault.write(item?.id ?? null, {
-    ...(item?.data ?? {}),
+    ...kept,
     kind: "session",
     peer,
     peer_identity: b64uEncode(identityKey),
-    state: exportSession(state),
+    sessions: exportRecord(record),
   });
 }
 

@@ -21,9 +21,8 @@ import {
   messageItem,
   newMessage,
   peerIdentity,
-  sessionItem,
-  sessionState,
-  writeSession,
+  storedSessions,
+  writeSessions,
 } from "./records.js";
 import { isConflict, retryOnConflict, toWire } from "./vaultstore.js";
 import { describe } from "./wording.js";
@@ -286,20 +285,22 @@ export function createSender({
   // Encrypts the entry's payload and commits the advanced session state;
   // returns the envelope (b64u) that may now leave the device.
   async function seal(entry) {
-    const item = sessionItem(vault, entry.peer);
-    let state;
+    const stored = storedSessions(vault, entry.peer);
+    let record;
     let identityKey;
-    if (item) {
-      state = sessionState(item);
-      identityKey = peerIdentity(item);
+    if (stored.record) {
+      record = stored.record;
+      identityKey = peerIdentity(stored.items[0]);
     } else {
       const begun = started.get(entry.peer) ?? (await begin(entry));
-      state = begun.state;
+      record = [begun.state];
       identityKey = begun.identityKey;
     }
     entry.payload ??= payloadOf(entry);
-    const sealed = encryptPayload(state, entry.payload);
-    await vault.commit([writeSession(vault, item, entry.peer, identityKey, sealed.state)]);
+    // New messages go under the record's first, active session (PROTOCOL.md 5.8).
+    const sealed = encryptPayload(record[0], entry.payload);
+    const advanced = [sealed.state, ...record.slice(1)];
+    await vault.commit(writeSessions(vault, stored, entry.peer, identityKey, advanced));
     started.delete(entry.peer);
     return b64uEncode(sealed.envelope);
   }

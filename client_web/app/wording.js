@@ -54,6 +54,12 @@ const TEXT = {
     "The practice has not set up mail notifications. Ask the practice, or use a push address instead.",
   delivery_failed:
     "The test notification did not arrive at that address. Check it, or try again later.",
+  group_exists: "That group could not be created this time. Please try again.",
+  muted: "The moderator has muted you in this group. You can read, but not write.",
+  group_paused:
+    "The moderator has paused this group. Your message was not sent; try again when it reopens.",
+  member_key_taken:
+    "You already take part in this group under another name. Leave it first to join again.",
   internal: "Something went wrong on the service. Nothing was lost; please try again.",
   tampered: "A message could not be opened: it was changed or damaged on the way.",
   replayed: "A message arrived twice; the copy was ignored.",
@@ -62,12 +68,14 @@ const TEXT = {
   identity_changed:
     "A message claimed to come from this contact but under different keys, so it was not opened. Compare safety numbers with them.",
   // Groups (PROTOCOL.md sections 13 and 15): the signed member list decides.
+  // Both the server (an upload older than its newest list) and a member's
+  // device (a list older than one it verified) refuse a rollback.
   roster_rollback:
-    "The group's member list offered was older than one already checked, so it was refused and the newer list kept.",
+    "That member list is older than the newest one, so it was not used and the newest list kept. If you were changing it, please make the change again.",
   roster_outdated:
     "This came from a newer member list than this device has. Fetching the group's list, then trying again.",
   not_a_member:
-    "The group's signed member list does not include this member now, so nothing was opened or sent.",
+    "The group's signed member list does not include this member now (or no longer does), so nothing was opened or sent.",
   stale_sender_key:
     "This group message used a key from before someone left or was removed, so it was not opened.",
   missing_sender_key:

@@ -9,8 +9,10 @@ import { identityFromSeed, wipeIdentity } from "../lib/keys.js";
 import { sodium } from "../lib/sodium.js";
 import { request } from "./api.js";
 import { createConnection } from "./connection.js";
+import { loadDirectory } from "./directory.js";
 import { createDrafts } from "./drafts.js";
 import { AccountError } from "./errors.js";
+import { createGroups } from "./groups.js";
 import { closeConversation } from "./mutations.js";
 import { createReceiver } from "./receiver.js";
 import { clientLabel, contactItem } from "./records.js";
@@ -77,8 +79,12 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
     account,
     token: tokenOf,
     identity,
-    onEnvelope: (frame) => receiver.onEnvelope(frame),
+    // Envelopes within a group name the group and member keys, never an account.
+    onEnvelope: (frame) =>
+      typeof frame.group === "string" ? groups.onFrame(frame) : receiver.onEnvelope(frame),
+    onGroup: (frame) => groups.onFrame(frame),
     onVaultChanged: (cursor) => catchUp(cursor),
+    onProfileChanged: () => reloadDirectory(),
     onPrekeysLow: () => serial(() => topUpIfLow(upkeep, identity)).catch(() => {}),
     onState: (state) => {
       events.dispatchEvent(new CustomEvent("connection", { detail: state }));
@@ -118,6 +124,17 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
     onMessage: (peer) => hooks.onMessage(peer),
     onUnreadable: (peer, error) => hooks.onUnreadable(peer, error),
   });
+  const groups = createGroups({
+    identity,
+    token: tokenOf,
+    request,
+    vault,
+    conn,
+    serial,
+    emit: (group) => events.dispatchEvent(new CustomEvent("group", { detail: { group } })),
+    onUpdate: (update) => hooks.onGroupUpdate?.(update),
+  });
+  workspace.groups = groups;
   workspace.conn = conn;
   workspace.drafts = createDrafts(workspace);
   workspace.savers.add(() => workspace.drafts.flush());
@@ -135,6 +152,21 @@ export function openWorkspace({ info, account, token, vaultKey, vault, hooks }) 
     }).catch(() => {
       // The next push, or the next reconnection, syncs again.
     });
+  }
+
+  // The therapist's profile lives in the directory, not the vault: when it
+  // is published from any device, the directory is fetched again and every
+  // view redraws (the inbox's "What clients see", an untouched profile form).
+  function reloadDirectory() {
+    loadDirectory()
+      .then((therapists) => {
+        if (closed) return;
+        workspace.directory = therapists;
+        emit(null);
+      })
+      .catch(() => {
+        // The next push, or the next sign-in, loads it again.
+      });
   }
 
   function close() {

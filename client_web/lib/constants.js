@@ -43,6 +43,8 @@ export const MESSAGE_KEY_SALT = new Uint8Array(32);
 export const CK_MESSAGE_BYTE = Uint8Array.of(0x01);
 export const CK_CHAIN_BYTE = Uint8Array.of(0x02);
 export const SESSION_STATE_VERSION = 1;
+export const SESSION_RECORD_VERSION = 1;
+export const MAX_ARCHIVED_SESSIONS = 4;
 
 // Section 6: payload and padding.
 export const PAYLOAD_VERSION = 1;
@@ -147,6 +149,7 @@ export const CTX_GROUP_SENDER_KEY = ascii("Quietline v1 group sender key");
 export const CTX_GROUP_MESSAGE = ascii("Quietline v1 group message");
 export const CTX_GROUP_MESSAGE_KEYS = ascii("Quietline v1 group message keys");
 export const CTX_GROUP_TOMBSTONE = ascii("Quietline v1 group tombstone");
+export const CTX_GROUP_LISTING = ascii("Quietline v1 group listing");
 
 // Therapist profiles (docs/API.md, "Profiles"): the server refuses anything
 // larger, and the clients check the same limits before signing.
@@ -161,6 +164,16 @@ export const PROFILE_TEXT_CHARS = Object.freeze({
 });
 export const PROFILE_LIST_ITEMS = 20;
 export const PROFILE_LIST_ITEM_CHARS = 60;
+
+// An open group's public listing (docs/API.md, "Groups"), checked like a
+// profile. Only `name` and `max_members` are required.
+export const MAX_GROUP_LISTING_BYTES = 16 * 1024;
+export const GROUP_LISTING_TEXT_CHARS = Object.freeze({
+  name: 80,
+  description: 1000,
+  rules: 4000,
+  rhythm: 200,
+});
 
 // The idle lock (docs/WEB_CLIENT.md): the practice's default and each
 // person's own choice both lie within these bounds.

@@ -13,10 +13,12 @@
 //       the peer answers
 //   encryptPayload(state, payloadBytes) -> {state, envelope}
 //       payloadBytes from payload.js encodeText / encodeReceipt
-//   decryptEnvelope({identity, prekeys, session, expectedPeerIdentity?}, envelope)
-//       -> {state, payload, peerIdentity, prekeys, newSession}
-//       `prekeys` is the account's prekeys vault item, `session` the stored state
-//       with the sender or null; `expectedPeerIdentity`, when given, is the
+//   decryptEnvelope({identity, prekeys, record, expectedPeerIdentity?}, envelope)
+//       -> {record, state, payload, peerIdentity, prekeys, newSession}
+//       `prekeys` is the account's prekeys vault item, `record` the stored
+//       session record with the sender (session_record.js) or null; the
+//       result's `record` is the record to store, whose first session, `state`,
+//       is the one that opened the message (PROTOCOL.md 5.8); `expectedPeerIdentity`, when given, is the
 //       sender's registered identity key, which a prekey message must carry
 //       (IdentityChangedError otherwise, as for another key than the session's).
 //       `payload` is the decoded payload object (payload.js decodePayload; a type
@@ -31,13 +33,22 @@
 //       held, or a message with no session to read it), IdentityChangedError
 //       (a prekey message from a sender with a session, under another identity key)
 //   peerIdentityOf(state, identity) -> Uint8Array(32) the other party's Ed25519 key
-//   exportSession(state) -> string (b64u of PROTOCOL.md 5.7, for the session item)
-//   importSession(text) -> state
+//   exportRecord(record) -> string (b64u of PROTOCOL.md 5.8, the session item's `sessions`)
+//   importRecord(text) -> record
+//   exportSession(state) -> string, importSession(text) -> state: one state as
+//       b64u of 5.7 (a group's pairwise session, section 15; and the `state`
+//       of a session item written before records, read as a record of one)
 
 import { ED25519_PUBLIC_KEY_BYTES, ENVELOPE_TYPE_PREKEY } from "./constants.js";
 import { b64uDecode, b64uEncode, bytesEqual } from "./encoding.js";
 import { decodeEnvelope, encodeEnvelope } from "./envelope.js";
-import { IdentityChangedError, ReplayedError, WrongRecipientError } from "./errors.js";
+import {
+  IdentityChangedError,
+  ProtocolError,
+  ReplayedError,
+  TamperedError,
+  WrongRecipientError,
+} from "./errors.js";
 import { pad, unpad } from "./padding.js";
 import { decodePayload } from "./payload.js";
 import { acceptPrekeyMessage, findPrekeys, hasSeenEphemeral } from "./prekeys.js";
@@ -49,6 +60,7 @@ import {
   ratchetDecrypt,
   ratchetEncrypt,
 } from "./ratchet.js";
+import { addSession, decodeRecord, encodeRecord, promote } from "./session_record.js";
 import { sodium } from "./sodium.js";
 import { initiate, parseBundle, respond } from "./x3dh.js";
 
@@ -115,12 +127,31 @@ function openInSession(state, envelope, options) {
   }
 }
 
-// Step 1 of section 4: a further prekey message of the session it set up.
-function belongsToSession(session, prekey) {
-  return session !== null && session !== undefined && bytesEqual(session.ek, prekey.ephemeralKey);
+// Section 5.8: the sessions are tried in order and the one that opens the
+// message becomes the active one. When none does, the error is the first that
+// is not TamperedError (a session that knows the message's chain says what is
+// wrong with it), else TamperedError. A failed attempt may have generated a
+// ratchet key; it is discarded with the attempt.
+function openInRecord(record, envelope, options) {
+  let firstError = null;
+  for (const [index, state] of record.entries()) {
+    try {
+      const opened = openInSession(state, envelope, options);
+      return { ...opened, record: promote(record, index, opened.state) };
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      if (
+        firstError === null ||
+        (firstError instanceof TamperedError && !(error instanceof TamperedError))
+      ) {
+        firstError = error;
+      }
+    }
+  }
+  throw firstError;
 }
 
-function acceptNewSession(identity, prekeys, prekey, envelope, options) {
+function acceptNewSession(identity, prekeys, record, prekey, envelope, options) {
   if (hasSeenEphemeral(prekeys, prekey.ephemeralKey)) {
     throw new ReplayedError("This prekey message was already accepted; the copy was ignored.");
   }
@@ -143,8 +174,10 @@ function acceptNewSession(identity, prekeys, prekey, envelope, options) {
     }
   }
   const opened = openInSession(fresh, envelope, options);
+  // Step 5: the new session becomes the active one, the earlier ones follow.
   return {
     ...opened,
+    record: addSession(record, opened.state),
     prekeys: acceptPrekeyMessage(prekeys, prekey),
     newSession: true,
   };
@@ -152,11 +185,12 @@ function acceptNewSession(identity, prekeys, prekey, envelope, options) {
 
 // `options.generateDh` lets a test vector fix the next ratchet pair.
 export function decryptEnvelope(
-  { identity, prekeys, session, expectedPeerIdentity },
+  { identity, prekeys, record, expectedPeerIdentity },
   envelopeBytes,
   options = {},
 ) {
   const envelope = decodeEnvelope(envelopeBytes);
+  const held = record !== null && record !== undefined;
   let result;
   if (envelope.type === ENVELOPE_TYPE_PREKEY) {
     const { prekey } = envelope;
@@ -168,30 +202,46 @@ export function decryptEnvelope(
       throw new IdentityChangedError();
     }
     // Step 0 of section 4: an account's identity key never changes, so a
-    // sender we have a session with must name the same one.
-    if (
-      session !== null &&
-      session !== undefined &&
-      !bytesEqual(prekey.identityKey, peerIdentityOf(session, identity))
-    ) {
+    // sender we have a session with must name the same one (every session of
+    // a record is between the same two keys).
+    if (held && !bytesEqual(prekey.identityKey, peerIdentityOf(record[0], identity))) {
       throw new IdentityChangedError();
     }
-    result = belongsToSession(session, prekey)
-      ? { ...openInSession(session, envelope, options), prekeys, newSession: false }
-      : acceptNewSession(identity, prekeys, prekey, envelope, options);
+    // Step 1: a further prekey message of a session this sender set up,
+    // active or earlier; it opens there, and that session becomes active.
+    const index = held ? record.findIndex((s) => bytesEqual(s.ek, prekey.ephemeralKey)) : -1;
+    if (index >= 0) {
+      const opened = openInSession(record[index], envelope, options);
+      result = {
+        ...opened,
+        record: promote(record, index, opened.state),
+        prekeys,
+        newSession: false,
+      };
+    } else {
+      result = acceptNewSession(identity, prekeys, held ? record : null, prekey, envelope, options);
+    }
   } else {
-    if (session === null || session === undefined) {
+    if (!held) {
       throw new WrongRecipientError(
         "There is no session with this sender to read the message; ask them to start over.",
       );
     }
-    result = { ...openInSession(session, envelope, options), prekeys, newSession: false };
+    result = { ...openInRecord(record, envelope, options), prekeys, newSession: false };
   }
   return { ...result, peerIdentity: peerIdentityOf(result.state, identity) };
 }
 
 export function exportSession(state) {
   return b64uEncode(encodeState(state));
+}
+
+export function exportRecord(record) {
+  return b64uEncode(encodeRecord(record));
+}
+
+export function importRecord(text) {
+  return decodeRecord(b64uDecode(text));
 }
 
 export function importSession(text) {

@@ -21,9 +21,13 @@
 //   profileMessage(profileBytes) -> Uint8Array
 //   signProfile(identity, profileBytes) -> Uint8Array(64)
 //   verifyProfile(identityKey, profileBytes, signature) -> undefined; MalformedError
+//   groupListingMessage(listingBytes) -> Uint8Array
+//   signGroupListing(identity, listingBytes) -> Uint8Array(64)
+//   verifyGroupListing(identityKey, listingBytes, signature) -> undefined; MalformedError
 
 import {
   CROCKFORD_ALPHABET,
+  CTX_GROUP_LISTING,
   CTX_ONE_TIME_PREKEY,
   CTX_PQ_PREKEY,
   CTX_PROFILE,
@@ -149,4 +153,19 @@ export function signProfile(identity, profileBytes) {
 
 export function verifyProfile(identityKey, profileBytes, signature) {
   verify(identityKey, profileMessage(profileBytes), signature);
+}
+
+export function groupListingMessage(listingBytes) {
+  if (!(listingBytes instanceof Uint8Array)) {
+    throw new MalformedError("The group listing must be bytes.");
+  }
+  return concatBytes(CTX_GROUP_LISTING, listingBytes);
+}
+
+export function signGroupListing(identity, listingBytes) {
+  return sign(identity, groupListingMessage(listingBytes));
+}
+
+export function verifyGroupListing(identityKey, listingBytes, signature) {
+  verify(identityKey, groupListingMessage(listingBytes), signature);
 }

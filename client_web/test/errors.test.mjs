@@ -111,7 +111,7 @@ const TRIGGERS = {
     });
     const { envelope } = encryptPayload(state, utf8Encode("{}"));
     const { item: othersPrekeys } = createPrekeys(bob, 0, { oneTime: 0 });
-    decryptEnvelope({ identity: bob, prekeys: othersPrekeys, session: null }, envelope);
+    decryptEnvelope({ identity: bob, prekeys: othersPrekeys, record: null }, envelope);
   },
   identity_changed: () => {
     const bob = identityFromSeed(generateIdentitySeed());
@@ -127,11 +127,11 @@ const TRIGGERS = {
     const sendFrom = (seed) =>
       encryptPayload(startSession(identityFromSeed(seed), bundle).state, text).envelope;
     const first = decryptEnvelope(
-      { identity: bob, prekeys: item, session: null },
+      { identity: bob, prekeys: item, record: null },
       sendFrom(generateIdentitySeed()),
     );
     decryptEnvelope(
-      { identity: bob, prekeys: first.prekeys, session: first.state },
+      { identity: bob, prekeys: first.prekeys, record: first.record },
       sendFrom(generateIdentitySeed()),
     );
   },

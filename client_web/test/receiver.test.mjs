@@ -6,10 +6,12 @@
 import assert from "node:assert/strict";
 import test from "node:test";
 
-import { messageItem } from "../app/records.js";
+import { messageItem, sessionItem, sessionRecord, storedSessions } from "../app/records.js";
 import { changePrekeys } from "../app/upkeep.js";
 import { VAULT_CONFLICT_RETRIES } from "../lib/constants.js";
+import { b64uEncode } from "../lib/encoding.js";
 import { addOneTimePrekeys } from "../lib/prekeys.js";
+import { encodeState } from "../lib/ratchet.js";
 import { conflict, deliveryOf, newAccount, openDevice, until } from "../testing/fakes.mjs";
 
 async function written(text = "Hello") {
@@ -103,4 +105,123 @@ test("a message another device opened first is shown here from the synced vault"
   assert.equal(stored(therapist, client, entry).data.body, "Hello");
   assert.ok(therapist.seen.changes.includes(null), "every view redraws after the sync");
   assert.deepEqual(therapist.seen.unreadable, [], "not reported as unreadable");
+});
+
+// PROTOCOL.md 5.8 through the app: both write first, each sets up a session,
+// and both first messages and the answers under the crossed sessions are read.
+test("both sides writing first at once: both messages read, answers read", async () => {
+  const client = await openDevice(newAccount());
+  const therapist = await openDevice(newAccount());
+  const toTherapist = therapist.account.account;
+  const toClient = client.account.account;
+  client.server.bundles.set(toTherapist, therapist.account.bundle);
+  therapist.server.bundles.set(toClient, client.account.bundle);
+  const deliver = async (from, to, index, count) => {
+    to.receiver.onEnvelope(deliveryOf(from, from.server.sent[index]));
+    await until(() => to.seen.messages.length === count, "the message is read");
+  };
+  client.sender.queueText(toTherapist, "first from the client", { label: "T" });
+  therapist.sender.queueText(toClient, "first from the therapist", { label: "C" });
+  await until(() => client.server.sent.length === 1, "the client's first");
+  await until(() => therapist.server.sent.length === 1, "the therapist's first");
+  await deliver(client, therapist, 0, 1);
+  await deliver(therapist, client, 0, 1);
+  const records = [
+    sessionRecord(sessionItem(client.vault, toTherapist)),
+    sessionRecord(sessionItem(therapist.vault, toClient)),
+  ];
+  assert.deepEqual(
+    records.map((record) => record.length),
+    [2, 2],
+  );
+  // The answers (after each side's delivered receipt) go under the crossed
+  // sessions and still open on the other side.
+  await until(() => client.server.sent.length === 2, "the client's receipt");
+  await until(() => therapist.server.sent.length === 2, "the therapist's receipt");
+  client.sender.queueText(toTherapist, "client again", { label: "T" });
+  therapist.sender.queueText(toClient, "therapist again", { label: "C" });
+  await until(() => client.server.sent.length === 3, "the client's answer");
+  await until(() => therapist.server.sent.length === 3, "the therapist's answer");
+  for (const index of [1, 2]) {
+    therapist.receiver.onEnvelope(deliveryOf(client, client.server.sent[index]));
+    client.receiver.onEnvelope(deliveryOf(therapist, therapist.server.sent[index]));
+  }
+  await until(() => therapist.seen.messages.length === 2, "the therapist reads the answer");
+  await until(() => client.seen.messages.length === 2, "the client reads the answer");
+  assert.deepEqual(therapist.seen.unreadable, []);
+  assert.deepEqual(client.seen.unreadable, []);
+  const bodies = (device, peer) =>
+    device.vault
+      .list("message")
+      .filter((item) => item.data.peer === peer)
+      .map((item) => `${item.data.dir} ${item.data.body}`)
+      .sort();
+  assert.deepEqual(bodies(client, toTherapist), [
+    "in first from the therapist",
+    "in therapist again",
+    "out client again",
+    "out first from the client",
+  ]);
+  assert.deepEqual(bodies(therapist, toClient), [
+    "in client again",
+    "in first from the client",
+    "out first from the therapist",
+    "out therapist again",
+  ]);
+});
+
+test("a session item in the older single-session form is read and upgraded", async () => {
+  const { client, therapist, delivery } = await written();
+  therapist.receiver.onEnvelope(delivery);
+  await until(() => therapist.seen.messages.length === 1, "the message is read");
+  const peer = therapist.account.account;
+  const item = sessionItem(client.vault, peer);
+  const [state] = sessionRecord(item);
+  const { sessions: _record, ...older } = item.data;
+  await client.vault.commit([
+    client.vault.write(item.id, { ...older, state: b64uEncode(encodeState(state)) }),
+  ]);
+  assert.equal(sessionItem(client.vault, peer).data.sessions, undefined);
+  assert.equal(sessionRecord(sessionItem(client.vault, peer)).length, 1);
+  client.sender.queueText(peer, "after the upgrade", { label: "T" });
+  await until(() => client.server.sent.length === 2, "the second message");
+  const upgraded = sessionItem(client.vault, peer).data;
+  assert.equal(upgraded.state, undefined);
+  assert.equal(sessionRecord({ data: upgraded }).length, 1);
+  therapist.receiver.onEnvelope(deliveryOf(client, client.server.sent[1]));
+  await until(() => therapist.seen.messages.length === 2, "it opens on the other side");
+});
+
+test("two devices starting with one peer at once: both items read as one, then one left", async () => {
+  const therapistAccount = newAccount();
+  const office = await openDevice(therapistAccount);
+  const laptop = await openDevice(therapistAccount, { secondOf: office });
+  const client = await openDevice(newAccount());
+  const toClient = client.account.account;
+  office.server.bundles.set(toClient, client.account.bundle);
+  client.server.bundles.set(therapistAccount.account, therapistAccount.bundle);
+  // Neither device has seen the other's session: each creates an item.
+  office.sender.queueText(toClient, "from the office", { label: "C" });
+  await until(() => office.server.sent.length === 1, "the office's first message");
+  // The server hands each one-time prekey out once.
+  office.server.bundles.set(toClient, { ...client.account.bundle, one_time_prekey: null });
+  laptop.sender.queueText(toClient, "from the laptop", { label: "C" });
+  await until(() => office.server.sent.length === 2, "the laptop's first message");
+  await office.vault.sync();
+  const peerItems = (device) =>
+    device.vault.list("session").filter((item) => item.data.peer === toClient);
+  assert.equal(peerItems(office).length, 2);
+  assert.equal(storedSessions(office.vault, toClient).record.length, 2);
+  for (const frame of office.server.sent) client.receiver.onEnvelope(deliveryOf(office, frame));
+  await until(() => client.seen.messages.length === 2, "the client reads both");
+  // The client's answer goes under the last session set up; the office
+  // reads both items as one record, and its write keeps one item.
+  client.sender.queueText(therapistAccount.account, "one answer", { label: "T" });
+  await until(() => client.server.sent.some((frame) => frame.vault?.length), "the client's answer");
+  const answer = client.server.sent.find((frame) => frame.vault?.length);
+  office.receiver.onEnvelope(deliveryOf(client, answer));
+  await until(() => office.seen.messages.length === 1, "the office reads the answer");
+  assert.deepEqual(office.seen.unreadable, []);
+  assert.equal(peerItems(office).length, 1);
+  assert.equal(sessionRecord(peerItems(office)[0]).length, 2);
 });

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import test from "node:test";
 
 import { newId } from "../app/ids.js";
-import { messageItem, sessionItem, sessionState } from "../app/records.js";
+import { messageItem, sessionItem, sessionRecord } from "../app/records.js";
 import { describe } from "../app/wording.js";
 import { VAULT_CONFLICT_RETRIES } from "../lib/constants.js";
 import { b64uDecode } from "../lib/encoding.js";
@@ -28,7 +28,7 @@ function peek(to, from, frame) {
     {
       identity: to.account.identity,
       prekeys: to.vault.find("prekeys").data,
-      session: sessionState(item),
+      record: sessionRecord(item),
     },
     b64uDecode(frame.env),
   ).payload;

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import test from "node:test";
 
+import { MAX_ARCHIVED_SESSIONS } from "../lib/constants.js";
 import { b64uEncode, hexEncode, utf8Encode } from "../lib/encoding.js";
 import {
   IdentityChangedError,
@@ -19,11 +20,13 @@ import { createPrekeys, rotatePrekeys } from "../lib/prekeys.js";
 import {
   decryptEnvelope,
   encryptPayload,
-  exportSession,
+  exportRecord,
+  importRecord,
   importSession,
   peerIdentityOf,
   startSession,
 } from "../lib/session.js";
+import { encodeRecord } from "../lib/session_record.js";
 import { loadSodium } from "../lib/sodium.js";
 
 const sodium = await loadSodium();
@@ -31,7 +34,7 @@ const sodium = await loadSodium();
 function newAccount(oneTime = 2) {
   const identity = identityFromSeed(generateIdentitySeed());
   const { item, upload } = createPrekeys(identity, 1_767_225_600, { oneTime });
-  return { identity, account: sodium.randombytes_buf(16), prekeys: item, upload, session: null };
+  return { identity, account: sodium.randombytes_buf(16), prekeys: item, upload, record: null };
 }
 
 function bundleOf(owner, { withOneTime = true } = {}) {
@@ -44,19 +47,30 @@ function bundleOf(owner, { withOneTime = true } = {}) {
   };
 }
 
-function send(from, text) {
-  const payload = encodeText({ id: b64uEncode(sodium.randombytes_buf(16)), sent: 1, body: text });
-  const out = encryptPayload(from.session, payload);
-  from.session = out.state;
+// New messages go under the record's first, active session (PROTOCOL.md 5.8).
+function sendBytes(from, payload) {
+  const out = encryptPayload(from.record[0], payload);
+  from.record = [out.state, ...from.record.slice(1)];
   return out.envelope;
+}
+
+function send(from, text) {
+  return sendBytes(
+    from,
+    encodeText({ id: b64uEncode(sodium.randombytes_buf(16)), sent: 1, body: text }),
+  );
+}
+
+function start(from, to, options) {
+  from.record = [startSession(from.identity, bundleOf(to, options)).state];
 }
 
 function receive(to, envelope) {
   const result = decryptEnvelope(
-    { identity: to.identity, prekeys: to.prekeys, session: to.session },
+    { identity: to.identity, prekeys: to.prekeys, record: to.record },
     envelope,
   );
-  to.session = result.state;
+  to.record = result.record;
   to.prekeys = result.prekeys;
   return { ...result, text: result.payload.body };
 }
@@ -64,7 +78,7 @@ function receive(to, envelope) {
 function connect() {
   const alice = newAccount();
   const bob = newAccount();
-  alice.session = startSession(alice.identity, bundleOf(bob)).state;
+  start(alice, bob);
   return { alice, bob };
 }
 
@@ -85,16 +99,16 @@ test("prekey messages until the first answer, then ordinary messages", () => {
   const answer = send(bob, "answer");
   assert.equal(answer[1], 2);
   assert.equal(receive(alice, answer).text, "answer");
-  assert.equal(alice.session.pending, null);
+  assert.equal(alice.record[0].pending, null);
   const after = send(alice, "after");
   assert.equal(after[1], 2);
   assert.equal(receive(bob, after).text, "after");
   assert.equal(
-    hexEncode(peerIdentityOf(alice.session, alice.identity)),
+    hexEncode(peerIdentityOf(alice.record[0], alice.identity)),
     hexEncode(bob.identity.publicKey),
   );
   assert.equal(
-    hexEncode(peerIdentityOf(bob.session, bob.identity)),
+    hexEncode(peerIdentityOf(bob.record[0], bob.identity)),
     hexEncode(alice.identity.publicKey),
   );
 });
@@ -102,8 +116,8 @@ test("prekey messages until the first answer, then ordinary messages", () => {
 test("a session starts without a one-time prekey when none is left", () => {
   const alice = newAccount();
   const bob = newAccount(0);
-  alice.session = startSession(alice.identity, bundleOf(bob, { withOneTime: false })).state;
-  assert.equal(alice.session.pending.opkId, 0);
+  start(alice, bob, { withOneTime: false });
+  assert.equal(alice.record[0].pending.opkId, 0);
   assert.equal(receive(bob, send(alice, "no opk")).text, "no opk");
 });
 
@@ -111,11 +125,11 @@ test("a replayed prekey message is refused after the session was replaced", () =
   const { alice, bob } = connect();
   const old = send(alice, "old session");
   receive(bob, old);
-  alice.session = startSession(alice.identity, bundleOf(bob)).state;
+  start(alice, bob);
   assert.equal(receive(bob, send(alice, "new session")).newSession, true);
-  const before = exportSession(bob.session);
+  const before = exportRecord(bob.record);
   assert.throws(() => receive(bob, old), ReplayedError);
-  assert.equal(exportSession(bob.session), before);
+  assert.equal(exportRecord(bob.record), before);
 });
 
 test("a prekey message for keys not held is for the wrong recipient", () => {
@@ -131,16 +145,16 @@ test("a prekey message naming a one-time prekey already used is refused", () => 
   const alice = newAccount();
   const bob = newAccount(1);
   const bundle = bundleOf(bob);
-  alice.session = startSession(alice.identity, bundle).state;
+  alice.record = [startSession(alice.identity, bundle).state];
   receive(bob, send(alice, "first use"));
   const carol = newAccount();
-  carol.session = startSession(carol.identity, bundle).state;
+  carol.record = [startSession(carol.identity, bundle).state];
   const prekeys = JSON.stringify(bob.prekeys);
   // Bob has no session with Carol.
   assert.throws(
     () =>
       decryptEnvelope(
-        { identity: bob.identity, prekeys: bob.prekeys, session: null },
+        { identity: bob.identity, prekeys: bob.prekeys, record: null },
         send(carol, "second use"),
       ),
     WrongRecipientError,
@@ -151,13 +165,13 @@ test("a prekey message naming a one-time prekey already used is refused", () => 
 test("messages to the previous signed prekey open after one rotation, not after two", () => {
   const alice = newAccount();
   const bob = newAccount();
-  alice.session = startSession(alice.identity, bundleOf(bob)).state;
+  start(alice, bob);
   const envelope = send(alice, "across a rotation");
   const rotatedOnce = rotatePrekeys(bob.identity, bob.prekeys, 1_767_830_400).item;
   const rotatedTwice = rotatePrekeys(bob.identity, rotatedOnce, 1_768_435_200).item;
   assert.throws(
     () =>
-      decryptEnvelope({ identity: bob.identity, prekeys: rotatedTwice, session: null }, envelope),
+      decryptEnvelope({ identity: bob.identity, prekeys: rotatedTwice, record: null }, envelope),
     WrongRecipientError,
   );
   bob.prekeys = rotatedOnce;
@@ -170,7 +184,7 @@ test("a tampered prekey message keeps neither session nor prekey changes", () =>
   envelope[envelope.length - 1] ^= 1;
   const prekeys = JSON.stringify(bob.prekeys);
   assert.throws(() => receive(bob, envelope), TamperedError);
-  assert.equal(bob.session, null);
+  assert.equal(bob.record, null);
   assert.equal(JSON.stringify(bob.prekeys), prekeys);
 });
 
@@ -191,7 +205,7 @@ test("a prekey message from another identity than the sender account is refused"
         {
           identity: bob.identity,
           prekeys: bob.prekeys,
-          session: null,
+          record: null,
           expectedPeerIdentity: newAccount().identity.publicKey,
         },
         envelope,
@@ -202,7 +216,7 @@ test("a prekey message from another identity than the sender account is refused"
     {
       identity: bob.identity,
       prekeys: bob.prekeys,
-      session: null,
+      record: null,
       expectedPeerIdentity: alice.identity.publicKey,
     },
     envelope,
@@ -215,14 +229,14 @@ test("a known sender under another identity key is refused (step 0)", () => {
   receive(bob, send(alice, "hello"));
   // Someone else, delivered under Alice's account id, sets up a new session.
   const mallory = newAccount();
-  mallory.session = startSession(mallory.identity, bundleOf(bob)).state;
+  start(mallory, bob);
   const forged = send(mallory, "it's me");
-  const before = exportSession(bob.session);
+  const before = exportRecord(bob.record);
   assert.throws(() => receive(bob, forged), IdentityChangedError);
-  assert.equal(exportSession(bob.session), before);
+  assert.equal(exportRecord(bob.record), before);
   // Without a session there is nothing to compare with: it is a new contact.
   const opened = decryptEnvelope(
-    { identity: bob.identity, prekeys: bob.prekeys, session: null },
+    { identity: bob.identity, prekeys: bob.prekeys, record: null },
     forged,
   );
   assert.equal(opened.newSession, true);
@@ -249,26 +263,84 @@ test("an invalid identity key in a prekey message is malformed", () => {
 test("an unreadable payload is refused and changes nothing; later messages still open", () => {
   const { alice, bob } = connect();
   receive(bob, send(alice, "first"));
-  const unreadable = encryptPayload(alice.session, utf8Encode("not json"));
-  alice.session = unreadable.state;
-  const before = exportSession(bob.session);
-  assert.throws(() => receive(bob, unreadable.envelope), MalformedError);
-  assert.equal(exportSession(bob.session), before);
-  const newer = encryptPayload(alice.session, utf8Encode('{"v":2,"type":"text"}'));
-  alice.session = newer.state;
-  assert.throws(() => receive(bob, newer.envelope), UnsupportedVersionError);
+  const unreadable = sendBytes(alice, utf8Encode("not json"));
+  const before = exportRecord(bob.record);
+  assert.throws(() => receive(bob, unreadable), MalformedError);
+  assert.equal(exportRecord(bob.record), before);
+  const newer = sendBytes(alice, utf8Encode('{"v":2,"type":"text"}'));
+  assert.throws(() => receive(bob, newer), UnsupportedVersionError);
   assert.equal(receive(bob, send(alice, "after")).text, "after");
-  const unknown = encryptPayload(alice.session, utf8Encode('{"v":1,"type":"typing"}'));
-  alice.session = unknown.state;
-  assert.deepEqual(receive(bob, unknown.envelope).payload, { v: 1, type: "typing" });
+  const unknown = sendBytes(alice, utf8Encode('{"v":1,"type":"typing"}'));
+  assert.deepEqual(receive(bob, unknown).payload, { v: 1, type: "typing" });
 });
 
 test("a session exported to its vault form and imported goes on working", () => {
   const { alice, bob } = connect();
   receive(bob, send(alice, "one"));
-  alice.session = importSession(exportSession(alice.session));
-  bob.session = importSession(exportSession(bob.session));
+  alice.record = importRecord(exportRecord(alice.record));
+  bob.record = importRecord(exportRecord(bob.record));
   assert.equal(receive(alice, send(bob, "two")).text, "two");
   assert.equal(receive(bob, send(alice, "three")).text, "three");
+  assert.throws(() => importRecord("AQ"), MalformedError);
   assert.throws(() => importSession("AQ"), MalformedError);
+});
+
+test("a simultaneous set-up keeps both sessions and loses nothing (5.8)", () => {
+  const alice = newAccount();
+  const bob = newAccount();
+  start(alice, bob);
+  start(bob, alice);
+  // Both send a first message before either has the other's.
+  const fromAlice = send(alice, "hello from alice");
+  const fromBob = send(bob, "hello from bob");
+  assert.equal(receive(alice, fromBob).text, "hello from bob");
+  assert.equal(receive(bob, fromAlice).text, "hello from alice");
+  assert.deepEqual([alice.record.length, bob.record.length], [2, 2]);
+  // Each answers under the session the other set up, at the same time again.
+  const crossedA = send(alice, "a2");
+  const crossedB = send(bob, "b2");
+  assert.equal(receive(bob, crossedA).text, "a2");
+  assert.equal(receive(alice, crossedB).text, "b2");
+  for (let turn = 0; turn < 6; turn += 1) {
+    const [from, to] = turn % 2 === 0 ? [alice, bob] : [bob, alice];
+    assert.equal(receive(to, send(from, `turn ${turn}`)).text, `turn ${turn}`);
+  }
+  assert.equal(hexEncode(alice.record[0].ek), hexEncode(bob.record[0].ek));
+  const lateA = send(alice, "late a");
+  const lateB = send(bob, "late b");
+  assert.equal(receive(bob, lateA).text, "late a");
+  assert.equal(receive(alice, lateB).text, "late b");
+  assert.equal(hexEncode(alice.record[0].ek), hexEncode(bob.record[0].ek));
+});
+
+test("a message under an earlier session opens there and makes it active", () => {
+  const { alice, bob } = connect();
+  receive(bob, send(alice, "old 1"));
+  const inFlight = send(alice, "old 2");
+  const oldEk = hexEncode(alice.record[0].ek);
+  start(alice, bob);
+  assert.equal(receive(bob, send(alice, "new")).newSession, true);
+  assert.deepEqual(
+    bob.record.map((s) => hexEncode(s.ek)),
+    [hexEncode(alice.record[0].ek), oldEk],
+  );
+  const late = receive(bob, inFlight);
+  assert.equal(late.text, "old 2");
+  assert.equal(hexEncode(bob.record[0].ek), oldEk);
+});
+
+test("a record keeps at most MAX_ARCHIVED_SESSIONS earlier sessions", () => {
+  const alice = newAccount();
+  const bob = newAccount(MAX_ARCHIVED_SESSIONS + 3);
+  const first = [];
+  for (let i = 0; i <= MAX_ARCHIVED_SESSIONS + 1; i += 1) {
+    start(alice, bob);
+    receive(bob, send(alice, `start ${i}`));
+    first.push(alice.record[0]);
+  }
+  assert.equal(bob.record.length, 1 + MAX_ARCHIVED_SESSIONS);
+  // A further message of the dropped session: its EK was accepted before.
+  alice.record = [first[0]];
+  assert.throws(() => receive(bob, send(alice, "dropped")), ReplayedError);
+  assert.throws(() => encodeRecord([...bob.record, first[0]]), MalformedError);
 });

@@ -71,7 +71,11 @@ test("every step of the conversation gives the recorded envelope, state or error
       assert.throws(
         () =>
           decryptEnvelope(
-            { identity: identities[event.actor], prekeys: prekeys[event.actor], session: before },
+            {
+              identity: identities[event.actor],
+              prekeys: prekeys[event.actor],
+              record: before === null ? null : [before],
+            },
             hexDecode(event.envelope),
             { generateDh },
           ),
@@ -81,7 +85,11 @@ test("every step of the conversation gives the recorded envelope, state or error
     } else {
       const generateDh = generatorFor(event);
       const received = decryptEnvelope(
-        { identity: identities[event.actor], prekeys: prekeys[event.actor], session: before },
+        {
+          identity: identities[event.actor],
+          prekeys: prekeys[event.actor],
+          record: before === null ? null : [before],
+        },
         hexDecode(event.envelope),
         { generateDh },
       );

@@ -105,10 +105,13 @@ def snapshot(path: Path) -> dict[str, list[tuple[Any, ...]]]:
             "one_time_prekeys",
             "profiles",
             "vault_items",
-            "envelopes",
             "sent_cmids",
         ]
         found = {t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall()) for t in tables}
+        # Migration 7 adds member-key columns, empty for one-to-one envelopes.
+        found["envelopes"] = sorted(
+            conn.execute("SELECT seq, id, recipient, sender, env, ts FROM envelopes").fetchall()
+        )
         found["tokens"] = sorted(conn.execute("SELECT hash, account, expires FROM tokens"))
         # Migration 5 keeps a de-duplication row only while its envelope waits,
         # without an hour of its own.

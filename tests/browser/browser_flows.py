@@ -186,3 +186,24 @@ def storage_snapshot(tab: Tab, origin: str) -> str:
     ]
     page.close()
     return "\n".join(parts)
+
+
+class Network:
+    """Relays the page's websocket to the real server until `cut()`."""
+
+    def __init__(self) -> None:
+        self.up = True
+        self.routes = []
+
+    def handle(self, route) -> None:
+        if not self.up:
+            route.close()
+            return
+        route.connect_to_server()
+        self.routes.append(route)
+
+    def cut(self) -> None:
+        self.up = False
+        for route in self.routes:
+            route.close()
+        self.routes.clear()

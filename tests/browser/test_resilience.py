@@ -10,6 +10,7 @@ from browser_flows import (
     DESKTOP,
     PHONE,
     SLOW,
+    Network,
     bodies,
     go,
     invite_therapist,
@@ -32,27 +33,6 @@ THERAPIST = {
     "languages": ["English"],
     "response_time": "within a day",
 }
-
-
-class Network:
-    """Relays the page's websocket to the real server until `cut()`."""
-
-    def __init__(self) -> None:
-        self.up = True
-        self.routes = []
-
-    def handle(self, route) -> None:
-        if not self.up:
-            route.close()
-            return
-        route.connect_to_server()
-        self.routes.append(route)
-
-    def cut(self) -> None:
-        self.up = False
-        for route in self.routes:
-            route.close()
-        self.routes.clear()
 
 
 def test_message_written_offline_is_sent_when_the_connection_returns(browser, practice, open_tab):
@@ -80,11 +60,18 @@ def test_message_written_offline_is_sent_when_the_connection_returns(browser, pr
     expect(page.locator(".msg--out .msg__body")).to_have_text(
         "Written while the connection was down."
     )
+    # The message itself says why it waits, and the banner stays in view
+    # wherever the page is scrolled.
+    expect(page.locator(".msg--out .msg__notice")).to_contain_text("this device is offline")
+    for where in ("document.body.scrollHeight", "0"):
+        page.evaluate(f"window.scrollTo(0, {where})")
+        expect(page.locator("#status-bar")).to_be_in_viewport()
 
     network.up = True
     page.click("#status-bar button")
     wait_for_state(page, 0, "sent", "delivered", "read")
     expect(page.locator("#status-bar")).to_be_empty(timeout=SLOW)
+    expect(page.locator(".msg--out .msg__notice")).to_have_count(0)
 
     therapist.page.wait_for_selector(".thread-row", timeout=SLOW)
     therapist.page.click(".thread-row")

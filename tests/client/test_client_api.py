@@ -239,7 +239,7 @@ async def test_prekeys_are_topped_up_and_rotated(server: Any) -> None:
         # The client's session was set up from the old signed prekey.
         state = sessions.start_session(client.identity, bundle_before)
         batch = client.vault.batch()
-        batch.put(session_item(None, therapist.account, bundle_before.identity_key, state))
+        batch.put(session_item(None, therapist.account, bundle_before.identity_key, (state,)))
         await client.commit(batch)
         await client.send(therapist.account, "sent across a rotation")
         incoming = await therapist.receive(WAIT)

@@ -84,7 +84,7 @@ def established_pair() -> Pair:
     assert received.prekeys is not None
     bob.store = received.prekeys
     reply = session.encrypt(received.state, text("hello back"))
-    back = session.decrypt(alice, reply.envelope, first.state, EMPTY_STORE)
+    back = session.decrypt(alice, reply.envelope, (first.state,), EMPTY_STORE)
     return Pair(alice, bob, back.state, reply.state)
 
 

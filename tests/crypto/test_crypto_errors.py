@@ -63,7 +63,7 @@ def test_tampered() -> None:
     forged = out.envelope[:-1] + bytes([out.envelope[-1] ^ 1])
     before = encode_state(pair.bob_state)
     with pytest.raises(TamperedError) as caught:
-        session.decrypt(pair.bob.identity, forged, pair.bob_state, pair.bob.store)
+        session.decrypt(pair.bob.identity, forged, (pair.bob_state,), pair.bob.store)
     assert caught.value.code == "tampered"
     assert encode_state(pair.bob_state) == before
 
@@ -71,9 +71,9 @@ def test_tampered() -> None:
 def test_replayed() -> None:
     pair = established_pair()
     out = session.encrypt(pair.alice_state, text("once"))
-    received = session.decrypt(pair.bob.identity, out.envelope, pair.bob_state, pair.bob.store)
+    received = session.decrypt(pair.bob.identity, out.envelope, (pair.bob_state,), pair.bob.store)
     with pytest.raises(ReplayedError) as caught:
-        session.decrypt(pair.bob.identity, out.envelope, received.state, pair.bob.store)
+        session.decrypt(pair.bob.identity, out.envelope, received.record, pair.bob.store)
     assert caught.value.code == "replayed"
 
 
@@ -84,7 +84,7 @@ def test_too_far_skipped() -> None:
         out = session.encrypt(state, text("x"))
         state = out.state
     with pytest.raises(TooFarSkippedError) as caught:
-        session.decrypt(pair.bob.identity, out.envelope, pair.bob_state, pair.bob.store)
+        session.decrypt(pair.bob.identity, out.envelope, (pair.bob_state,), pair.bob.store)
     assert caught.value.code == "too_far_skipped"
 
 
@@ -109,7 +109,7 @@ def test_a_changed_header_is_tampered_and_keeps_the_library_cause() -> None:
     out = session.encrypt(pair.alice_state, text("x"))
     forged = out.envelope[:30] + bytes([out.envelope[30] ^ 1]) + out.envelope[31:]
     with pytest.raises(TamperedError) as caught:
-        session.decrypt(pair.bob.identity, forged, pair.bob_state, pair.bob.store)
+        session.decrypt(pair.bob.identity, forged, (pair.bob_state,), pair.bob.store)
     assert caught.value.__cause__ is not None
 
 

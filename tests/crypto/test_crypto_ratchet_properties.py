@@ -53,7 +53,9 @@ class Conversation:
 
     def receive(self, who: str, envelope: bytes) -> session.Received:
         store = self.bob.store if who == "bob" else EMPTY_STORE
-        received = session.decrypt(self.identity(who), envelope, self.states[who], store)
+        state = self.states[who]
+        record = None if state is None else (state,)
+        received = session.decrypt(self.identity(who), envelope, record, store)
         self.states[who] = received.state
         self.opened.append((who, envelope))
         if received.prekeys is not None:
@@ -113,7 +115,7 @@ def test_a_delivered_envelope_is_rejected_as_a_replay(steps, resend) -> None:
     before = encode_state(state)
     store = conversation.bob.store if who == "bob" else EMPTY_STORE
     with pytest.raises(ReplayedError):
-        session.decrypt(conversation.identity(who), envelope, state, store)
+        session.decrypt(conversation.identity(who), envelope, (state,), store)
     assert encode_state(state) == before
 
 
@@ -154,7 +156,9 @@ def test_a_flipped_bit_is_rejected_and_changes_nothing(steps, region, position, 
         target = state
     before = None if target is None else encode_state(target)
     with pytest.raises(ProtocolError):
-        session.decrypt(conversation.bob.identity, forged, target, store)
+        session.decrypt(
+            conversation.bob.identity, forged, None if target is None else (target,), store
+        )
     assert (None if target is None else encode_state(target)) == before
     assert conversation.bob.store is store
     # The genuine envelope still opens afterwards.
@@ -173,14 +177,14 @@ def test_skipping_past_max_skip_is_refused_without_changing_the_session(beyond) 
         envelopes.append(out.envelope)
     before = encode_state(pair.bob_state)
     with pytest.raises(TooFarSkippedError):
-        session.decrypt(pair.bob.identity, envelopes[-1], pair.bob_state, pair.bob.store)
+        session.decrypt(pair.bob.identity, envelopes[-1], (pair.bob_state,), pair.bob.store)
     assert encode_state(pair.bob_state) == before
     # Exactly MAX_SKIP skipped keys is still allowed, and the skipped ones open later.
     received = session.decrypt(
-        pair.bob.identity, envelopes[MAX_SKIP], pair.bob_state, pair.bob.store
+        pair.bob.identity, envelopes[MAX_SKIP], (pair.bob_state,), pair.bob.store
     )
     assert len(received.state.skipped) == MAX_SKIP
-    late = session.decrypt(pair.bob.identity, envelopes[3], received.state, pair.bob.store)
+    late = session.decrypt(pair.bob.identity, envelopes[3], received.record, pair.bob.store)
     assert payload.parse(late.payload)["body"] == "m3"
 
 

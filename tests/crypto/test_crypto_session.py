@@ -4,6 +4,7 @@ import pytest
 from crypto_parties import EMPTY_STORE, established_pair, make_responder, text
 
 from crypto import envelope, keys, payload, session
+from crypto.constants import MAX_ARCHIVED_SESSIONS
 from crypto.errors import (
     IdentityChangedError,
     MalformedError,
@@ -14,6 +15,8 @@ from crypto.errors import (
 from crypto.keys import IdentityKeyPair
 from crypto.prekeys import PrekeyStore, store_from_item, store_to_item
 from crypto.ratchet import init_receiver
+from crypto.session_record import MAX_SESSIONS_PER_PEER, SessionRecord, encode_record
+from crypto.session_state import decode_state, encode_state
 
 
 def test_first_message_sets_up_the_session_and_reports_every_change() -> None:
@@ -53,11 +56,11 @@ def test_initiator_sends_prekey_messages_until_the_first_reply() -> None:
     assert first.envelope[1] == second.envelope[1] == 1
     received = session.decrypt(bob.identity, first.envelope, None, bob.store)
     # Step 1: a further prekey message of the same session opens in it.
-    again = session.decrypt(bob.identity, second.envelope, received.state, received.prekeys)
+    again = session.decrypt(bob.identity, second.envelope, received.record, received.prekeys)
     assert not again.new_session and again.prekeys is None
     reply = session.encrypt(again.state, text("reply"))
     assert reply.envelope[1] == 2
-    back = session.decrypt(pair_alice, reply.envelope, second.state, EMPTY_STORE)
+    back = session.decrypt(pair_alice, reply.envelope, (second.state,), EMPTY_STORE)
     assert back.state.pending is None
     assert session.encrypt(back.state, text("3")).envelope[1] == 2
 
@@ -69,10 +72,10 @@ def test_step_2_a_replaced_session_cannot_be_replayed() -> None:
     assert first.prekeys is not None
     # Alice starts over (a new device, a lost session): Bob replaces the session.
     new = session.encrypt(session.start_session(alice, bob.bundle()), text("new"))
-    second = session.decrypt(bob.identity, new.envelope, first.state, first.prekeys)
+    second = session.decrypt(bob.identity, new.envelope, first.record, first.prekeys)
     assert second.new_session and second.prekeys is not None
     with pytest.raises(ReplayedError):
-        session.decrypt(bob.identity, old.envelope, second.state, second.prekeys)
+        session.decrypt(bob.identity, old.envelope, second.record, second.prekeys)
 
 
 def test_step_0_a_known_sender_under_another_identity_key_is_refused() -> None:
@@ -88,7 +91,7 @@ def test_step_0_a_known_sender_under_another_identity_key_is_refused() -> None:
     mallory = IdentityKeyPair.generate()
     forged = session.encrypt(session.start_session(mallory, bob.bundle()), text("it's me"))
     with pytest.raises(IdentityChangedError):
-        session.decrypt(bob.identity, forged.envelope, first.state, first.prekeys)
+        session.decrypt(bob.identity, forged.envelope, first.record, first.prekeys)
     # Without a session there is nothing to compare with: it is a new contact.
     assert session.decrypt(bob.identity, forged.envelope, None, first.prekeys).new_session
 
@@ -106,8 +109,8 @@ def test_step_0_holds_for_a_further_prekey_message_of_the_same_session() -> None
     other = IdentityKeyPair.generate().public
     swapped = two.envelope.replace(parsed.identity_key, other, 1)
     with pytest.raises(IdentityChangedError):
-        session.decrypt(bob.identity, swapped, first.state, bob.store)
-    opened = session.decrypt(bob.identity, two.envelope, first.state, bob.store)
+        session.decrypt(bob.identity, swapped, first.record, bob.store)
+    opened = session.decrypt(bob.identity, two.envelope, first.record, bob.store)
     assert payload.parse(opened.payload)["body"] == "two"
 
 
@@ -197,3 +200,105 @@ def test_each_side_reads_the_peer_identity_from_the_session() -> None:
     pair = established_pair()
     assert session.peer_identity(pair.alice_state, pair.alice.public) == pair.bob.identity.public
     assert session.peer_identity(pair.bob_state, pair.bob.identity.public) == pair.alice.public
+
+
+def test_simultaneous_set_up_keeps_both_sessions_and_loses_nothing() -> None:
+    """Both send a first message before either has the other's (PROTOCOL.md 5.8)."""
+    alice, bob = make_responder(), make_responder()
+    records: dict[str, SessionRecord] = {
+        "alice": (session.start_session(alice.identity, bob.bundle()),),
+        "bob": (session.start_session(bob.identity, alice.bundle()),),
+    }
+    parties = {"alice": alice, "bob": bob}
+
+    def send(who: str, body: str) -> bytes:
+        out = session.encrypt(records[who][0], text(body))
+        records[who] = (out.state, *records[who][1:])
+        return out.envelope
+
+    def receive(who: str, envelope_bytes: bytes) -> str:
+        party = parties[who]
+        received = session.decrypt(party.identity, envelope_bytes, records[who], party.store)
+        records[who] = received.record
+        if received.prekeys is not None:
+            party.store = received.prekeys
+        return payload.parse(received.payload)["body"]
+
+    from_alice, from_bob = send("alice", "hello from alice"), send("bob", "hello from bob")
+    assert receive("alice", from_bob) == "hello from bob"
+    assert receive("bob", from_alice) == "hello from alice"
+    assert len(records["alice"]) == len(records["bob"]) == 2
+    # Each answers under the session the other set up, at the same time again.
+    crossed_a, crossed_b = send("alice", "a2"), send("bob", "b2")
+    assert receive("bob", crossed_a) == "a2"
+    assert receive("alice", crossed_b) == "b2"
+    # Whichever answers next, both settle on one session and stay on it.
+    for turn in range(6):
+        who, peer = ("alice", "bob") if turn % 2 == 0 else ("bob", "alice")
+        assert receive(peer, send(who, f"turn {turn}")) == f"turn {turn}"
+    assert records["alice"][0].ek == records["bob"][0].ek
+    # Both directions at once still open on the settled session.
+    a, b = send("alice", "late a"), send("bob", "late b")
+    assert (receive("bob", a), receive("alice", b)) == ("late a", "late b")
+    assert records["alice"][0].ek == records["bob"][0].ek
+
+
+def test_a_message_under_an_earlier_session_opens_and_makes_it_active() -> None:
+    alice, bob = IdentityKeyPair.generate(), make_responder(one_time=3)
+    old = session.start_session(alice, bob.bundle())
+    first = session.encrypt(old, text("old 1"))
+    second = session.encrypt(first.state, text("old 2"))
+    opened = session.decrypt(bob.identity, first.envelope, None, bob.store)
+    assert opened.prekeys is not None
+    # Alice starts over; her message in flight under the old session still opens.
+    new = session.encrypt(session.start_session(alice, bob.bundle()), text("new"))
+    newer = session.decrypt(bob.identity, new.envelope, opened.record, opened.prekeys)
+    assert newer.new_session and [s.ek for s in newer.record] == [new_ek(new), new_ek(first)]
+    late = session.decrypt(bob.identity, second.envelope, newer.record, newer.prekeys)
+    assert payload.parse(late.payload)["body"] == "old 2"
+    assert [s.ek for s in late.record] == [new_ek(first), new_ek(new)]
+
+
+def new_ek(out: session.Outgoing) -> bytes:
+    return out.state.ek
+
+
+def test_the_record_keeps_at_most_the_documented_number_of_earlier_sessions() -> None:
+    alice, bob = IdentityKeyPair.generate(), make_responder(one_time=MAX_SESSIONS_PER_PEER + 2)
+    record: SessionRecord | None = None
+    store = bob.store
+    sent = []
+    for i in range(MAX_SESSIONS_PER_PEER + 1):
+        out = session.encrypt(session.start_session(alice, bob.bundle()), text(f"start {i}"))
+        received = session.decrypt(bob.identity, out.envelope, record, store)
+        assert received.prekeys is not None
+        record, store = received.record, received.prekeys
+        sent.append(out)
+    assert record is not None and len(record) == MAX_SESSIONS_PER_PEER == 1 + MAX_ARCHIVED_SESSIONS
+    assert [s.ek for s in record] == [out.state.ek for out in reversed(sent[1:])]
+    # A further message of the dropped session is recognised as already set up.
+    dropped = session.encrypt(sent[0].state, text("dropped"))
+    with pytest.raises(ReplayedError):
+        session.decrypt(bob.identity, dropped.envelope, record, store)
+    too_many = (*record, decode_state(encode_state(sent[0].state)))
+    with pytest.raises(MalformedError):
+        encode_record(too_many)
+
+
+def test_no_session_of_the_record_opens_a_forgery_and_nothing_changes() -> None:
+    pair = established_pair()
+    alice_again = session.encrypt(session.start_session(pair.alice, pair.bob.bundle()), text("x"))
+    two = session.decrypt(
+        pair.bob.identity, alice_again.envelope, (pair.bob_state,), pair.bob.store
+    )
+    out = session.encrypt(pair.alice_state, text("under the earlier session"))
+    forged = out.envelope[:-1] + bytes([out.envelope[-1] ^ 1])
+    before = encode_record(two.record)
+    with pytest.raises(TamperedError):
+        session.decrypt(pair.bob.identity, forged, two.record, pair.bob.store)
+    assert encode_record(two.record) == before
+    opened = session.decrypt(pair.bob.identity, out.envelope, two.record, pair.bob.store)
+    assert payload.parse(opened.payload)["body"] == "under the earlier session"
+    # A replay of it is reported by the session that knows its chain.
+    with pytest.raises(ReplayedError):
+        session.decrypt(pair.bob.identity, out.envelope, opened.record, pair.bob.store)

@@ -16,6 +16,7 @@ from crypto.errors import ProtocolError
 from crypto.keys import IdentityKeyPair, KeyPair, x25519_from_private
 from crypto.prekeys import PrekeyStore, store_from_item
 from crypto.ratchet import RatchetState
+from crypto.session_record import SessionRecord, decode_record, encode_record, merge_records
 from crypto.session_state import decode_state, encode_state
 from crypto.x3dh import derive_sk, initiate, parse_bundle, respond
 
@@ -235,11 +236,12 @@ def test_ratchet_conversation_step_by_step() -> None:
             if event["envelope_of"] is not None:
                 assert envelopes[event["envelope_of"]] == event["envelope"]
             generator = Replay(event["ratchet_private"])
+            record = None if before is None else (before,)
             if event["error"]:
                 before_bytes = None if before is None else encode_state(before)
                 code = error_code(
                     lambda: session.decrypt(
-                        identities[actor], b(event["envelope"]), before, stores[actor], generator
+                        identities[actor], b(event["envelope"]), record, stores[actor], generator
                     )
                 )
                 assert code == event["error"], event["step"]
@@ -247,7 +249,7 @@ def test_ratchet_conversation_step_by_step() -> None:
                 counts["error"] += 1
             else:
                 received = session.decrypt(
-                    identities[actor], b(event["envelope"]), before, stores[actor], generator
+                    identities[actor], b(event["envelope"]), record, stores[actor], generator
                 )
                 assert generator.private is None, "the recorded ratchet key was not used"
                 assert received.payload.decode() == event["payload"], event["step"]
@@ -265,6 +267,95 @@ def test_ratchet_conversation_step_by_step() -> None:
         assert after is not None
         assert encode_state(after).hex() == event["state"], event["step"]
     assert counts["send"] >= 20 and counts["error"] >= 3
+
+
+class Always:
+    """GENERATE_DH for a step of session_record.json: the recorded key, to every attempt."""
+
+    def __init__(self, private: str | None) -> None:
+        self.private = private
+        self.used = False
+
+    def __call__(self) -> KeyPair:
+        assert self.private is not None, "this step must not generate a ratchet key"
+        self.used = True
+        return x25519_from_private(b(self.private))
+
+
+def test_simultaneous_session_set_up_step_by_step() -> None:
+    data = load("session_record.json")
+    setup = data["setup"]
+    identities = {who: IdentityKeyPair.from_seed(b(p["seed"])) for who, p in setup.items()}
+    other = {"alice": "bob", "bob": "alice"}
+    records: dict[str, SessionRecord] = {}
+    stores = {who: store_from_item(p["prekeys"]) for who, p in setup.items()}
+    for who, party in setup.items():
+        start = session.start_session(
+            identities[who],
+            parse_bundle(setup[other[who]]["bundle"]),
+            x25519_from_private(b(party["ephemeral_private"])),
+            (b(party["kem"]["ciphertext"]), b(party["kem"]["shared_secret"])),
+            Replay(party["ratchet_private"]),
+        )
+        records[who] = (start,)
+        assert encode_record(records[who]).hex() == party["record"]
+    counts = {"send": 0, "receive": 0, "error": 0, "promoted": 0, "new": 0}
+    for event in data["events"]:
+        actor = event["actor"]
+        record = records[actor]
+        where = event["step"]
+        if event["action"] == "send":
+            out = session.encrypt(record[0], event["payload"].encode())
+            assert out.envelope.hex() == event["envelope"], where
+            records[actor] = (out.state, *record[1:])
+        else:
+            generator = Always(event["ratchet_private"])
+            envelope_bytes = b(event["envelope"])
+            if event["error"]:
+                before = encode_record(record)
+                code = error_code(
+                    lambda: session.decrypt(
+                        identities[actor], envelope_bytes, record, stores[actor], generator
+                    )
+                )
+                assert code == event["error"], where
+                assert encode_record(record) == before
+                counts["error"] += 1
+            else:
+                received = session.decrypt(
+                    identities[actor], envelope_bytes, record, stores[actor], generator
+                )
+                assert received.payload.decode() == event["payload"], where
+                assert received.new_session == event["new_session"], where
+                counts["new"] += received.new_session
+                counts["promoted"] += received.record[0].ek != record[0].ek
+                records[actor] = received.record
+                if received.prekeys is not None:
+                    stores[actor] = received.prekeys
+            assert generator.used == (event["ratchet_private"] is not None), where
+        counts[event["action"]] += 1
+        assert encode_record(records[actor]).hex() == event["record"], where
+        assert records[actor][0].ek.hex() == event["active_ek"], where
+    # Both set up a session, both kept both, and earlier sessions took over.
+    assert counts["new"] == 2 and counts["promoted"] >= 3 and counts["error"] == 2
+    assert records["alice"][0].ek == records["bob"][0].ek
+
+
+def test_session_record_encoding() -> None:
+    data = load("session_record.json")
+    for case in data["valid"]:
+        record = decode_record(b(case["hex"]))
+        assert encode_record(record).hex() == case["hex"]
+        assert [encode_state(state).hex() for state in record] == case["states"]
+    for case in data["invalid"]:
+        assert error_code(lambda c=case: decode_record(b(c["hex"]))) == case["error"], case["name"]
+    assert data["merge"]
+    for case in data["merge"]:
+        records = [decode_record(b(r)) for r in case["records"]]
+        if "error" in case:
+            assert error_code(lambda r=records: merge_records(r)) == case["error"], case["name"]
+        else:
+            assert encode_record(merge_records(records)).hex() == case["merged"], case["name"]
 
 
 def test_envelope() -> None:

@@ -23,3 +23,8 @@ _browser_conftest = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_browser_conftest)
 
 browser_type_launch_args = _browser_conftest.browser_type_launch_args
+# The groups test (test_interop_groups.py) uses the browser tests' practice
+# server and browser profiles as they are.
+neutral_site = _browser_conftest.neutral_site
+practice = _browser_conftest.practice
+open_tab = _browser_conftest.open_tab

@@ -173,7 +173,7 @@ def test_a_configuration_file_in_the_data_directory_is_read(tmp_path: Path) -> N
 
 def test_migrations_are_numbered_applied_once_and_keep_the_installation_id(tmp_path: Path) -> None:
     settings = Settings(data=str(tmp_path / "data"))
-    assert prepare_database(settings) == [1, 2, 3, 4, 5, 6]
+    assert prepare_database(settings) == [1, 2, 3, 4, 5, 6, 7]
     assert prepare_database(settings) == []
     conn = sqlite3.connect(settings.database_path())
     try:
@@ -184,6 +184,7 @@ def test_migrations_are_numbered_applied_once_and_keep_the_installation_id(tmp_p
             (4, "sessions: token id, kind, last-active day, signed out"),
             (5, "per-sender pending limits, shorter-lived sending traces"),
             (6, "changes of the account secret waiting for their switch"),
+            (7, "peer-support groups"),
         ]
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         server_id = conn.execute("SELECT value FROM settings WHERE key = 'server_id'").fetchone()

@@ -3,7 +3,8 @@
 Every live connection of an account receives its envelopes; whichever device
 acknowledges first deletes the envelope, and the others' acknowledgements are
 refused, so exactly one device commits its vault writes. Every vault write
-reaches the account's other connections as a content-free `vault_changed`.
+reaches the account's other connections as a content-free `vault_changed`,
+and a therapist's profile upload reaches all of them as `profile_changed`.
 Sessions can be listed and the other ones signed out: their sockets close at
 once and their tokens are refused from then on.
 """
@@ -31,6 +32,8 @@ from server_harness import (
 )
 from websockets.asyncio.client import connect
 
+from crypto import signatures
+from crypto.constants import CTX_PROFILE
 from crypto.encoding import b64u_decode, b64u_encode
 from server import clock
 
@@ -119,6 +122,28 @@ async def test_every_vault_write_reaches_the_other_devices(server: Any) -> None:
     await laptop.expect("vault_changed")
     await nothing_of(therapist_socket, "vault_changed")
     for socket in (phone, laptop, therapist_socket):
+        await socket.close()
+
+
+async def test_a_profile_change_reaches_every_device_of_the_therapist(server: Any) -> None:
+    therapist = make_therapist(server)
+    client = make_account(server.url)
+    office = await open_socket(server.url, therapist)
+    laptop = await open_socket(server.url, second_device(therapist))
+    client_socket = await open_socket(server.url, client)
+    profile = json.dumps({"display_name": "Dr. Live Everywhere"}).encode()
+    sig = signatures.sign(therapist.identity.seed, CTX_PROFILE, profile)
+    body = {"profile": b64u_encode(profile), "sig": b64u_encode(sig)}
+    assert therapist.call("PUT", "/api/profile", body).status == 200
+    # Every device hears of it, and nothing more: the profile is fetched anew.
+    for socket in (office, laptop):
+        assert await socket.expect("profile_changed") == {"type": "profile_changed"}
+    await nothing_of(client_socket, "profile_changed")
+    # A refused upload pushes nothing.
+    forged = {"profile": b64u_encode(profile), "sig": b64u_encode(bytes(64))}
+    assert therapist.call("PUT", "/api/profile", forged).code == "bad_signature"
+    await nothing_of(laptop, "profile_changed")
+    for socket in (office, laptop, client_socket):
         await socket.close()
 
 

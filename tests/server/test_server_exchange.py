@@ -75,7 +75,10 @@ class Party:
     async def receive(self, socket: Socket) -> str:
         frame = await socket.expect("envelope")
         received = session.decrypt(
-            self.account.identity, b64u_decode(frame["env"]), self.state, self.prekeys
+            self.account.identity,
+            b64u_decode(frame["env"]),
+            None if self.state is None else (self.state,),
+            self.prekeys,
         )
         self.state = received.state
         if received.prekeys is not None:

@@ -93,6 +93,24 @@ session_state.json
             null, skipped [{dh, n, mk}], previous [hex]}}; absent values null
   invalid: {name, hex, error}
 
+session_record.json (both sides set up a session at once, PROTOCOL.md 5.8)
+  setup:  {alice, bob: each {seed, account (hex), bundle (as served),
+           prekeys (the `prekeys` vault item), ephemeral_private,
+           ratchet_private (the first DHs), kem {ciphertext, shared_secret}
+           (the encapsulation this party makes to the other's PQ prekey),
+           record (the party's record after starting its own session)}}
+  events: in order, each {step, actor, action ("send"/"receive"),
+           ratchet_private (the key GENERATE_DH returns in this step: every
+           attempt in it gets the same one; null if none asked), payload,
+           envelope (hex), envelope_of (step of the send, or null for a
+           forgery), error (code or null), record (the actor's record after
+           the step, hex of 5.8; unchanged when error is set), active_ek (EK
+           of its first session), new_session (bool)}
+  valid:   {name, hex, states [hex of each 5.7 state, active first]}
+  invalid: {name, hex, error}
+  merge:   {name, records [hex of 5.8], merged (hex) or error}: several
+           records of one peer read as one
+
 payload.json
   text:    {id, sent, body, encoded (text)}
   receipt: {state, ids, encoded}
@@ -191,6 +209,12 @@ from crypto.group_state import decode_group_state, encode_group_state  # noqa: E
 from crypto.keys import IdentityKeyPair, KeyPair, x25519_from_private  # noqa: E402
 from crypto.prekeys import PrekeyStore, store_to_item  # noqa: E402
 from crypto.ratchet import RatchetState  # noqa: E402
+from crypto.session_record import (  # noqa: E402
+    SessionRecord,
+    decode_record,
+    encode_record,
+    merge_records,
+)
 from crypto.session_state import decode_state, encode_state  # noqa: E402
 from crypto.x3dh import InitiatorSecret, initiate, parse_bundle  # noqa: E402
 
@@ -861,7 +885,10 @@ def ratchet_vectors() -> dict[str, Any]:
             generator = Injected(seed32(f"ratchet {actor} ratchet {generated + 1}"))
             event.update(envelope=hx(data), envelope_of=origin_step)
             try:
-                received = session.decrypt(identities[actor], data, state, stores[actor], generator)
+                record = None if state is None else (state,)
+                received = session.decrypt(
+                    identities[actor], data, record, stores[actor], generator
+                )
             except ProtocolError as exc:
                 # A failed step may have generated a key before failing; it is recorded
                 # so that a replay can hand out the same one, and then discarded.
@@ -1067,6 +1094,228 @@ def session_state_vectors() -> dict[str, Any]:
         for name, data in invalid_bytes
     ]
     return {"valid": valid, "invalid": invalid}
+
+
+# ---------------------------------------------------------------- session record
+
+
+class Fixed:
+    """A GENERATE_DH that returns one fixed key pair on every call, and records whether it did.
+
+    Several sessions may be tried for one message (section 5.8); each attempt
+    may generate a key, and only the one that opens the message keeps it.
+    """
+
+    def __init__(self, private: bytes) -> None:
+        self.pair = x25519_from_private(private)
+        self.used = False
+
+    def __call__(self) -> KeyPair:
+        self.used = True
+        return self.pair
+
+
+# Both send a first message before either has received the other's; the
+# crossed sessions are both kept, and each message opens in the session it
+# was sent under. Bob's late copy of Alice's second prekey message brings
+# both to the same active session.
+SIMULTANEOUS: list[tuple[str, str, str]] = [
+    ("alice", "send", "a1"),
+    ("bob", "send", "b1"),
+    ("alice", "send", "a2"),
+    ("alice", "receive", "b1"),
+    ("bob", "receive", "a1"),
+    ("alice", "send", "a3"),
+    ("bob", "send", "b2"),
+    ("bob", "receive", "a3"),
+    ("alice", "receive", "b2"),
+    ("bob", "receive", "a2"),
+    ("bob", "send", "b3"),
+    ("alice", "receive", "b3"),
+    ("alice", "send", "a4"),
+    ("bob", "receive", "forged a4"),  # a4 with one ciphertext bit flipped
+    ("bob", "receive", "a4"),
+    ("alice", "receive", "b1"),  # replay of a prekey message of an earlier session
+    ("bob", "send", "b4"),
+    ("alice", "receive", "b4"),
+]
+
+
+def simultaneous_conversation() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    recordings = kem_recordings()
+    # Each party's PQ prekey is one whose encapsulation was recorded.
+    parties = {
+        "alice": Bob("simultaneous alice", "pqxdh-no-opk", True),
+        "bob": Bob("simultaneous bob", "pqxdh-opk", True),
+    }
+    kem_to = {"alice": recordings["pqxdh-opk"], "bob": recordings["pqxdh-no-opk"]}
+    other = {"alice": "bob", "bob": "alice"}
+    records: dict[str, SessionRecord | None] = {}
+    stores = {who: party.store() for who, party in parties.items()}
+    setup: dict[str, Any] = {}
+    for who, party in parties.items():
+        ephemeral = x25519_from_private(seed32(f"simultaneous {who} ephemeral"))
+        first_ratchet = seed32(f"simultaneous {who} ratchet 0")
+        kem = kem_to[who]
+        state = session.start_session(
+            party.identity,
+            parse_bundle(parties[other[who]].bundle()),
+            ephemeral,
+            (kem["ciphertext"], kem["shared_secret"]),
+            Injected(first_ratchet),
+        )
+        records[who] = (state,)
+        setup[who] = {
+            "seed": party.identity.seed.hex(),
+            "account": party.account.hex(),
+            "bundle": party.bundle(),
+            "prekeys": store_to_item(stores[who]),
+            "ephemeral_private": ephemeral.private.hex(),
+            "ratchet_private": first_ratchet.hex(),
+            "kem": {
+                "ciphertext": kem["ciphertext"].hex(),
+                "shared_secret": kem["shared_secret"].hex(),
+            },
+            "record": encode_record(records[who]).hex(),
+        }
+    sent: dict[str, tuple[int, bytes, bytes]] = {}
+    events = []
+    for step, (actor, action, name) in enumerate(SIMULTANEOUS):
+        record = records[actor]
+        assert record is not None
+        event: dict[str, Any] = {"step": step, "actor": actor, "action": action}
+        if action == "send":
+            body = text_payload(name, step)
+            out = session.encrypt(record[0], body)
+            records[actor] = (out.state, *record[1:])
+            sent[name] = (step, out.envelope, body)
+            event.update(
+                ratchet_private=None,
+                payload=body.decode(),
+                envelope=out.envelope.hex(),
+                envelope_of=step,
+                error=None,
+                new_session=False,
+            )
+        else:
+            if name.startswith("forged "):
+                _origin, data, body = sent[name.removeprefix("forged ")]
+                data = data[:-20] + bytes([data[-20] ^ 0x04]) + data[-19:]
+                origin_step = None
+            else:
+                origin_step, data, body = sent[name]
+            generator = Fixed(seed32(f"simultaneous {actor} ratchet step {step}"))
+            event.update(envelope=data.hex(), envelope_of=origin_step)
+            try:
+                received = session.decrypt(
+                    parties[actor].identity, data, record, stores[actor], generator
+                )
+            except ProtocolError as exc:
+                event.update(payload=None, error=exc.code, new_session=False)
+            else:
+                assert received.payload == body
+                records[actor] = received.record
+                if received.prekeys is not None:
+                    stores[actor] = received.prekeys
+                event.update(payload=body.decode(), error=None, new_session=received.new_session)
+            event["ratchet_private"] = hx(generator.pair.private) if generator.used else None
+        current = records[actor]
+        assert current is not None
+        event["record"] = encode_record(current).hex()
+        event["active_ek"] = current[0].ek.hex()
+        events.append(event)
+    # Both ended on one session, and it is the one Alice set up.
+    alice_record, bob_record = records["alice"], records["bob"]
+    assert alice_record is not None and bob_record is not None
+    assert alice_record[0].ek == bob_record[0].ek
+    assert len(alice_record) == len(bob_record) == 2
+    return setup, events
+
+
+def session_record_vectors() -> dict[str, Any]:
+    setup, events = simultaneous_conversation()
+    single = bytes.fromhex(setup["alice"]["record"])
+    double = bytes.fromhex(events[-1]["record"])
+    samples = [
+        ("one session, before any reply", single),
+        ("two sessions after a simultaneous set-up", double),
+    ]
+    valid = []
+    for name, data in samples:
+        record = decode_record(data)
+        assert encode_record(record) == data
+        valid.append(
+            {"name": name, "hex": data.hex(), "states": [encode_state(s).hex() for s in record]}
+        )
+    states = decode_record(double)
+    first, second = (encode_state(state) for state in states)
+
+    def framed(*encoded: bytes, count: int | None = None, version: int = 1) -> bytes:
+        body = b"".join(u32(len(e)) + e for e in encoded)
+        return u8(version) + u8(len(encoded) if count is None else count) + body
+
+    other_pair = bytes.fromhex(ratchet_vectors()["setup"]["alice_state"])
+    newer_state = b"\x02" + first[1:]
+    invalid_bytes = [
+        ("empty", b""),
+        ("version 2", framed(first, version=2)),
+        ("version 0", framed(first, version=0)),
+        ("no session", framed()),
+        ("count over the limit", framed(first, second, count=6)),
+        ("count larger than the sessions present", framed(first, count=2)),
+        ("length prefix one byte long", double[:2] + u32(len(first) + 1) + double[6:]),
+        ("length prefix one byte short", double[:2] + u32(len(first) - 1) + double[6:]),
+        ("one trailing byte", double + b"\x00"),
+        ("the same session twice", framed(first, first)),
+        ("sessions between other identity keys", framed(first, other_pair)),
+        ("a session of an unknown version inside", framed(newer_state)),
+    ]
+    invalid = [
+        {"name": name, "hex": data.hex(), "error": error_of(lambda d=data: decode_record(d))}
+        for name, data in invalid_bytes
+    ]
+    return {
+        "setup": setup,
+        "events": events,
+        "valid": valid,
+        "invalid": invalid,
+        "merge": merge_cases(single, bytes.fromhex(events[3]["record"]), other_pair),
+    }
+
+
+def merge_cases(single: bytes, crossed: bytes, other_pair: bytes) -> list[dict[str, Any]]:
+    """Two or more records of one peer read as one (section 5.8)."""
+    base = decode_record(single)[0]
+    many = []
+    for i in range(6):
+        state = base.copy()
+        state.ek = seed32(f"merge ek {i}")
+        many.append(state)
+    cases = [
+        ("a session in both records is taken from the first", [single, crossed]),
+        ("the same records in the other order", [crossed, single]),
+        (
+            "more sessions than a record holds",
+            [encode_record(tuple(many[:3])), encode_record(tuple(many[3:]))],
+        ),
+        ("records between other identity keys", [single, framed_record(other_pair)]),
+    ]
+    out = []
+    for name, encoded in cases:
+        case: dict[str, Any] = {"name": name, "records": [e.hex() for e in encoded]}
+        records = [decode_record(e) for e in encoded]
+        try:
+            case["merged"] = encode_record(merge_records(records))
+        except ProtocolError as exc:
+            case["error"] = exc.code
+        else:
+            case["merged"] = case["merged"].hex()
+        out.append(case)
+    return out
+
+
+def framed_record(state: bytes) -> bytes:
+    return u8(1) + u8(1) + u32(len(state)) + state
 
 
 # ---------------------------------------------------------------- payload
@@ -1832,6 +2081,7 @@ BUILDERS: dict[str, Callable[[], dict[str, Any]]] = {
     "ratchet.json": ratchet_vectors,
     "envelope.json": envelope_vectors,
     "session_state.json": session_state_vectors,
+    "session_record.json": session_record_vectors,
     "payload.json": payload_vectors,
     "vault.json": vault_vectors,
     "secret_change.json": secret_change_vectors,

@@ -31,7 +31,7 @@ function splitList(text) {
     .filter(Boolean);
 }
 
-export function profileScreen(_ctx, { workspace, go, first }) {
+export function profileScreen(ctx, { workspace, go, first }) {
   const own = () =>
     workspace.directory.find((entry) => entry.account === workspace.account)?.profile ?? null;
   const fields = {};
@@ -217,6 +217,11 @@ export function profileScreen(_ctx, { workspace, go, first }) {
     h("div", { class: "row row--end" }, save),
   );
 
+  // Another device may publish the profile while this form is open: an
+  // untouched form shows the new profile; one being edited is left alone.
+  let touched = false;
+  let shown = JSON.stringify(own());
+
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     error.textContent = "";
@@ -233,6 +238,8 @@ export function profileScreen(_ctx, { workspace, go, first }) {
     try {
       await publishProfile(workspace, profile);
       workspace.directory = await loadDirectory().catch(() => workspace.directory);
+      touched = false;
+      shown = JSON.stringify(own());
       status.textContent = "Your profile is published. Clients see it in the directory.";
       status.hidden = false;
       if (first) go("inbox");
@@ -243,6 +250,21 @@ export function profileScreen(_ctx, { workspace, go, first }) {
       save.textContent = "Publish profile";
     }
   });
+
+  form.addEventListener("input", () => {
+    touched = true;
+  });
+  form.addEventListener("change", () => {
+    touched = true;
+  });
+  const onChange = () => {
+    const current = JSON.stringify(own());
+    if (touched || current === shown) return;
+    shown = current;
+    fill(own());
+  };
+  workspace.events.addEventListener("change", onChange);
+  ctx.onLeave(() => workspace.events.removeEventListener("change", onChange));
 
   fill(own());
   if (!own()) {

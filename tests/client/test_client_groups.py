@@ -1,0 +1,278 @@
+"""Peer-support groups between Python clients through the real server (docs/API.md, "Groups").
+
+A therapist hosts an open group; two clients find it in the signed directory,
+ask to join under names for this group alone, and are admitted; everyone
+writes, and what each reads comes from sender keys shared over pairwise
+sessions between member keys. A removal rotates every key, and the removed
+client, with its own keys, opens nothing sent afterwards; a message the
+moderator removes disappears for everyone; a member the server adds on its
+own is never sent a key and the others are warned.
+"""
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from client_harness import close_all, new_client, new_therapist
+
+from client_py import group_items
+from client_py.client import Client
+from client_py.errors import AnswerTimeoutError, ServerError
+from client_py.groups import WARN_NOT_MEMBER, WARN_UNLISTED, paused
+from client_py.ids import new_id
+from crypto import payload as payloads
+from crypto.encoding import b64u_decode, b64u_encode
+from crypto.errors import MissingSenderKeyError, NotAMemberError
+
+WAIT = 20.0
+LISTING = {
+    "name": "Evening circle",
+    "description": "Peer support between sessions.",
+    "rules": "Be kind. What is said here stays here.",
+    "rhythm": "write any time",
+}
+
+
+async def until(client: Client, group: str, check: Callable[[], bool]) -> None:
+    """Take in the group's stream and envelopes until `check()` holds (within WAIT)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT
+    while True:
+        if client.group_status(group) in ("member", "requested"):
+            await client.pull_group(group)
+        if check():
+            return
+        assert loop.time() < deadline, "the group never reached the expected state"
+        with contextlib.suppress(AnswerTimeoutError):
+            await client.receive(0.3)
+
+
+def bodies(client: Client, group: str) -> list[str]:
+    return [
+        str(e.get("body"))
+        for e in client.group_timeline(group)
+        if e["kind"] == "group_message" and not e.get("removed")
+    ]
+
+
+def events(client: Client, group: str) -> list[str]:
+    return [
+        f"{e['name']} {e['event']}"
+        for e in client.group_timeline(group)
+        if e["kind"] == "group_event"
+    ]
+
+
+async def wait_for_requests(therapist: Client, group: str, count: int) -> list[dict[str, Any]]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT
+    while len(therapist.group_requests(group)) < count:
+        assert loop.time() < deadline, "the join requests never arrived"
+        with contextlib.suppress(AnswerTimeoutError):
+            await therapist.receive(0.3)
+    return therapist.group_requests(group)
+
+
+async def hosted_group(server: Any) -> tuple[Client, Client, Client, str]:
+    therapist, _ = await new_therapist(server)
+    sam, _ = await new_client(server)
+    kim, _ = await new_client(server)
+    for client in (therapist, sam, kim):
+        await client.connect()
+    group = await therapist.create_group(LISTING, "Ana")
+    listed = {entry.group: entry for entry in await sam.group_directory()}
+    assert listed[group].listing["name"] == "Evening circle"
+    await sam.join_group(group, "Sam", "It's me, from Tuesdays")
+    await kim.join_group(group, "Kim")
+    requests = await wait_for_requests(therapist, group, 2)
+    assert {r["name"]: r["note"] for r in requests} == {
+        "Sam": "It's me, from Tuesdays",
+        "Kim": "",
+    }
+    for request in requests:
+        await therapist.admit(group, request["member_key"])
+    for client in (sam, kim):
+        await until(client, group, lambda c=client: c.group_status(group) == "member")
+    return therapist, sam, kim, group
+
+
+async def test_members_talk_and_a_removed_member_reads_nothing_new(server: Any) -> None:
+    therapist, sam, kim, group = await hosted_group(server)
+    try:
+        await sam.send_group(group, "Hello everyone")
+        for reader in (therapist, kim):
+            await until(reader, group, lambda r=reader: "Hello everyone" in bodies(r, group))
+        await kim.send_group(group, "Hi Sam")
+        await therapist.send_group(group, "Welcome, both of you")
+        await until(
+            sam, group, lambda: {"Hi Sam", "Welcome, both of you"} <= set(bodies(sam, group))
+        )
+        # "X joined" comes from the signed member list.
+        assert {"Sam joined", "Kim joined"} <= set(events(sam, group))
+        names = {m.name: m.state for m in sam.group_members(group)}
+        assert names == {"Ana": "member", "Sam": "member", "Kim": "member"}
+
+        kim_key = next(m.member_key for m in therapist.group_members(group) if m.name == "Kim")
+        await therapist.set_group_member(group, kim_key, "remove")
+        await until(sam, group, lambda: "Kim removed" in events(sam, group))
+        await until(kim, group, lambda: kim.group_status(group) == "removed")
+
+        sent: list[bytes] = []
+        channel = sam.channel
+        original = channel.group_send
+
+        async def recording(cmid: str, group_id: str, message: bytes) -> str:
+            sent.append(message)
+            return await original(cmid, group_id, message)
+
+        channel.group_send = recording  # type: ignore[method-assign]
+        await sam.send_group(group, "Only for those still here")
+        await until(
+            therapist, group, lambda: "Only for those still here" in bodies(therapist, group)
+        )
+        # From the removed client's own keys: nothing sent after the removal opens.
+        kim_item = next(v for v in kim.my_groups() if v["group"] == group)
+        with pytest.raises((MissingSenderKeyError, NotAMemberError)):
+            group_items.decrypt(kim_item, sent[-1])
+        assert "Only for those still here" not in bodies(kim, group)
+    finally:
+        await close_all(therapist, sam, kim)
+
+
+async def test_a_removed_message_disappears_for_everyone(server: Any) -> None:
+    therapist, sam, kim, group = await hosted_group(server)
+    try:
+        sent = await sam.send_group(group, "Something I regret")
+        for reader in (therapist, kim):
+            await until(reader, group, lambda r=reader: "Something I regret" in bodies(r, group))
+        message_id = sent["id"]
+        await kim.report_group_message(group, message_id, "This names someone")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + WAIT
+        while not therapist.group_reports(group):
+            assert loop.time() < deadline, "the report never reached the moderator"
+            with contextlib.suppress(AnswerTimeoutError):
+                await therapist.receive(0.3)
+        assert "This names someone" in therapist.group_reports(group)[0]["body"]
+        await therapist.remove_group_message(group, message_id)
+        for reader in (sam, kim):
+            await until(
+                reader, group, lambda r=reader: "Something I regret" not in bodies(r, group)
+            )
+        assert "Something I regret" not in bodies(therapist, group)
+    finally:
+        await close_all(therapist, sam, kim)
+
+
+async def test_muted_and_paused_members_cannot_write_and_leaving_is_shown(server: Any) -> None:
+    therapist, sam, kim, group = await hosted_group(server)
+    try:
+        kim_key = next(m.member_key for m in therapist.group_members(group) if m.name == "Kim")
+        await therapist.set_group_member(group, kim_key, "mute")
+        await until(kim, group, lambda: "Kim muted" in events(kim, group))
+        with pytest.raises(NotAMemberError):
+            await kim.send_group(group, "Let me speak")
+        # Names travel with sender keys: Kim learns Sam's before Sam goes.
+        await sam.send_group(group, "I have to go")
+        await until(kim, group, lambda: "I have to go" in bodies(kim, group))
+        await sam.leave_group(group)
+        await until(therapist, group, lambda: "Sam left" in events(therapist, group))
+        await until(kim, group, lambda: "Sam left" in events(kim, group))
+    finally:
+        await close_all(therapist, sam, kim)
+
+
+async def test_a_member_the_server_adds_on_its_own_reads_nothing(server: Any) -> None:
+    """The forged-membership check: a row inserted into the server's database."""
+    therapist, sam, kim, group = await hosted_group(server)
+    eve, _ = await new_client(server)
+    try:
+        await sam.send_group(group, "Before Eve")
+        await until(kim, group, lambda: "Before Eve" in bodies(kim, group))
+        with sqlite3.connect(server.database) as db:
+            seq = db.execute("SELECT MAX(seq) FROM group_messages").fetchone()[0]
+            db.execute(
+                "INSERT INTO group_members (group_id, account, cursor) VALUES (?, ?, ?)",
+                (b64u_decode(group), b64u_decode(eve.account), seq),
+            )
+        await eve.connect()
+        await sam.send_group(group, "Only for the admitted")
+        await until(kim, group, lambda: "Only for the admitted" in bodies(kim, group))
+        # The server routes the group's stream to Eve, who can open nothing.
+        stream = await eve.http.get(f"/api/groups/{group}/messages")
+        message = next(m for m in stream["messages"] if m["kind"] == "message")
+        gid = b64u_decode(group)
+        moderator_key = therapist.identity.public
+        eve_item = group_items.new_item(gid, "member", moderator_key, LISTING, "Eve", 0)
+        with pytest.raises(NotAMemberError):
+            group_items.decrypt(eve_item, b64u_decode(message["body"]))
+        warnings: list[str] = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + WAIT
+        while WARN_NOT_MEMBER not in warnings:
+            assert loop.time() < deadline, "Eve's client never warned"
+            with contextlib.suppress(AnswerTimeoutError):
+                incoming = await eve.receive(0.3)
+                warnings += [u.text for u in incoming.group or [] if u.kind == "warning"]
+        # Eve writes to Sam's member key as if she were a member: Sam's client
+        # refuses it and shows a warning; no sender key was ever sealed to her.
+        upload = eve_item["key_upload"]
+        eve_key = b64u_encode(group_items.member_key(eve_item))
+        await eve.http.put(f"/api/groups/{group}/keys/{eve_key}", upload)
+        sam_key = b64u_decode(next(m.member_key for m in sam.group_members(group) if m.you))
+        answer = await eve.http.get(f"/api/groups/{group}/keys/{b64u_encode(sam_key)}/bundle")
+        bundle = group_items.session_bundle(gid, answer)
+        body = payloads.encode_group_key(b"\x01" * 10)
+        _item, envelope = group_items.seal_pairwise(eve_item, sam_key, body, bundle)
+        await eve.channel.send(
+            new_id(), None, envelope, [], to_key=b64u_encode(sam_key), from_key=eve_key
+        )
+        sam_item = lambda: next(v for v in sam.my_groups() if v["group"] == group)  # noqa: E731
+        await until(sam, group, lambda: WARN_UNLISTED in sam_item()["warnings"])
+        assert eve_key not in sam_item().get("sessions", {})
+        assert "Only for the admitted" not in str(eve.my_groups())
+    finally:
+        await close_all(therapist, sam, kim, eve)
+
+
+async def test_pause_rules_decline_and_muting_for_oneself(server: Any) -> None:
+    therapist, sam, kim, group = await hosted_group(server)
+    lee, _ = await new_client(server)
+    try:
+        await lee.connect()
+        await therapist.pause_group(group, True)
+        await until(sam, group, lambda: group_paused(sam, group))
+        with pytest.raises(ServerError) as refused:
+            await sam.send_group(group, "Is anyone here?")
+        assert refused.value.code == "group_paused"
+        await therapist.send_group(group, "We pause until Monday")
+        await until(sam, group, lambda: "We pause until Monday" in bodies(sam, group))
+        await therapist.pause_group(group, False)
+        await until(sam, group, lambda: not group_paused(sam, group))
+        await sam.send_group(group, "Back again")
+
+        await therapist.edit_group(group, {"rules": "Be kind. No names."})
+        listed = {entry.group: entry for entry in await lee.group_directory()}
+        assert listed[group].listing["rules"] == "Be kind. No names."
+
+        await lee.join_group(group, "Lee", "Hello")
+        (request,) = await wait_for_requests(therapist, group, 1)
+        await therapist.decline(group, request["member_key"], "The group is full this month.")
+        await until(lee, group, lambda: lee.group_status(group) == "declined")
+        item = next(v for v in lee.my_groups() if v["group"] == group)
+        assert item["declined"] == "The group is full this month."
+
+        await kim.mute_group(group, True)
+        await sam.send_group(group, "Quiet for Kim")
+        await until(kim, group, lambda: "Quiet for Kim" in bodies(kim, group))
+        assert next(v for v in kim.my_groups() if v["group"] == group)["muted"] is True
+    finally:
+        await close_all(therapist, sam, kim, lee)
+
+
+def group_paused(client: Client, group: str) -> bool:
+    item = next(v for v in client.my_groups() if v["group"] == group)
+    return paused(item)
