@@ -299,8 +299,12 @@ async def test_an_invite_only_group_is_joined_by_its_id_alone(server: Any) -> No
             therapist, group, lambda: "Thank you for the invitation" in bodies(therapist, group)
         )
         with sqlite3.connect(server.database) as db:
-            rows = db.execute("SELECT listing FROM groups").fetchall()
+            rows = db.execute(
+                "SELECT listing FROM groups WHERE id = ?", (b64u_decode(group),)
+            ).fetchall()
         assert rows == [(None,)]
-        assert b"Closed circle" not in server.database.read_bytes()
+        for path in (server.database, server.database.with_name(server.database.name + "-wal")):
+            if path.exists():
+                assert b"Closed circle" not in path.read_bytes()
     finally:
         await close_all(therapist, sam)
