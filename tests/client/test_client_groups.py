@@ -138,6 +138,16 @@ async def test_members_talk_and_a_removed_member_reads_nothing_new(server: Any) 
         with pytest.raises((MissingSenderKeyError, NotAMemberError)):
             group_items.decrypt(kim_item, sent[-1])
         assert "Only for those still here" not in bodies(kim, group)
+        # The server holds none of it: texts, notes, names or the listing's rules.
+        secrets_said = [
+            "Hello everyone", "Welcome, both of you", "Only for those still here",
+            "It's me, from Tuesdays",
+        ]  # fmt: skip
+        for path in (server.database, server.database.with_name(server.database.name + "-wal")):
+            if path.exists():
+                stored = path.read_bytes()
+                assert not [text for text in secrets_said if text.encode() in stored]
+        assert not [text for text in secrets_said if text in server.log_text()]
     finally:
         await close_all(therapist, sam, kim)
 
