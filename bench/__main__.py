@@ -22,6 +22,7 @@ from typing import Any
 from bench import (
     connections_bench,
     crypto_compare,
+    groups_bench,
     jobs,
     latency_bench,
     relay_bench,
@@ -37,6 +38,7 @@ BENCHMARKS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "connections": connections_bench.run,
     "crypto": crypto_compare.run,
     "startup": startup_bench.run,
+    "groups": groups_bench.run,
 }
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -15,7 +15,7 @@ import math
 from typing import Any
 from urllib.parse import urlsplit
 
-KINDS = ("throughput", "latency", "connections", "soak")
+KINDS = ("throughput", "latency", "connections", "soak", "group")
 MAX_DEVICES = 10_000
 MIN_RATE = 0.001
 MAX_RATE = 20_000.0  # messages per second offered
@@ -25,6 +25,7 @@ MAX_ROUNDS = 10
 MAX_SECONDS = 24 * 3600.0  # any one warm-up, interval or soak
 MAX_JOB_SECONDS = MAX_SECONDS + 3600.0  # a whole job, allowances included
 MAX_PROBES = 1_000
+MAX_MESSAGES = 100_000  # messages one `group` job sends
 # Allowances on top of the planned intervals. The load generator gives up
 # draining at DRAIN_S (BACKLOG_DRAIN_S after an overloaded rate), and closing
 # at DRAIN_S. Connecting (5,000 devices took 8 s here) and each connections
@@ -34,6 +35,8 @@ CONNECT_S_PER_DEVICE = 0.05
 DRAIN_S = 20.0
 BACKLOG_DRAIN_S = 150.0
 STEP_S = 60.0
+# A `group` job sends a fixed number of messages; it may take this long per message at worst.
+MIN_GROUP_RATE = 10.0
 
 
 class JobError(ValueError):
@@ -114,6 +117,7 @@ def check(job: dict[str, Any]) -> None:
         "probes": (1, MAX_PROBES),
         "pool": (1, MAX_POOL),
         "window": (1, MAX_WINDOW),
+        "messages": (1, MAX_MESSAGES),
     }
     for field, (low, high) in bounds.items():
         if field in job:
@@ -135,6 +139,8 @@ def time_limit(job: dict[str, Any]) -> float:
         limit += _offers(job) * (interval + BACKLOG_DRAIN_S)
     elif job["kind"] == "connections":
         limit += (len(job["steps"]) + 1) * (job.get("settle_s", 0) + STEP_S)
+    elif job["kind"] == "group":
+        limit += BACKLOG_DRAIN_S + job.get("messages", 0) / MIN_GROUP_RATE
     else:
         limit += interval
     return limit

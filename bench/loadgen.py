@@ -18,6 +18,10 @@ Jobs (`kind`):
   server's RSS at each step, and probe round trips while they are held.
 - `soak`: a steady rate with reconnecting devices for a long time, sampling
   the server's RSS.
+- `group`: one sender writes a fixed number of group messages (or, as the
+  baseline, one-to-one envelopes) with a window in flight, and every
+  recipient acknowledges each (bench/group_load.py); the server's CPU time
+  over the whole exchange.
 """
 
 import asyncio
@@ -34,6 +38,7 @@ from urllib.parse import urlsplit
 
 from bench import jobs, processes
 from bench.envelope_pool import encoded_pool
+from bench.group_load import Recipient, send_frames
 from bench.seed import Device, read_devices
 from bench.stats import latency_summary, median
 from bench.wsclient import Peer, open_device, pair_up
@@ -460,11 +465,65 @@ async def soak(job: dict[str, Any]) -> dict[str, Any]:
     return {"devices": len(peers), "reconnects": reconnects, "samples": samples, "totals": result}
 
 
+async def group(job: dict[str, Any]) -> dict[str, Any]:
+    acknowledge = bool(job["ack"])
+    count = int(job["messages"])
+    devices = read_devices(job["devices_file"])[: job["devices"]]
+    if not acknowledge:
+        devices = devices[:1]
+    frames = send_frames(job, devices)
+    log(f"{job['mode']}: connecting {len(devices)} devices")
+
+    async def connect(device: Device) -> Recipient:
+        ws, _ready = await open_device(job["ws_url"], device)
+        return Recipient(ws, job.get("group", ""), acknowledge)
+
+    peers: list[Recipient] = await bounded_gather(devices, CONNECT_CONCURRENCY, connect)
+    readers = [asyncio.create_task(peer.read()) for peer in peers]
+    freeze_collector()
+    sender = peers[0]
+    sender.window = asyncio.Semaphore(job["window"])
+    # In group mode every account is a member and receives each message, the
+    # sender's too; in pair mode only the partner does.
+    recipients = peers if job["mode"] == "group" else peers[1:]
+    clock = CpuClock(job["server_pid"])
+    for text in frames:
+        await sender.window.acquire()
+        await sender.ws.send(text)
+    deadline = time.monotonic() + MAX_BACKLOG_DRAIN
+    while time.monotonic() < deadline:
+        failed = sum(sum(p.errors.values()) for p in peers)
+        answered = sender.sent + failed >= count
+        done = all(p.received >= count and p.acked >= count for p in recipients)
+        if answered and (done or not acknowledge or failed):
+            break
+        await asyncio.sleep(0.02)
+    cpu = clock.read()
+    await close_all([peer.ws for peer in peers])
+    await asyncio.gather(*readers, return_exceptions=True)
+    errors: Counter[str] = Counter()
+    for peer in peers:
+        errors.update(peer.errors)
+    deliveries = count * len(recipients) if acknowledge else 0
+    return {
+        "mode": job["mode"],
+        "members": len(peers) if job["mode"] == "group" else 2,
+        "messages": count,
+        "deliveries": deliveries,
+        "received": sum(p.received for p in recipients),
+        **cpu,
+        "server_cpu_us_per_message": cpu["server_cpu_s"] / count * 1e6,
+        "server_cpu_us_per_delivery": cpu["server_cpu_s"] / max(deliveries, 1) * 1e6,
+        "errors": dict(errors),
+    }
+
+
 JOBS: dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]] = {
     "throughput": throughput,
     "latency": latency,
     "connections": connections,
     "soak": soak,
+    "group": group,
 }
 
 

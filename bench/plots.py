@@ -136,6 +136,27 @@ def _soak(ax: Any, r: dict[str, Any]) -> None:
     )
 
 
+def _groups(ax: Any, r: dict[str, Any]) -> None:
+    sizes = [row["members"] for row in r["sizes"]]
+    ax.plot(
+        sizes,
+        [row["cpu_ratio_to_one_to_one"] for row in r["sizes"]],
+        marker="o",
+        label="server CPU per message",
+    )
+    ax.plot(
+        sizes,
+        [row["bytes_ratio_to_one_to_one"] for row in r["sizes"]],
+        marker="o",
+        label="bytes stored per message",
+    )
+    ax.axhline(1.0, color="tab:grey", linestyle="--", label="one-to-one message")
+    ax.set_xlabel("members")
+    ax.set_ylabel("times a one-to-one message")
+    ax.set_title("A group message against a one-to-one message, same run")
+    ax.legend()
+
+
 DRAW = {
     "relay": _relay,
     "latency": _latency,
@@ -143,6 +164,7 @@ DRAW = {
     "crypto": _crypto,
     "startup": _startup,
     "soak": _soak,
+    "groups": _groups,
 }
 
 

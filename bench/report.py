@@ -13,7 +13,7 @@ from typing import Any
 
 from bench import plots
 
-ORDER = ("relay", "latency", "connections", "crypto", "startup", "soak")
+ORDER = ("relay", "latency", "connections", "crypto", "startup", "groups", "soak")
 KIB = 1024
 MIB = 1024 * 1024
 
@@ -261,6 +261,45 @@ def _soak(r: dict[str, Any]) -> list[str]:
     ]
 
 
+def _groups(r: dict[str, Any]) -> list[str]:
+    lines = [
+        f"One sender, every member's one device acknowledging each item; "
+        f"{r['messages_per_round']} messages per round, rounds alternating one-to-one, "
+        f"{', '.join(str(row['members']) for row in r['sizes'])} members. Group messages are "
+        f"{r['message_bytes']['group']} bytes, one-to-one envelopes "
+        f"{r['message_bytes']['one_to_one']}. Bytes stored: every b-tree page (`dbstat`) "
+        f"before and after {r['stored_per_batch']} messages nobody acknowledged.",
+        "",
+        "| | server CPU per message (median) | per delivery | x one-to-one "
+        "| bytes stored per message | x one-to-one |",
+        "|---|---|---|---|---|---|",
+        f"| one-to-one | {r['one_to_one_cpu_us_per_message']:.0f} µs | | 1.00 "
+        f"| {r['one_to_one_bytes_per_message']:.0f} | 1.00 |",
+    ]
+    for row in r["sizes"]:
+        lines.append(
+            f"| {row['members']} members | {row['server_cpu_us_per_message']:.0f} µs "
+            f"| {row['server_cpu_us_per_delivery']:.0f} µs "
+            f"| {row['cpu_ratio_to_one_to_one']:.2f} | {row['bytes_per_message']:.0f} "
+            f"| {row['bytes_ratio_to_one_to_one']:.2f} |"
+        )
+    lines += [
+        "",
+        "Rounds, in the order they ran:",
+        "",
+        "| round | members | CPU per message | server busy | load generator busy | errors |",
+        "|---|---|---|---|---|---|",
+    ]
+    for run in r["runs"]:
+        wall = run["wall_s"]
+        lines.append(
+            f"| {run['mode']} | {run['members']} | {run['server_cpu_us_per_message']:.0f} µs "
+            f"| {run['server_cpu_s'] / wall:.2f} | {run['loadgen_cpu_s'] / wall:.2f} "
+            f"| {run['errors'] or 'none'} |"
+        )
+    return lines
+
+
 SECTIONS = {
     "relay": _relay,
     "latency": _latency,
@@ -268,6 +307,7 @@ SECTIONS = {
     "crypto": _crypto,
     "startup": _startup,
     "soak": _soak,
+    "groups": _groups,
 }
 
 

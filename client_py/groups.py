@@ -57,6 +57,10 @@ from crypto.sender_key import needs_rotation
 from crypto.signatures import sign_group_listing, verify_group_listing
 
 UNNAMED = "A member"
+# Refusals of a group message that waiting does not change: the message is dropped.
+FINAL_SEND_REFUSALS = frozenset(
+    {"group_paused", "muted", "not_a_member", "malformed", "too_large", "not_found", "forbidden"}
+)
 # Stream ids remembered per group, so an item seen twice (pulled, then pushed
 # live) is acknowledged again without being handled again.
 HANDLED_KEPT = 500
@@ -982,7 +986,7 @@ async def send_text(workspace: Workspace, group: str, text: str) -> dict[str, An
             return batch
 
         await workspace.commit_change(change)
-        await _flush_unsent(workspace, group)
+        await _flush_unsent(workspace, group, report=True)
         sent_item = max(
             workspace.vault.list("group_message", group=group, dir="out"),
             key=lambda i: int(i.value.get("seq", 0)),
@@ -1006,24 +1010,41 @@ async def _latest_and_rotate(workspace: Workspace, group: str) -> None:
     await _send_outbox(workspace, group)
 
 
-async def _flush_unsent(workspace: Workspace, group: str) -> None:
-    """Send committed group messages to the stream; a retry of a stored one is stored once."""
+async def _flush_unsent(workspace: Workspace, group: str, *, report: bool = False) -> None:
+    """Send committed group messages to the stream; a retry of a stored one is stored once.
+
+    A final refusal (the group paused, this member muted or removed) drops the
+    message and its item: nothing was sent. With `report`, the first such
+    refusal then reaches the caller; a passing one (offline, rate limited)
+    leaves the message to be sent later.
+    """
     item = workspace.vault.find("group", group=group)
     if item is None or not item.value.get("unsent"):
         return
-    done = set()
+    done: set[str] = set()
+    refused: dict[str, ServerError] = {}
     for message_id, message in item.value["unsent"]:
-        await workspace.channel.group_send(message_id, group, b64u_decode(message))
+        try:
+            await workspace.channel.group_send(message_id, group, b64u_decode(message))
+        except ServerError as exc:
+            if exc.code not in FINAL_SEND_REFUSALS:
+                raise
+            refused[message_id] = exc
         done.add(message_id)
 
     def change() -> Batch:
         current = _item(workspace, group)
-        rest = [u for u in current.value.get("unsent", []) if u[0] not in done]
+        kept = [u for u in current.value.get("unsent", []) if u[0] not in done]
         batch = workspace.vault.batch()
-        batch.put({**current.value, "unsent": rest}, current.id)
+        batch.put({**current.value, "unsent": kept}, current.id)
+        for message in workspace.vault.list("group_message", group=group, dir="out"):
+            if message.value.get("id") in refused:
+                batch.delete(message.id)
         return batch
 
     await workspace.commit_change(change)
+    if refused and report:
+        raise next(iter(refused.values()))
 
 
 async def _moderate_departures(workspace: Workspace, group: str) -> list[GroupUpdate]:

@@ -50,6 +50,16 @@ import { retryOnConflict, toWire } from "./vaultstore.js";
 import { describe } from "./wording.js";
 
 const UNNAMED = "A member";
+// Refusals of a group message that waiting does not change: it is dropped.
+const FINAL_SEND_REFUSALS = new Set([
+  "group_paused",
+  "muted",
+  "not_a_member",
+  "malformed",
+  "too_large",
+  "not_found",
+  "forbidden",
+]);
 // Stream ids remembered per group, so an item seen twice is not handled twice.
 export const HANDLED_KEPT = 500;
 // Group messages that wait for their sender's key (it travels on another path).
@@ -889,20 +899,36 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
     await sendOutbox(group);
   }
 
-  async function flushUnsent(group) {
+  // Sends committed group messages to the stream; a retry of a stored one is
+  // stored once. A final refusal (the group paused, this member muted or
+  // removed) drops the message and its item, as nothing was sent; with
+  // `report` the refusal then reaches the caller. A passing one (offline,
+  // rate limited) leaves the message to be sent later.
+  async function flushUnsent(group, { report = false } = {}) {
     const item = groupItem(vault, group);
     const unsent = item?.data.unsent ?? [];
     if (unsent.length === 0) return;
     const done = new Set();
+    const refused = new Map();
     for (const [id, message] of unsent) {
-      await conn.request({ type: "group_send", cmid: id, group, msg: message }, id);
+      try {
+        await conn.request({ type: "group_send", cmid: id, group, msg: message }, id);
+      } catch (error) {
+        if (!FINAL_SEND_REFUSALS.has(error?.code)) throw error;
+        refused.set(id, error);
+      }
       done.add(id);
     }
     await commitChange(() => {
       const current = itemOf(group);
       const rest = (current.data.unsent ?? []).filter(([id]) => !done.has(id));
-      return [vault.write(current.id, { ...current.data, unsent: rest })];
+      const dropped = vault
+        .list("group_message")
+        .filter((m) => m.data.group === group && m.data.dir === "out" && refused.has(m.data.id))
+        .map((m) => vault.remove(m.id));
+      return [vault.write(current.id, { ...current.data, unsent: rest }), ...dropped];
     });
+    if (report && refused.size > 0) throw [...refused.values()][0];
   }
 
   // Encrypts a text once for the whole group and sends it to the stream.
@@ -946,7 +972,7 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
           }),
         ];
       });
-      await flushUnsent(group);
+      await flushUnsent(group, { report: true });
       return messageId;
     });
   };

@@ -6,7 +6,12 @@ import assert from "node:assert/strict";
 import test from "node:test";
 
 import * as groups from "../app/group_items.js";
-import { MEMBER_LEFT, MEMBER_MUTED, MEMBER_REMOVED } from "../lib/constants.js";
+import {
+  MEMBER_LEFT,
+  MEMBER_MUTED,
+  MEMBER_REMOVED,
+  SENDER_KEY_ROTATE_SECONDS,
+} from "../lib/constants.js";
 import { b64uDecode, b64uEncode, bytesEqual, utf8Decode, utf8Encode } from "../lib/encoding.js";
 import {
   MalformedError,
@@ -245,4 +250,16 @@ test("a tombstone from the moderator verifies and a forged one does not", () => 
   const impostor = identityFromSeed(generateIdentitySeed());
   const forged = groups.tombstone(impostor, party.items.get("mod"), header.senderKey, 0);
   assert.throws(() => groups.verifyTombstone(party.items.get("sam"), forged), MalformedError);
+});
+
+test("sender keys rotate on the timer", () => {
+  const party = new Party(["sam"]);
+  party.rotate("sam");
+  const item = party.items.get("sam");
+  assert.equal(groups.rotateIfDue(item, NOW + SENDER_KEY_ROTATE_SECONDS - 1).distribution, null);
+  const rotated = groups.rotateIfDue(item, NOW + SENDER_KEY_ROTATE_SECONDS);
+  assert.ok(rotated.distribution);
+  const before = groups.stateOfItem(item).own.senderKey;
+  const after = groups.stateOfItem(rotated.item).own.senderKey;
+  assert.ok(!bytesEqual(before, after));
 });

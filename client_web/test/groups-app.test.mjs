@@ -7,7 +7,15 @@ import assert from "node:assert/strict";
 import test from "node:test";
 
 import * as items from "../app/group_items.js";
-import { groupItem, members, reports, timeline, WARN_UNLISTED } from "../app/groups.js";
+import {
+  groupItem,
+  isPaused,
+  loadListedGroups,
+  members,
+  reports,
+  timeline,
+  WARN_UNLISTED,
+} from "../app/groups.js";
 import { b64uDecode, b64uEncode } from "../lib/encoding.js";
 import { MissingSenderKeyError, NotAMemberError } from "../lib/errors.js";
 import { encodeGroupKey } from "../lib/payload.js";
@@ -168,4 +176,60 @@ test("muting stops a member writing; leaving is signed into the roster", async (
   await hub.deliver();
   assert.ok(eventsOf(kim, group).includes("Sam left"));
   assert.equal(itemOf(sam, group).status, "left");
+});
+
+test("a pause refuses members' messages and drops them; decline, rules, muting for oneself", async () => {
+  const { hub, mod, sam, kim, group } = await hostedGroup();
+  await mod.groups.setPaused(group, true);
+  await hub.deliver();
+  assert.ok(isPaused(itemOf(sam, group)));
+  await assert.rejects(sam.groups.sendText(group, "Anyone?"), (e) => e.code === "group_paused");
+  assert.ok(!texts(sam, group).includes("Anyone?"), "nothing was sent, so nothing is kept");
+  await mod.groups.setPaused(group, false);
+  await hub.deliver();
+  await sam.groups.sendText(group, "Back again");
+  await hub.deliver();
+  assert.ok(texts(kim, group).includes("Back again"));
+
+  await mod.groups.editListing(group, { rules: "Be kind. No names." });
+  const request = (method, path, options) =>
+    hub.request(sam.account.account, method, path, options);
+  const listed = await loadListedGroups(request, () => "token");
+  assert.equal(listed.find((g) => g.group === group).listing.rules, "Be kind. No names.");
+
+  const lee = hub.attach(await openDevice(newAccount()));
+  await lee.groups.requestJoin({ group, name: "Lee" });
+  await hub.deliver();
+  const [asked] = itemOf(mod, group).requests;
+  await mod.groups.decline(group, asked.member_key, "Full this month.");
+  await hub.deliver();
+  assert.equal(itemOf(lee, group).status, "declined");
+  assert.equal(itemOf(lee, group).declined, "Full this month.");
+
+  await kim.groups.setMuted(group, true);
+  assert.equal(itemOf(kim, group).muted, true);
+});
+
+test("an invite-only group is joined by its id, its host trusted from the directory", async () => {
+  const hub = new GroupHub();
+  const mod = hub.attach(await openDevice(newAccount()));
+  const sam = hub.attach(await openDevice(newAccount()));
+  const group = await mod.groups.createGroup({
+    fields: { name: "Closed circle" },
+    name: "Ana",
+    inviteOnly: true,
+  });
+  assert.equal(hub.groups.get(group).listing, null, "no listing reaches the server");
+  const directory = [{ account: mod.account.account, identityKey: mod.account.identity.publicKey }];
+  await sam.groups.requestJoin({ group, name: "Sam", directory });
+  await hub.deliver();
+  const [asked] = itemOf(mod, group).requests;
+  await mod.groups.admit(group, asked.member_key);
+  await hub.deliver();
+  await sam.groups.pull(group);
+  await sam.groups.sendText(group, "Thank you for the invitation");
+  await hub.deliver();
+  assert.ok(texts(mod, group).includes("Thank you for the invitation"));
+  const stranger = hub.attach(await openDevice(newAccount()));
+  await assert.rejects(stranger.groups.requestJoin({ group, name: "Eve", directory: [] }));
 });

@@ -7,7 +7,12 @@
 
 import { ApiError } from "../app/api.js";
 import { createGroups } from "../app/groups.js";
-import { MEMBER_ADMITTED, MEMBER_MUTED, SIGNATURE_BYTES } from "../lib/constants.js";
+import {
+  MEMBER_ADMITTED,
+  MEMBER_MUTED,
+  ROSTER_FLAG_PAUSED,
+  SIGNATURE_BYTES,
+} from "../lib/constants.js";
 import { b64uDecode, b64uEncode } from "../lib/encoding.js";
 import { decodeRoster } from "../lib/group_roster.js";
 
@@ -208,6 +213,10 @@ export class GroupHub {
   groupSend(account, frame) {
     const group = this.group(frame.group);
     if (!this.routing(group).has(account)) throw new ApiError("not_a_member", "");
+    const roster = decodeRoster(group.roster.slice(0, -SIGNATURE_BYTES));
+    if (roster.flags & ROSTER_FLAG_PAUSED && account !== group.moderator) {
+      throw new ApiError("group_paused", "The moderator has paused this group.");
+    }
     return { type: "group_sent", cmid: frame.cmid, id: this.append(group, "message", frame.msg) };
   }
 

@@ -20,8 +20,8 @@ from client_harness import close_all, new_client, new_therapist
 
 from client_py import group_items
 from client_py.client import Client
-from client_py.errors import AnswerTimeoutError
-from client_py.groups import WARN_NOT_MEMBER, WARN_UNLISTED
+from client_py.errors import AnswerTimeoutError, ServerError
+from client_py.groups import WARN_NOT_MEMBER, WARN_UNLISTED, paused
 from client_py.ids import new_id
 from crypto import payload as payloads
 from crypto.encoding import b64u_decode, b64u_encode
@@ -138,6 +138,16 @@ async def test_members_talk_and_a_removed_member_reads_nothing_new(server: Any) 
         with pytest.raises((MissingSenderKeyError, NotAMemberError)):
             group_items.decrypt(kim_item, sent[-1])
         assert "Only for those still here" not in bodies(kim, group)
+        # The server holds none of it: texts, notes, names or the listing's rules.
+        secrets_said = [
+            "Hello everyone", "Welcome, both of you", "Only for those still here",
+            "It's me, from Tuesdays",
+        ]  # fmt: skip
+        for path in (server.database, server.database.with_name(server.database.name + "-wal")):
+            if path.exists():
+                stored = path.read_bytes()
+                assert not [text for text in secrets_said if text.encode() in stored]
+        assert not [text for text in secrets_said if text in server.log_text()]
     finally:
         await close_all(therapist, sam, kim)
 
@@ -236,3 +246,75 @@ async def test_a_member_the_server_adds_on_its_own_reads_nothing(server: Any) ->
         assert "Only for the admitted" not in str(eve.my_groups())
     finally:
         await close_all(therapist, sam, kim, eve)
+
+
+async def test_pause_rules_decline_and_muting_for_oneself(server: Any) -> None:
+    therapist, sam, kim, group = await hosted_group(server)
+    lee, _ = await new_client(server)
+    try:
+        await lee.connect()
+        await therapist.pause_group(group, True)
+        await until(sam, group, lambda: group_paused(sam, group))
+        with pytest.raises(ServerError) as refused:
+            await sam.send_group(group, "Is anyone here?")
+        assert refused.value.code == "group_paused"
+        await therapist.send_group(group, "We pause until Monday")
+        await until(sam, group, lambda: "We pause until Monday" in bodies(sam, group))
+        await therapist.pause_group(group, False)
+        await until(sam, group, lambda: not group_paused(sam, group))
+        await sam.send_group(group, "Back again")
+
+        await therapist.edit_group(group, {"rules": "Be kind. No names."})
+        listed = {entry.group: entry for entry in await lee.group_directory()}
+        assert listed[group].listing["rules"] == "Be kind. No names."
+
+        await lee.join_group(group, "Lee", "Hello")
+        (request,) = await wait_for_requests(therapist, group, 1)
+        await therapist.decline(group, request["member_key"], "The group is full this month.")
+        await until(lee, group, lambda: lee.group_status(group) == "declined")
+        item = next(v for v in lee.my_groups() if v["group"] == group)
+        assert item["declined"] == "The group is full this month."
+
+        await kim.mute_group(group, True)
+        await sam.send_group(group, "Quiet for Kim")
+        await until(kim, group, lambda: "Quiet for Kim" in bodies(kim, group))
+        assert next(v for v in kim.my_groups() if v["group"] == group)["muted"] is True
+    finally:
+        await close_all(therapist, sam, kim, lee)
+
+
+def group_paused(client: Client, group: str) -> bool:
+    item = next(v for v in client.my_groups() if v["group"] == group)
+    return paused(item)
+
+
+async def test_an_invite_only_group_is_joined_by_its_id_alone(server: Any) -> None:
+    therapist, _ = await new_therapist(server)
+    sam, _ = await new_client(server)
+    try:
+        for client in (therapist, sam):
+            await client.connect()
+        group = await therapist.create_group(
+            {"name": "Closed circle", "rules": "Invited only."}, "Ana", invite_only=True
+        )
+        assert group not in {entry.group for entry in await sam.group_directory()}
+        # The therapist gives the id in their conversation; the moderator's key
+        # is trusted only as the signed directory lists it.
+        await sam.join_group(group, "Sam")
+        (request,) = await wait_for_requests(therapist, group, 1)
+        await therapist.admit(group, request["member_key"])
+        await until(sam, group, lambda: sam.group_status(group) == "member")
+        await sam.send_group(group, "Thank you for the invitation")
+        await until(
+            therapist, group, lambda: "Thank you for the invitation" in bodies(therapist, group)
+        )
+        with sqlite3.connect(server.database) as db:
+            rows = db.execute(
+                "SELECT listing FROM groups WHERE id = ?", (b64u_decode(group),)
+            ).fetchall()
+        assert rows == [(None,)]
+        for path in (server.database, server.database.with_name(server.database.name + "-wal")):
+            if path.exists():
+                assert b"Closed circle" not in path.read_bytes()
+    finally:
+        await close_all(therapist, sam)

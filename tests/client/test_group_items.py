@@ -12,7 +12,12 @@ import pytest
 
 from client_py import group_items, upkeep
 from crypto import payload as payloads
-from crypto.constants import MEMBER_LEFT, MEMBER_MUTED, MEMBER_REMOVED
+from crypto.constants import (
+    MEMBER_LEFT,
+    MEMBER_MUTED,
+    MEMBER_REMOVED,
+    SENDER_KEY_ROTATE_SECONDS,
+)
 from crypto.encoding import b64u_decode, b64u_encode
 from crypto.errors import (
     MalformedError,
@@ -236,3 +241,16 @@ def test_tombstone_from_the_moderator_verifies_and_a_forged_one_does_not() -> No
     )
     with pytest.raises(MalformedError):
         group_items.verify_tombstone(party.items["sam"], forged)
+
+
+def test_sender_keys_rotate_on_the_timer() -> None:
+    party = Party(["sam"])
+    party.rotate("sam")
+    item = party.items["sam"]
+    assert group_items.rotate_if_due(item, NOW + SENDER_KEY_ROTATE_SECONDS - 1)[1] is None
+    rotated, distribution = group_items.rotate_if_due(item, NOW + SENDER_KEY_ROTATE_SECONDS)
+    assert distribution is not None
+    old = group_items.state_of(item)
+    new = group_items.state_of(rotated)
+    assert old is not None and new is not None and old.own is not None and new.own is not None
+    assert new.own.sender_key != old.own.sender_key

@@ -33,6 +33,7 @@ from crypto.constants import (
     MEMBER_LEFT,
     MEMBER_MUTED,
     MEMBER_REMOVED,
+    ROSTER_FLAG_INVITE_ONLY,
     ROSTER_FLAG_PAUSED,
 )
 from crypto.encoding import b64u_decode, b64u_encode
@@ -626,3 +627,69 @@ async def test_retention_purges_group_items_and_lapsed_memberships(server_factor
         ).fetchone() == (1,)
     finally:
         conn.close()
+
+
+def test_editing_the_listing_and_going_private(server: Any) -> None:
+    group = Group(make_therapist(server))
+    give_profile(group.moderator)
+    assert group.create("Morning circle").status == 201
+    edited = group.listing("Morning circle", rules="Be kind. Nothing leaves the group.")
+    assert group.moderator.call("PUT", f"{group.path}/listing", edited).status == 200
+    listed = {g["group"]: g for g in request(server.url, "GET", "/api/directory").body["groups"]}
+    assert b"Nothing leaves the group." in b64u_decode(listed[group.id_text]["listing"])
+    # Another group's listing, or another therapist's signature, is refused.
+    other = Group(group.moderator)
+    reply = group.moderator.call("PUT", f"{group.path}/listing", other.listing("Elsewhere"))
+    assert reply.code == "bad_request"
+    stranger = make_therapist(server)
+    reply = stranger.call("PUT", f"{group.path}/listing", group.listing("Taken over"))
+    assert reply.code == "bad_signature"
+    # Turning the group invite-only deletes its public listing.
+    group.flags |= ROSTER_FLAG_INVITE_ONLY
+    assert group.upload(group.next_roster()).status == 200
+    listed = {g["group"] for g in request(server.url, "GET", "/api/directory").body["groups"]}
+    assert group.id_text not in listed
+    assert stored(server, "SELECT listing FROM groups WHERE id = ?", group.id) == [(None,)]
+    reply = group.moderator.call("PUT", f"{group.path}/listing", edited)
+    assert reply.code == "bad_request"
+
+
+async def test_deleting_a_group_and_member_prekeys_running_low(server: Any) -> None:
+    group = new_group(server)
+    first, second = make_account(server.url), make_account(server.url)
+    members = [register(group, first), register(group, second)]
+    group.admit(*members)
+    owner = await open_socket(server.url, second)
+    # Each bundle takes one of the member key's three one-time prekeys; the owner is told.
+    bundle = first.call("GET", f"{group.path}/keys/{members[1].key_text}/bundle")
+    assert bundle.status == 200
+    low = await owner.expect("prekeys_low")
+    if "member_key" not in low:  # the account's own, sent after `ready`: it published none
+        low = await owner.expect("prekeys_low")
+    assert low == {
+        "type": "prekeys_low",
+        "one_time": 2,
+        "group": group.id_text,
+        "member_key": members[1].key_text,
+    }
+    # `to` and `to_key` together name two recipients: refused.
+    cmid = b64u_encode(os.urandom(16))
+    await owner.send(
+        {
+            "type": "send",
+            "cmid": cmid,
+            "to": first.id_text,
+            "to_key": members[0].key_text,
+            "env": b64u_encode(random_envelope()),
+        }
+    )
+    assert (await owner.answer_for("cmid", cmid))["code"] == "bad_request"
+    assert first.call("DELETE", group.path).code == "forbidden"
+    assert group.moderator.call("DELETE", group.path).status == 200
+    assert first.call("GET", group.path).code == "not_found"
+    for table in ("groups", "group_members", "member_keys", "group_messages"):
+        column = "id" if table == "groups" else "group_id"
+        rows = stored(server, f"SELECT COUNT(*) FROM {table} WHERE {column} = ?", group.id)
+        assert rows == [(0,)]
+    assert first.call("GET", "/api/groups").body == {"groups": []}
+    await owner.close()
