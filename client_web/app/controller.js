@@ -3,6 +3,7 @@
 // out of it (lock, sign-out, deletion, quick exit, an expired sign-in) erases
 // it.
 
+import { sodium } from "../lib/sodium.js";
 import {
   beginAccount,
   checkInvite,
@@ -330,6 +331,12 @@ async function switchSecret(current, next, { finish = false } = {}) {
   } catch (error) {
     switching = false;
     throw error;
+  }
+  if (workspace !== opened) {
+    // Locked or left (quick exit) while switching: nothing opens again here.
+    switching = false;
+    sodium.memzero(result.vaultKey);
+    return;
   }
   // The old session ended in the switch; this page goes on in the new one.
   // Until it does, refusals of the old token (a request still in flight)

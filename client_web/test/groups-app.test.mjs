@@ -209,3 +209,27 @@ test("a pause refuses members' messages and drops them; decline, rules, muting f
   await kim.groups.setMuted(group, true);
   assert.equal(itemOf(kim, group).muted, true);
 });
+
+test("an invite-only group is joined by its id, its host trusted from the directory", async () => {
+  const hub = new GroupHub();
+  const mod = hub.attach(await openDevice(newAccount()));
+  const sam = hub.attach(await openDevice(newAccount()));
+  const group = await mod.groups.createGroup({
+    fields: { name: "Closed circle" },
+    name: "Ana",
+    inviteOnly: true,
+  });
+  assert.equal(hub.groups.get(group).listing, null, "no listing reaches the server");
+  const directory = [{ account: mod.account.account, identityKey: mod.account.identity.publicKey }];
+  await sam.groups.requestJoin({ group, name: "Sam", directory });
+  await hub.deliver();
+  const [asked] = itemOf(mod, group).requests;
+  await mod.groups.admit(group, asked.member_key);
+  await hub.deliver();
+  await sam.groups.pull(group);
+  await sam.groups.sendText(group, "Thank you for the invitation");
+  await hub.deliver();
+  assert.ok(texts(mod, group).includes("Thank you for the invitation"));
+  const stranger = hub.attach(await openDevice(newAccount()));
+  await assert.rejects(stranger.groups.requestJoin({ group, name: "Eve", directory: [] }));
+});

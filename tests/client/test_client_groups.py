@@ -138,6 +138,16 @@ async def test_members_talk_and_a_removed_member_reads_nothing_new(server: Any) 
         with pytest.raises((MissingSenderKeyError, NotAMemberError)):
             group_items.decrypt(kim_item, sent[-1])
         assert "Only for those still here" not in bodies(kim, group)
+        # The server holds none of it: texts, notes, names or the listing's rules.
+        secrets_said = [
+            "Hello everyone", "Welcome, both of you", "Only for those still here",
+            "It's me, from Tuesdays",
+        ]  # fmt: skip
+        for path in (server.database, server.database.with_name(server.database.name + "-wal")):
+            if path.exists():
+                stored = path.read_bytes()
+                assert not [text for text in secrets_said if text.encode() in stored]
+        assert not [text for text in secrets_said if text in server.log_text()]
     finally:
         await close_all(therapist, sam, kim)
 
@@ -276,3 +286,35 @@ async def test_pause_rules_decline_and_muting_for_oneself(server: Any) -> None:
 def group_paused(client: Client, group: str) -> bool:
     item = next(v for v in client.my_groups() if v["group"] == group)
     return paused(item)
+
+
+async def test_an_invite_only_group_is_joined_by_its_id_alone(server: Any) -> None:
+    therapist, _ = await new_therapist(server)
+    sam, _ = await new_client(server)
+    try:
+        for client in (therapist, sam):
+            await client.connect()
+        group = await therapist.create_group(
+            {"name": "Closed circle", "rules": "Invited only."}, "Ana", invite_only=True
+        )
+        assert group not in {entry.group for entry in await sam.group_directory()}
+        # The therapist gives the id in their conversation; the moderator's key
+        # is trusted only as the signed directory lists it.
+        await sam.join_group(group, "Sam")
+        (request,) = await wait_for_requests(therapist, group, 1)
+        await therapist.admit(group, request["member_key"])
+        await until(sam, group, lambda: sam.group_status(group) == "member")
+        await sam.send_group(group, "Thank you for the invitation")
+        await until(
+            therapist, group, lambda: "Thank you for the invitation" in bodies(therapist, group)
+        )
+        with sqlite3.connect(server.database) as db:
+            rows = db.execute(
+                "SELECT listing FROM groups WHERE id = ?", (b64u_decode(group),)
+            ).fetchall()
+        assert rows == [(None,)]
+        for path in (server.database, server.database.with_name(server.database.name + "-wal")):
+            if path.exists():
+                assert b"Closed circle" not in path.read_bytes()
+    finally:
+        await close_all(therapist, sam)

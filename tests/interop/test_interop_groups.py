@@ -23,6 +23,7 @@ from browser_flows import (
     go,
     invite_therapist,
     join_as_therapist,
+    screenshot,
     sign_in,
     start_anonymously,
 )
@@ -81,6 +82,34 @@ class Terminal:
         raise AssertionError("the terminal member never saw the expected state")
 
 
+NARROW = {"width": 320, "height": 640}
+
+
+def fits_right_to_left(page: Page) -> None:
+    """At 320 px, left to right and right to left, nothing reaches past the screen's width."""
+    original = page.viewport_size
+    page.set_viewport_size(NARROW)
+    for direction in ("rtl", "ltr"):
+        page.evaluate(f"() => {{ document.documentElement.dir = '{direction}'; }}")
+        wider = page.evaluate(
+            "() => document.documentElement.scrollWidth > document.documentElement.clientWidth"
+        )
+        # What reaches past the edge, to say so when something does.
+        culprits = page.evaluate(
+            """() => [...document.querySelectorAll('body *')].filter((el) => {
+                const r = el.getBoundingClientRect();
+                return r.right > document.documentElement.clientWidth + 1 || r.left < -1;
+            }).slice(0, 8).map((el) => `${el.tagName}#${el.id}.${el.className}`)"""
+        )
+        assert not wider, f"the screen is wider than 320 px ({direction}) {culprits}"
+    if original:
+        page.set_viewport_size(original)
+
+
+def direction(page: Page, selector: str) -> str:
+    return page.locator(selector).first.evaluate("(el) => getComputedStyle(el).direction")
+
+
 def texts(entries: list[dict[str, Any]]) -> list[str]:
     return [e["body"] for e in entries if e["kind"] == "group_message" and not e.get("removed")]
 
@@ -131,6 +160,7 @@ def test_a_therapist_moderates_a_group_with_browser_and_terminal_members(
     join_as_therapist(mod, invite_therapist(practice.data_dir), THERAPIST)
     go(mod, "groups")
     audit(mod, "groups (therapist)")
+    fits_right_to_left(mod)
     mod.fill("#host-name", "Evening circle")
     mod.fill("#host-description", "Peer support between sessions.")
     mod.fill("#host-rules", "Be kind. What is said here stays here.")
@@ -145,6 +175,8 @@ def test_a_therapist_moderates_a_group_with_browser_and_terminal_members(
     go(sam_tab.page, "groups")
     sam_tab.page.wait_for_selector("[data-open-group='Evening circle']", timeout=SLOW)
     audit(sam_tab.page, "groups (client)")
+    fits_right_to_left(sam_tab.page)
+    screenshot(sam_tab.page, "groups")
     ask_to_join(sam_tab.page, "Sam", "From the Tuesday group")
     ask_to_join(kim_tab.page, "Kim")
 
@@ -174,9 +206,15 @@ def test_a_therapist_moderates_a_group_with_browser_and_terminal_members(
     for page in (mod, sam, kim):
         shows(page, "Hello from the terminal")
     write(mod, "Welcome, all of you")
-    write(kim, "Thank you")
+    write(kim, "شكرا لكم جميعا")
+    shows(sam, "شكرا لكم جميعا")
+    assert direction(sam, ".msg--in:has-text('شكرا') .msg__body") == "rtl"
     audit(sam, "group conversation (client)")
     audit(mod, "group conversation (moderator)")
+    fits_right_to_left(sam)
+    fits_right_to_left(mod)
+    screenshot(sam, "group-member")
+    screenshot(mod, "group-moderator")
 
     # Offline: Kim's browser closes; the others write; Kim comes back.
     kim_tab.context.close()

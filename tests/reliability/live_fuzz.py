@@ -91,7 +91,7 @@ WS_WINDOW = 64
 ERROR_STATUS = {error.code: error.status for error in ALL_ERRORS}
 REQUIRED_HEADERS = [name for name, _ in SECURITY_HEADERS]
 WS_ANSWERS = {"sent", "acked", "pong", "error"}
-WS_PUSHES = {"envelope", "prekeys_low", "vault_changed", "ready", "challenge"}
+WS_PUSHES = {"envelope", "prekeys_low", "vault_changed", "profile_changed", "ready", "challenge"}
 # Shares of the inputs, as in the hostile run of issue 24.
 SHARES = {"ws": 0.80, "http": 0.13, "opening": 0.04, "raw": 0.03}
 WORKERS = {"ws": 8, "http": 6, "opening": 2, "raw": 2}

@@ -3,10 +3,11 @@
 // signed member list and, for the moderator, the moderation tools
 // (app/groups.js does the work; every text enters the page through dom.js).
 
+import { ROSTER_FLAG_INVITE_ONLY } from "../../lib/constants.js";
 import { b64uEncode } from "../../lib/encoding.js";
 import { request } from "../api.js";
 import { clear, h } from "../dom.js";
-import { memberKeyOf } from "../group_items.js";
+import * as items from "../group_items.js";
 import {
   eventText,
   groupItem,
@@ -161,6 +162,45 @@ export function groupsScreen(ctx, { workspace, go }) {
     );
   }
 
+  // An invite-only group is listed nowhere: the therapist gives its id in
+  // their conversation, and its host must be a therapist of the directory.
+  function inviteForm() {
+    const id = input("invite-group", { maxLength: 22, spellcheck: false, required: true });
+    const name = input("invite-name", { maxLength: 40, required: true });
+    const note = h("textarea", { class: "textarea", id: "invite-note", dir: "auto", rows: 2 });
+    const failure = h("p", { class: "form-error", role: "alert" });
+    return h(
+      "form",
+      {
+        class: "card stack",
+        novalidate: true,
+        "aria-labelledby": "invite-title",
+        onSubmit: async (event) => {
+          event.preventDefault();
+          const ok = await attempt(failure, () =>
+            workspace.groups.requestJoin({
+              group: id.value.trim(),
+              name: name.value.trim(),
+              note: note.value,
+              directory: workspace.directory,
+            }),
+          );
+          if (ok) announce("Request sent to the moderator.");
+        },
+      },
+      h("h2", { class: "card__title", id: "invite-title", text: "Invited to a group?" }),
+      field("invite-group", "The group's id, as your therapist gave it", id),
+      field("invite-name", "Your name in this group", name),
+      field("invite-note", "A note to the moderator (optional)", note),
+      failure,
+      h(
+        "div",
+        { class: "row row--end" },
+        h("button", { type: "submit", class: "button button--secondary", text: "Ask to join" }),
+      ),
+    );
+  }
+
   function hostForm() {
     const name = input("host-name", { maxLength: 80, required: true });
     const description = h("textarea", {
@@ -243,7 +283,7 @@ export function groupsScreen(ctx, { workspace, go }) {
 
   return h(
     "section",
-    { class: "page page--wide", "aria-labelledby": "groups-title" },
+    { class: "page page--wide stack", "aria-labelledby": "groups-title" },
     h(
       "header",
       { class: "page__header" },
@@ -259,7 +299,7 @@ export function groupsScreen(ctx, { workspace, go }) {
     mine,
     h("h2", { text: "Open groups" }),
     open,
-    workspace.role === "therapist" ? hostForm() : null,
+    workspace.role === "therapist" ? hostForm() : inviteForm(),
   );
 }
 
@@ -289,6 +329,7 @@ export function groupScreen(ctx, { workspace, go, group }) {
   const send = h("button", { type: "submit", class: "button button--primary", text: "Send" });
   const title = h("h1", { id: "group-title", dir: "auto" });
   const sub = h("p", { class: "muted small", id: "group-sub" });
+  const invite = h("p", { class: "small", id: "group-invite", hidden: true });
 
   const run = (work) => attempt(error, work);
 
@@ -310,6 +351,11 @@ export function groupScreen(ctx, { workspace, go, group }) {
     ]
       .filter(Boolean)
       .join(" · ");
+    // An invite-only group is found by its id alone: the moderator gives it.
+    const inviteOnly =
+      data.state !== null && (items.heldRoster(data).flags & ROSTER_FLAG_INVITE_ONLY) !== 0;
+    invite.hidden = !(moderator && inviteOnly);
+    invite.textContent = invite.hidden ? "" : `To invite someone, give them this id: ${group}`;
     clear(notices);
     for (const text of (data.warnings ?? []).slice(-3)) {
       notices.append(
@@ -392,7 +438,7 @@ export function groupScreen(ctx, { workspace, go, group }) {
   function renderAside(data, moderator) {
     clear(aside);
     if (data.state) {
-      const own = b64uEncode(memberKeyOf(data));
+      const own = b64uEncode(items.memberKeyOf(data));
       aside.append(
         h("h2", { text: "Members" }),
         h(
@@ -587,6 +633,7 @@ export function groupScreen(ctx, { workspace, go, group }) {
       }),
       title,
       sub,
+      invite,
     ),
     notices,
     error,
