@@ -326,13 +326,9 @@ async def _latest_roster(
     try:
         return await _adopt_roster(workspace, value, b64u_decode(raw), batch)
     except ProtocolError as exc:
-        return group_items.warn(value, describe(exc)), [
-            GroupUpdate(value["group"], "warning", describe(exc))
+        return group_items.warn(value, exc.message), [
+            GroupUpdate(value["group"], "warning", exc.message)
         ]
-
-
-def describe(error: ProtocolError) -> str:
-    return error.message if hasattr(error, "message") else str(error)
 
 
 def _store_text(
@@ -451,7 +447,7 @@ def _unreadable(
     text = (
         WARN_UNREADABLE
         if isinstance(error, MissingSenderKeyError | NotAMemberError)
-        else describe(error)
+        else error.message
     )
     return group_items.warn(value, text), [GroupUpdate(value["group"], "warning", text)]
 
@@ -587,7 +583,7 @@ def _refused_envelope(
     )
     if isinstance(error, StaleSenderKeyError) or (isinstance(error, NotAMemberError) and listed):
         return value, GroupUpdate(group, "none")
-    text = WARN_UNLISTED if isinstance(error, NotAMemberError) else describe(error)
+    text = WARN_UNLISTED if isinstance(error, NotAMemberError) else error.message
     return group_items.warn(value, text), GroupUpdate(group, "warning", text)
 
 

@@ -18,6 +18,7 @@
 import {
   ED25519_PUBLIC_KEY_BYTES,
   GROUP_LISTING_TEXT_CHARS,
+  ID_BYTES,
   MAX_GROUP_LISTING_BYTES,
   MAX_GROUP_MEMBERS,
   MEMBER_ADMITTED,
@@ -116,7 +117,7 @@ export function verifiedListing(entry) {
     verifyGroupListing(key, bytes, b64uDecode(entry.sig));
     const listing = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
     if (!listing || typeof listing !== "object" || listing.group !== entry.group) return null;
-    b64uDecode(entry.moderator, { length: 16 });
+    b64uDecode(entry.moderator, { length: ID_BYTES });
     return {
       group: entry.group,
       moderator: entry.moderator,
@@ -614,6 +615,14 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
 
   // Frames the receiver hands over: a stream item, or an envelope of a group.
   function onFrame(frame) {
+    if (frame.type === "group_left") {
+      // A member left through the server: the moderator signs it into the list.
+      return serial(() => moderateDepartures(frame.group))
+        .then(() => emit(frame.group))
+        .catch(() => {
+          // Done again when the group is next opened.
+        });
+    }
     const work = frame.type === "group" ? () => handleStream(frame) : () => handleEnvelope(frame);
     return serial(work).catch(() => {
       // Left stored on the server: it is delivered again.
@@ -711,7 +720,7 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
     }
     const listed = await trustedModerator(group, directory);
     let value = items.newItem({
-      groupId: b64uDecode(group, { length: 16 }),
+      groupId: b64uDecode(group, { length: ID_BYTES }),
       role: "member",
       moderatorKey: b64uDecode(listed.identityKey, { length: ED25519_PUBLIC_KEY_BYTES }),
       listing: listed.listing,
