@@ -56,13 +56,12 @@ from crypto.group_message import parse_group_message
 from crypto.sender_key import needs_rotation
 from crypto.signatures import sign_group_listing, verify_group_listing
 
-UNNAMED = "A member"
 # Refusals of a group message that waiting does not change: the message is dropped.
 FINAL_SEND_REFUSALS = frozenset(
     {"group_paused", "muted", "not_a_member", "malformed", "too_large", "not_found", "forbidden"}
 )
 # Stream ids remembered per group, so an item seen twice (pulled, then pushed
-# live) is acknowledged again without being handled again.
+# live) is handled once.
 HANDLED_KEPT = 500
 # Group messages that wait for their sender's key (it travels on another
 # path and may come later); beyond this many the oldest are given up.
@@ -1081,7 +1080,9 @@ def timeline(workspace: Workspace, group: str) -> list[dict[str, Any]]:
     for event in workspace.vault.list("group_event", group=group):
         key = b64u_decode(event.value["member"], ED25519_PUBLIC_KEY_BYTES)
         name = group_items.display_name(value, key)
-        found.append({**event.value, "name": event.value["name"] if name == UNNAMED else name})
+        found.append(
+            {**event.value, "name": event.value["name"] if name == group_items.UNNAMED else name}
+        )
     return sorted(found, key=lambda v: int(v.get("seq", 0)))
 
 

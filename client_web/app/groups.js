@@ -50,7 +50,6 @@ import { checkBody } from "./sender.js";
 import { retryOnConflict, toWire } from "./vaultstore.js";
 import { describe } from "./wording.js";
 
-const UNNAMED = "A member";
 // Refusals of a group message that waiting does not change: it is dropped.
 const FINAL_SEND_REFUSALS = new Set([
   "group_paused",
@@ -61,7 +60,7 @@ const FINAL_SEND_REFUSALS = new Set([
   "not_found",
   "forbidden",
 ]);
-// Stream ids remembered per group, so an item seen twice is not handled twice.
+// Stream ids remembered per group, so an item seen twice is handled once.
 export const HANDLED_KEPT = 500;
 // Group messages that wait for their sender's key (it travels on another path).
 export const PENDING_KEPT = 200;
@@ -140,8 +139,8 @@ export function groupItem(vault, group) {
 export function timeline(vault, group) {
   const value = groupItem(vault, group)?.data;
   const named = (item) => {
-    const name = value ? items.displayName(value, b64uDecode(item.data.member)) : UNNAMED;
-    return name === UNNAMED ? item : { ...item, data: { ...item.data, name } };
+    const name = value ? items.displayName(value, b64uDecode(item.data.member)) : items.UNNAMED;
+    return name === items.UNNAMED ? item : { ...item, data: { ...item.data, name } };
   };
   return [
     ...vault.list("group_message").filter((item) => item.data.group === group),
