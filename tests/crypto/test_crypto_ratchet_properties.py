@@ -1,7 +1,8 @@
 """Property-based tests of sessions: delivery in any order, tampering, replays, limits.
 
 Each example sets up a real PQXDH session (random keys, real ML-KEM) and runs
-a conversation drawn by Hypothesis through crypto/session.py. Example counts
+a conversation drawn by Hypothesis through crypto/session.py; one set of
+examples starts from a crossed set-up, both sides at once. Example counts
 are bounded so that the file stays quick.
 """
 
@@ -15,6 +16,7 @@ from crypto.constants import MAX_SKIP
 from crypto.errors import ProtocolError, ReplayedError, TooFarSkippedError
 from crypto.keys import IdentityKeyPair
 from crypto.ratchet import RatchetState
+from crypto.session_record import SessionRecord
 from crypto.session_state import decode_state, encode_state
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -207,3 +209,69 @@ def test_session_state_roundtrips_through_its_encoding(steps) -> None:
             conversation.states[who] = decode_state(encode_state(state))
     run(conversation, [("send", True, 0), ("deliver", False, 10**6)])
     assert conversation.delivered["bob"]
+
+
+class CrossedSetUp:
+    """Alice and Bob who both set up a session with the other at once (PROTOCOL.md 5.8)."""
+
+    def __init__(self) -> None:
+        self.parties = {"alice": make_responder(one_time=3), "bob": make_responder(one_time=3)}
+        self.records: dict[str, SessionRecord] = {
+            who: (session.start_session(party.identity, self.other_party(who).bundle()),)
+            for who, party in self.parties.items()
+        }
+        self.in_flight: dict[str, list[tuple[bytes, bytes]]] = {"alice": [], "bob": []}
+        self.sent: dict[str, list[bytes]] = {"alice": [], "bob": []}
+        self.delivered: dict[str, list[bytes]] = {"alice": [], "bob": []}
+
+    def other_party(self, who: str) -> Responder:
+        return self.parties["bob" if who == "alice" else "alice"]
+
+    def send(self, who: str) -> None:
+        record = self.records[who]
+        body = text(f"{who} {len(self.sent[who])}")
+        out = session.encrypt(record[0], body)
+        self.records[who] = (out.state, *record[1:])
+        self.in_flight["bob" if who == "alice" else "alice"].append((out.envelope, body))
+        self.sent[who].append(body)
+
+    def deliver(self, who: str, pick: int) -> None:
+        envelope, body = self.in_flight[who].pop(pick % len(self.in_flight[who]))
+        party = self.parties[who]
+        received = session.decrypt(party.identity, envelope, self.records[who], party.store)
+        assert received.payload == body
+        self.records[who] = received.record
+        if received.prekeys is not None:
+            party.store = received.prekeys
+        self.delivered[who].append(body)
+
+
+@SETTINGS
+@given(
+    steps=st.lists(
+        st.tuples(st.sampled_from(["send", "deliver"]), st.booleans(), st.integers(0, 50)),
+        max_size=40,
+    )
+)
+def test_a_crossed_set_up_opens_every_message_in_any_order(steps) -> None:
+    conversation = CrossedSetUp()
+    # Both first messages leave before either side has received anything.
+    conversation.send("alice")
+    conversation.send("bob")
+    for action, is_alice, pick in steps:
+        who = "alice" if is_alice else "bob"
+        if action == "send":
+            conversation.send(who)
+        elif conversation.in_flight[who]:
+            conversation.deliver(who, pick)
+    for who in ("alice", "bob"):
+        while conversation.in_flight[who]:
+            conversation.deliver(who, 0)
+    # Everything arrived once; a final exchange settles both on one session.
+    assert sorted(conversation.delivered["alice"]) == sorted(conversation.sent["bob"])
+    assert sorted(conversation.delivered["bob"]) == sorted(conversation.sent["alice"])
+    conversation.send("alice")
+    conversation.deliver("bob", 0)
+    conversation.send("bob")
+    conversation.deliver("alice", 0)
+    assert conversation.records["alice"][0].ek == conversation.records["bob"][0].ek
