@@ -26,7 +26,7 @@ from typing import Any
 from client_py import directory as therapists
 from client_py import group_items, sender
 from client_py.api import b64u_field, field
-from client_py.errors import BadInputError, ServerError, UnknownPeerError
+from client_py.errors import BadInputError, ServerError, UnknownPeerError, VaultConflictError
 from client_py.ids import new_id
 from client_py.vaultstore import Batch, Item, retry_on_conflict
 from client_py.workspace import Workspace
@@ -46,6 +46,7 @@ from crypto.constants import (
 )
 from crypto.encoding import b64u_decode, b64u_encode
 from crypto.errors import (
+    MalformedError,
     MissingSenderKeyError,
     NotAMemberError,
     ProtocolError,
@@ -102,7 +103,8 @@ class GroupUpdate:
     """What one stream item or group envelope changed, for a person to be told."""
 
     group: str
-    kind: str  # message, event, removed, key, request, report, declined, warning, none
+    # message, event, removed, key, listing, request, report, declined, warning, none
+    kind: str
     text: str = ""
 
 
@@ -240,7 +242,65 @@ async def _distribute(
     workspace: Workspace, value: dict[str, Any], distribution: bytes, to: list[bytes]
 ) -> dict[str, Any]:
     """Seal this member's sender key to each of `to` over the pairwise sessions (section 15.3)."""
-    body = payloads.encode_group_key(distribution)
+    return await _seal_to_members(workspace, value, payloads.encode_group_key(distribution), to)
+
+
+def _signed_listing(workspace: Workspace, value: dict[str, Any]) -> bytes:
+    """The `group_listing` payload (section 15.9): the listing as held, signed again here."""
+    data = check_listing(value.get("listing", {}))
+    return payloads.encode_group_listing(data, sign_group_listing(workspace.identity.seed, data))
+
+
+def _private(value: dict[str, Any]) -> bool:
+    state = group_items.state_of(value)
+    return state is not None and bool(state.roster.flags & ROSTER_FLAG_INVITE_ONLY)
+
+
+async def _share_listing(
+    workspace: Workspace, value: dict[str, Any], to: list[bytes]
+) -> dict[str, Any]:
+    """A moderator gives a private group's signed listing to members, end to end encrypted.
+
+    The server holds no listing of a private group (it never learns its name),
+    so members learn name, rules and rhythm only from the moderator.
+    """
+    if value.get("role") != "moderator" or not _private(value) or not to:
+        return value
+    return await _seal_to_members(workspace, value, _signed_listing(workspace, value), to)
+
+
+def _accept_listing(value: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
+    """Hold a private group's listing once a moderator of the signed roster signed it."""
+    data = b64u_decode(payload["listing"], max_length=MAX_GROUP_LISTING_BYTES)
+    sig = b64u_decode(payload["sig"])
+    state = group_items.state_of(value)
+    moderators = (
+        state.roster.moderators
+        if state is not None
+        else (b64u_decode(value["moderator_key"], ED25519_PUBLIC_KEY_BYTES),)
+    )
+    for key in moderators:
+        try:
+            verify_group_listing(key, data, sig)
+            break
+        except ProtocolError:
+            continue
+    else:
+        raise MalformedError("The group's listing is not signed by its moderator.")
+    try:
+        listing = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedError("The group's listing is not JSON.") from exc
+    if not isinstance(listing, dict) or listing.get("group") != value["group"]:
+        raise MalformedError("The listing names another group.")
+    check_listing(listing)
+    return {**value, "listing": listing}
+
+
+async def _seal_to_members(
+    workspace: Workspace, value: dict[str, Any], body: bytes, to: list[bytes]
+) -> dict[str, Any]:
+    """Seal one payload to each of `to` over the pairwise sessions between member keys."""
     own = b64u_encode(group_items.member_key(value))
     for key in to:
         bundle = None
@@ -307,6 +367,8 @@ async def _adopt_roster(
         joined = [e.member_key for e in events if e.kind == "joined" and e.member_key != own]
         if joined:
             value = await _distribute(workspace, value, group_items.distribution(value), joined)
+    joined = [e.member_key for e in events if e.kind == "joined" and e.member_key != own]
+    value = await _share_listing(workspace, value, joined)
     value = await _retry_pending(value, batch)
     return value, updates
 
@@ -649,6 +711,8 @@ async def _open_group_envelope(
         value = group_items.receive_distribution(value, b64u_decode(payload["key"]))
         value = await _retry_pending(value, batch)
         return value, GroupUpdate(group, "key")
+    if payload.get("type") == "group_listing":
+        return _accept_listing(value, payload), GroupUpdate(group, "listing")
     return value, GroupUpdate(group, "none")
 
 
@@ -843,13 +907,17 @@ async def edit_listing(workspace: Workspace, group: str, changes: dict[str, str]
                 {"listing": b64u_encode(data), "sig": b64u_encode(sig)},
             )
 
-        def change() -> Batch:
+        async def attempt() -> None:
             current = _item(workspace, group)
+            value = {**current.value, "listing": listing}
+            # A private group's members hear of the change only from the moderator.
+            value = await _share_listing(workspace, value, group_items.recipients(value))
             batch = workspace.vault.batch()
-            batch.put({**current.value, "listing": listing}, current.id)
-            return batch
+            batch.put(value, current.id)
+            await workspace.commit(batch)
 
-        await workspace.commit_change(change)
+        await retry_on_conflict(attempt, workspace.sync)
+        await _send_outbox(workspace, group)
 
 
 def _message(workspace: Workspace, group: str, message_id: str) -> Item:
@@ -940,6 +1008,7 @@ async def set_muted(workspace: Workspace, group: str, muted: bool) -> None:
 async def send_text(workspace: Workspace, group: str, text: str) -> dict[str, Any]:
     """Encrypt a text once for the whole group and send it to the group's stream."""
     sender.check_body(text)
+    written: set[str] = set()
     async with workspace.lock:
         await _latest_and_rotate(workspace, group)
 
@@ -949,6 +1018,8 @@ async def send_text(workspace: Workspace, group: str, text: str) -> dict[str, An
             if value.get("status") != "member":
                 raise BadInputError("You are not a member of this group now.")
             message_id, sent = new_id(), _now()
+            written.clear()
+            written.add(message_id)
             payload = payloads.encode_text(b64u_decode(message_id, ID_BYTES), sent, text)
             value, message = group_items.encrypt(value, payload)
             header = parse_group_message(message).header
@@ -982,11 +1053,9 @@ async def send_text(workspace: Workspace, group: str, text: str) -> dict[str, An
 
         await workspace.commit_change(change)
         await _flush_unsent(workspace, group, report=True)
-        sent_item = max(
-            workspace.vault.list("group_message", group=group, dir="out"),
-            key=lambda i: int(i.value.get("seq", 0)),
-        )
-        return dict(sent_item.value)
+        # The newest text this device wrote (another device of the account may write too).
+        own_id = next(iter(written))
+        return dict(_message(workspace, group, own_id).value)
 
 
 async def _latest_and_rotate(workspace: Workspace, group: str) -> None:
@@ -998,6 +1067,10 @@ async def _latest_and_rotate(workspace: Workspace, group: str) -> None:
         value, _updates = await _latest_roster(workspace, item.value, batch)
         if value.get("status") == "member":
             value = await _rotate(workspace, value, _now())
+        if value == item.value and not batch.wire():
+            # Nothing new: writing the item anyway would only make another
+            # device of this account, sending at the same moment, start over.
+            return
         batch.put(value, item.id)
         await workspace.commit(batch)
 
@@ -1037,7 +1110,14 @@ async def _flush_unsent(workspace: Workspace, group: str, *, report: bool = Fals
                 batch.delete(message.id)
         return batch
 
-    await workspace.commit_change(change)
+    try:
+        await workspace.commit_change(change)
+    except VaultConflictError:
+        # Another device of this account keeps committing: what was sent
+        # stays in `unsent` and is sent again by the next flush (here or
+        # there), which the server stores once (same sender key and
+        # iteration). The text itself was committed before it left.
+        return
     if refused and report:
         raise next(iter(refused.values()))
 

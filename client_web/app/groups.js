@@ -39,7 +39,7 @@ import {
 } from "../lib/errors.js";
 import { parseGroupMessage } from "../lib/group_message.js";
 import { rosterEntry, stateOf } from "../lib/group_roster.js";
-import { decodePayload, encodeGroupKey, encodeText } from "../lib/payload.js";
+import { decodePayload, encodeGroupKey, encodeGroupListing, encodeText } from "../lib/payload.js";
 import { needsRotation } from "../lib/sender_key.js";
 import { startSession } from "../lib/session.js";
 import { signGroupListing, verifyGroupListing } from "../lib/signatures.js";
@@ -126,6 +126,42 @@ export function verifiedListing(entry) {
   } catch {
     return null;
   }
+}
+
+// A private group's listing from a `group_listing` payload (PROTOCOL.md 15.9),
+// held once a moderator of the signed roster signed it; else MalformedError.
+export function acceptListing(value, payload) {
+  const bytes = b64uDecode(payload.listing, { maxLength: MAX_GROUP_LISTING_BYTES });
+  const sig = b64uDecode(payload.sig);
+  const state = items.stateOfItem(value);
+  const moderators =
+    state === null
+      ? [b64uDecode(value.moderator_key, { length: ED25519_PUBLIC_KEY_BYTES })]
+      : state.roster.moderators;
+  const signedBy = moderators.some((key) => {
+    try {
+      verifyGroupListing(key, bytes, sig);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (!signedBy) throw new MalformedError("The group's listing is not signed by its moderator.");
+  let listing;
+  try {
+    listing = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch {
+    throw new MalformedError("The group's listing is not JSON.");
+  }
+  if (!listing || typeof listing !== "object" || listing.group !== value.group) {
+    throw new MalformedError("The listing names another group.");
+  }
+  try {
+    listingBytes(listing);
+  } catch (error) {
+    throw new MalformedError(error.message);
+  }
+  return { ...value, listing };
 }
 
 const timelineOrder = (a, b) => (a.data.seq ?? 0) - (b.data.seq ?? 0);
@@ -246,9 +282,23 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
     return items.sessionBundle(items.groupIdOf(value), answer);
   }
 
-  async function distribute(start, distribution, to) {
+  // This member's sender key, sealed to each of `to` over the pairwise sessions (15.3).
+  function distribute(start, distribution, to) {
+    return sealToMembers(start, encodeGroupKey(distribution), to);
+  }
+
+  // A moderator gives a private group's signed listing to members, end to end
+  // encrypted (PROTOCOL.md 15.9): the server holds none and never learns its name.
+  function shareListing(value, to) {
+    const state = items.stateOfItem(value);
+    const isPrivate = state !== null && (state.roster.flags & ROSTER_FLAG_INVITE_ONLY) !== 0;
+    if (value.role !== "moderator" || !isPrivate || to.length === 0) return value;
+    const bytes = listingBytes(value.listing ?? {});
+    return sealToMembers(value, encodeGroupListing(bytes, signGroupListing(identity, bytes)), to);
+  }
+
+  async function sealToMembers(start, body, to) {
     let value = start;
-    const body = encodeGroupKey(distribution);
     const own = b64uEncode(items.memberKeyOf(value));
     for (const key of to) {
       let bundle = null;
@@ -304,6 +354,11 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
         .map((e) => e.memberKey);
       if (joined.length > 0) value = await distribute(value, items.distributionOf(value), joined);
     }
+    const own = b64uEncode(items.memberKeyOf(value));
+    const joined = accepted.events
+      .filter((e) => e.kind === "joined" && b64uEncode(e.memberKey) !== own)
+      .map((e) => e.memberKey);
+    value = await shareListing(value, joined);
     value = retryPending(value, writes);
     return { value, updates };
   }
@@ -560,6 +615,9 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
       value = items.receiveDistribution(value, b64uDecode(opened.payload.key));
       value = retryPending(value, writes);
       return { value, update: tell(group, "key") };
+    }
+    if (opened.payload.type === "group_listing") {
+      return { value: acceptListing(value, opened.payload), update: tell(group, "listing") };
     }
     return { value, update: tell(group, "none") };
   }
@@ -823,10 +881,16 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
           sig: b64uEncode(signGroupListing(identity, bytes)),
         });
       }
-      await commitChange(() => {
+      await retryOnConflict(async () => {
         const current = itemOf(group);
-        return [vault.write(current.id, { ...current.data, listing })];
-      });
+        // A private group's members hear of the change only from the moderator.
+        const value = await shareListing(
+          { ...current.data, listing },
+          items.recipients({ ...current.data, listing }),
+        );
+        await vault.commit([vault.write(current.id, value)]);
+      }, vault.sync);
+      await sendOutbox(group);
     });
 
   function messageItem(group, id) {

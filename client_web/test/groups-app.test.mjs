@@ -8,6 +8,7 @@ import test from "node:test";
 
 import * as items from "../app/group_items.js";
 import {
+  acceptListing,
   groupItem,
   isPaused,
   loadListedGroups,
@@ -16,9 +17,10 @@ import {
   timeline,
   WARN_UNLISTED,
 } from "../app/groups.js";
-import { b64uDecode, b64uEncode } from "../lib/encoding.js";
-import { MissingSenderKeyError, NotAMemberError } from "../lib/errors.js";
+import { b64uDecode, b64uEncode, utf8Encode } from "../lib/encoding.js";
+import { MalformedError, MissingSenderKeyError, NotAMemberError } from "../lib/errors.js";
 import { encodeGroupKey } from "../lib/payload.js";
+import { signGroupListing } from "../lib/signatures.js";
 import { newAccount, openDevice } from "../testing/fakes.mjs";
 import { GroupHub } from "../testing/group_hub.mjs";
 
@@ -227,9 +229,25 @@ test("an invite-only group is joined by its id, its host trusted from the direct
   await mod.groups.admit(group, asked.member_key);
   await hub.deliver();
   await sam.groups.pull(group);
+  // Name and rules reach Sam end to end encrypted, signed by the moderator (PROTOCOL.md 15.9).
+  assert.equal(itemOf(sam, group).listing.name, "Closed circle");
   await sam.groups.sendText(group, "Thank you for the invitation");
   await hub.deliver();
   assert.ok(texts(mod, group).includes("Thank you for the invitation"));
+  await mod.groups.editListing(group, { rules: "Invited only." });
+  await hub.deliver();
+  assert.equal(itemOf(sam, group).listing.rules, "Invited only.");
+  assert.equal(hub.groups.get(group).listing, null, "still no listing on the server");
+  // A listing signed by anyone but a moderator of the roster is refused.
+  const forged = utf8Encode(JSON.stringify({ group, name: "Renamed", max_members: 50 }));
+  assert.throws(
+    () =>
+      acceptListing(itemOf(sam, group), {
+        listing: b64uEncode(forged),
+        sig: b64uEncode(signGroupListing(sam.account.identity, forged)),
+      }),
+    MalformedError,
+  );
   const stranger = hub.attach(await openDevice(newAccount()));
   await assert.rejects(stranger.groups.requestJoin({ group, name: "Eve", directory: [] }));
 });

@@ -20,7 +20,7 @@ from client_harness import close_all, new_client, new_therapist
 
 from client_py import group_items
 from client_py.client import Client
-from client_py.errors import AnswerTimeoutError, ServerError
+from client_py.errors import AnswerTimeoutError, ServerError, VaultConflictError
 from client_py.groups import WARN_NOT_MEMBER, WARN_UNLISTED, paused
 from client_py.ids import new_id
 from crypto import payload as payloads
@@ -291,6 +291,10 @@ def group_paused(client: Client, group: str) -> bool:
     return paused(item)
 
 
+def listing_of(client: Client, group: str) -> dict[str, Any]:
+    return dict(next(v for v in client.my_groups() if v["group"] == group)["listing"])
+
+
 async def test_an_invite_only_group_is_joined_by_its_id_alone(server: Any) -> None:
     therapist, _ = await new_therapist(server)
     sam, _ = await new_client(server)
@@ -307,10 +311,18 @@ async def test_an_invite_only_group_is_joined_by_its_id_alone(server: Any) -> No
         (request,) = await wait_for_requests(therapist, group, 1)
         await therapist.admit(group, request["member_key"])
         await until(sam, group, lambda: sam.group_status(group) == "member")
+        # The name and rules reach Sam only end to end encrypted, signed by the moderator.
+        await until(sam, group, lambda: listing_of(sam, group).get("name") == "Closed circle")
+        assert listing_of(sam, group)["rules"] == "Invited only."
         await sam.send_group(group, "Thank you for the invitation")
         await until(
             therapist, group, lambda: "Thank you for the invitation" in bodies(therapist, group)
         )
+        await therapist.edit_group(group, {"rules": "Invited only. Be gentle."})
+        await until(
+            sam, group, lambda: listing_of(sam, group).get("rules") == "Invited only. Be gentle."
+        )
+        assert listing_of(sam, group)["name"] == "Closed circle"
         with sqlite3.connect(server.database) as db:
             rows = db.execute(
                 "SELECT listing FROM groups WHERE id = ?", (b64u_decode(group),)
@@ -362,3 +374,81 @@ async def test_a_server_that_offers_an_older_roster_is_refused(server: Any) -> N
         )
     finally:
         await close_all(therapist, sam, kim)
+
+
+async def until_live(client: Client, check: Callable[[], bool]) -> None:
+    """Take in live frames only (no pull) until `check()` holds (within WAIT)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT
+    while not check():
+        assert loop.time() < deadline, "the live frames never brought the expected state"
+        with contextlib.suppress(AnswerTimeoutError):
+            await client.receive(0.3)
+
+
+async def test_two_devices_of_one_member_take_part_without_reusing_a_key(server: Any) -> None:
+    """Sam is signed in on a phone and a laptop; both read live and both write at once.
+
+    The two devices share one sender-key chain through the vault: its
+    compare-and-swap makes the second device to encrypt take the next
+    iteration, so no (sender key, iteration) is used twice and Kim shows every
+    text exactly once.
+    """
+    therapist, _ = await new_therapist(server)
+    phone, secret = await new_client(server)
+    kim, _ = await new_client(server)
+    laptop: Client | None = None
+    try:
+        for client in (therapist, phone, kim):
+            await client.connect()
+        group = await therapist.create_group(LISTING, "Ana")
+        await phone.join_group(group, "Sam")
+        await kim.join_group(group, "Kim")
+        for request in await wait_for_requests(therapist, group, 2):
+            await therapist.admit(group, request["member_key"])
+        for client in (phone, kim):
+            await until(client, group, lambda c=client: c.group_status(group) == "member")
+        laptop = await Client.login(server.url, secret)
+        await laptop.connect()
+        assert laptop.group_status(group) == "member"
+
+        await kim.send_group(group, "Hello Sam")
+        for device in (phone, laptop):
+            await until_live(device, lambda d=device: "Hello Sam" in bodies(d, group))
+
+        texts = {"phone": [f"from the phone {n}" for n in range(6)]}
+        texts["laptop"] = [f"from the laptop {n}" for n in range(6)]
+
+        async def write(device: Client, lines: list[str]) -> None:
+            for line in lines:
+                while True:
+                    try:
+                        await device.send_group(group, line)
+                        break
+                    except VaultConflictError:
+                        # The other device kept winning the race before the
+                        # text was encrypted: nothing was saved or sent, and
+                        # it is written again (CLIENT.md, "Groups").
+                        await asyncio.sleep(0.01)
+
+        await asyncio.gather(write(phone, texts["phone"]), write(laptop, texts["laptop"]))
+        every = texts["phone"] + texts["laptop"]
+        await until_live(kim, lambda: set(every) <= set(bodies(kim, group)))
+        for device in (phone, laptop):
+            await until_live(device, lambda d=device: set(every) <= set(bodies(d, group)))
+            # Each device shows every text of the account once, from the shared vault.
+            assert sorted(b for b in bodies(device, group) if b.startswith("from")) == sorted(every)
+        received = [
+            e
+            for e in kim.group_timeline(group)
+            if e["kind"] == "group_message" and e.get("dir") == "in"
+        ]
+        assert sorted(e["body"] for e in received if e["name"] == "Sam") == sorted(every)
+        used = [(e["sk"], e["it"]) for e in received if e["name"] == "Sam"]
+        assert len(used) == len(set(used)) == len(every)
+        outgoing = [
+            (e["sk"], e["it"]) for e in phone.group_timeline(group) if e.get("dir") == "out"
+        ]
+        assert sorted(outgoing) == sorted(used)
+    finally:
+        await close_all(therapist, phone, kim, *([laptop] if laptop else []))
