@@ -81,7 +81,8 @@ test-browser: deps chromium
 # installed (Debian's systemd package; .ci/run installs it), so that a
 # machine without systemd can still lint. It also checks that ExecStart's
 # program exists: the unit is verified as it would be installed from this
-# checkout, with /opt/quietline replaced by it.
+# checkout, with /opt/quietline replaced by it; the template unit of several
+# relay processes (deploy/quietline@.service) as its instance on port 8001.
 lint: deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -90,7 +91,10 @@ lint: deps
 	@if command -v systemd-analyze >/dev/null; then \
 	  unit_dir=$$(mktemp -d) && \
 	  sed 's#/opt/quietline#$(CURDIR)#g' deploy/quietline.service > $$unit_dir/quietline.service && \
-	  systemd-analyze verify $$unit_dir/quietline.service; status=$$?; \
+	  sed 's#/opt/quietline#$(CURDIR)#g' deploy/quietline@.service > $$unit_dir/quietline@.service && \
+	  cp $$unit_dir/quietline@.service $$unit_dir/quietline@8001.service && \
+	  systemd-analyze verify $$unit_dir/quietline.service $$unit_dir/quietline@8001.service; \
+	  status=$$?; \
 	  rm -rf $$unit_dir; exit $$status; \
 	else \
 	  echo "systemd-analyze is not installed: deploy/quietline.service not verified (apt-get install systemd)."; \

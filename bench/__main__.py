@@ -27,6 +27,7 @@ from bench import (
     latency_bench,
     relay_bench,
     report,
+    scaling_bench,
     soak_bench,
     startup_bench,
 )
@@ -38,6 +39,7 @@ BENCHMARKS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "connections": connections_bench.run,
     "crypto": crypto_compare.run,
     "startup": startup_bench.run,
+    "scaling": scaling_bench.run,
     "groups": groups_bench.run,
 }
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -105,6 +105,12 @@ def check(job: dict[str, Any]) -> None:
         raise JobError("ws_url is missing")
     for field in ("ws_url", "url"):
         _loopback(job, field)
+    # Several relay processes sharing one PostgreSQL database: devices spread over them.
+    more = job.get("ws_urls", [])
+    if not isinstance(more, list):
+        raise JobError("ws_urls must be a list of addresses")
+    for url in more:
+        _loopback({"ws_urls": url}, "ws_urls")
     _devices(job)
     for field in ("rates", "search_rates"):
         _list(job, field, MIN_RATE, MAX_RATE)

@@ -79,13 +79,24 @@ def freeze_collector() -> None:
     gc.freeze()
 
 
-async def connect_peers(ws_url: str, devices: list[Device], pool_size: int) -> list[Peer]:
+def ws_urls(job: dict[str, Any]) -> list[str]:
+    """Every relay process of the job: `ws_urls` when several share one database."""
+    return job.get("ws_urls") or [job["ws_url"]]
+
+
+def server_pids(job: dict[str, Any]) -> list[int]:
+    return job.get("server_pids") or [job["server_pid"]]
+
+
+async def connect_peers(urls: list[str], devices: list[Device], pool_size: int) -> list[Peer]:
+    """Devices connected round-robin over `urls`: partners (0 and 1, 2 and 3, ...) on
+    different processes when there are several, so that every message crosses over."""
     log(f"encrypting {pool_size} envelopes for each of {len(devices)} devices")
     pools = [encoded_pool(pool_size) for _ in devices]
     log(f"connecting {len(devices)} devices")
 
     async def one(index: int) -> Peer:
-        ws, _ready = await open_device(ws_url, devices[index])
+        ws, _ready = await open_device(urls[index % len(urls)], devices[index])
         return Peer(devices[index], ws, pools[index])
 
     peers = await bounded_gather(list(range(len(devices))), CONNECT_CONCURRENCY, one)
@@ -120,16 +131,36 @@ def totals(peers: list[Peer]) -> dict[str, Any]:
 
 
 class CpuClock:
-    """CPU seconds of the server and of this process over an interval."""
+    """CPU seconds of the server processes, the database's and this process over an interval.
 
-    def __init__(self, server_pid: int) -> None:
-        self.server_pid = server_pid
+    `database_pid` is PostgreSQL's postmaster: its backends (one per
+    connection, alive for the whole run) are counted with it.
+    """
+
+    def __init__(self, pids: list[int], database_pid: int | None = None) -> None:
+        self.server_pids = pids
+        self.database_pid = database_pid
         self.start()
+
+    def _database_cpu(self) -> float:
+        total = 0.0
+        for pid in self.database_pids:
+            try:
+                total += processes.cpu_seconds(pid)
+            except OSError:
+                continue
+        return total
 
     def start(self) -> None:
         self.wall = time.monotonic()
-        self.server = processes.cpu_seconds(self.server_pid)
-        self.loop = processes.event_loop_cpu_seconds(self.server_pid)
+        self.database_pids = (
+            []
+            if self.database_pid is None
+            else [self.database_pid, *processes.children(self.database_pid)]
+        )
+        self.database = self._database_cpu()
+        self.server = sum(processes.cpu_seconds(pid) for pid in self.server_pids)
+        self.loop = sum(processes.event_loop_cpu_seconds(pid) for pid in self.server_pids)
         self.own = time.process_time()
         self.machine = processes.machine_cpu_ticks()
 
@@ -141,8 +172,10 @@ class CpuClock:
         )
         return {
             "wall_s": wall,
-            "server_cpu_s": processes.cpu_seconds(self.server_pid) - self.server,
-            "server_loop_cpu_s": processes.event_loop_cpu_seconds(self.server_pid) - self.loop,
+            "server_cpu_s": sum(processes.cpu_seconds(p) for p in self.server_pids) - self.server,
+            "server_loop_cpu_s": sum(processes.event_loop_cpu_seconds(p) for p in self.server_pids)
+            - self.loop,
+            "database_cpu_s": self._database_cpu() - self.database,
             "loadgen_cpu_s": time.process_time() - self.own,
             "machine_busy": (total - idle - stolen) / total if total else 0.0,
             "machine_stolen": stolen / total if total else 0.0,
@@ -163,7 +196,7 @@ async def drain(peers: list[Peer], timeout: float = DRAIN_TIMEOUT) -> None:
 
 async def throughput(job: dict[str, Any]) -> dict[str, Any]:
     devices = read_devices(job["devices_file"])[: job["devices"]]
-    peers = await connect_peers(job["ws_url"], devices, job["pool"])
+    peers = await connect_peers(ws_urls(job), devices, job["pool"])
     readers = [asyncio.create_task(p.read()) for p in peers]
     running = True
 
@@ -177,7 +210,7 @@ async def throughput(job: dict[str, Any]) -> dict[str, Any]:
 
     senders = [asyncio.create_task(keep_sending(p)) for p in peers]
     await asyncio.sleep(job["warmup_s"])
-    before, clock = totals(peers), CpuClock(job["server_pid"])
+    before, clock = totals(peers), CpuClock(server_pids(job), job.get("database_pid"))
     await asyncio.sleep(job["duration_s"])
     after, cpu = totals(peers), clock.read()
     running = False
@@ -200,6 +233,7 @@ async def throughput(job: dict[str, Any]) -> dict[str, Any]:
         "acked_per_s": (after["acked"] - before["acked"]) / window,
         "server_cpu_us_per_message": cpu["server_cpu_s"] / max(delivered, 1) * 1e6,
         "server_loop_cpu_us_per_message": cpu["server_loop_cpu_s"] / max(delivered, 1) * 1e6,
+        "database_cpu_us_per_message": cpu["database_cpu_s"] / max(delivered, 1) * 1e6,
         "loadgen_cpu_us_per_message": cpu["loadgen_cpu_s"] / max(delivered, 1) * 1e6,
         "totals": final,
     }
@@ -210,14 +244,16 @@ async def offer(
     rate: float,
     warmup_s: float,
     duration_s: float,
-    server_pid: int,
+    server_pid: int | list[int],
     keep: list[float] | None = None,
+    database_pid: int | None = None,
 ) -> dict[str, Any]:
     """Open loop: send at `rate` per second regardless of answers; time what is received.
 
     The latencies measured are also appended to `keep`, when given.
     """
-    clock = CpuClock(server_pid)
+    pids = server_pid if isinstance(server_pid, list) else [server_pid]
+    clock = CpuClock(pids, database_pid)
     start = time.monotonic()
     record_after = start + warmup_s
     for peer in peers:
@@ -252,6 +288,7 @@ async def offer(
         "max_schedule_lag_ms": lag * 1000,
         "server_busy": cpu["server_cpu_s"] / cpu["wall_s"],
         "server_loop_busy": cpu["server_loop_cpu_s"] / cpu["wall_s"],
+        "database_busy": cpu["database_cpu_s"] / cpu["wall_s"],
         "loadgen_busy": cpu["loadgen_cpu_s"] / cpu["wall_s"],
         "machine_busy": cpu["machine_busy"],
         "machine_stolen": cpu["machine_stolen"],
@@ -274,7 +311,13 @@ PER_ROUND = (
 
 
 async def offer_rounds(
-    peers: list[Peer], rate: float, rounds: int, warmup_s: float, duration_s: float, server_pid: int
+    peers: list[Peer],
+    rate: float,
+    rounds: int,
+    warmup_s: float,
+    duration_s: float,
+    server_pid: int | list[int],
+    database_pid: int | None = None,
 ) -> dict[str, Any]:
     """`offer` run `rounds` times; the latency is over all their messages together.
 
@@ -284,7 +327,10 @@ async def offer_rounds(
     each round's own summary shows how far they differed.
     """
     kept: list[float] = []
-    runs = [await offer(peers, rate, warmup_s, duration_s, server_pid, kept) for _ in range(rounds)]
+    runs = [
+        await offer(peers, rate, warmup_s, duration_s, server_pid, kept, database_pid)
+        for _ in range(rounds)
+    ]
     if rounds == 1:
         return runs[0]
     errors: Counter[str] = Counter()
@@ -315,7 +361,7 @@ def sustained(result: dict[str, Any], max_p99_ms: float) -> bool:
 
 async def latency(job: dict[str, Any]) -> dict[str, Any]:
     devices = read_devices(job["devices_file"])[: job["devices"]]
-    peers = await connect_peers(job["ws_url"], devices, job["pool"])
+    peers = await connect_peers(ws_urls(job), devices, job["pool"])
     readers = [asyncio.create_task(p.read()) for p in peers]
     fixed = []
     for rate in job["rates"]:
@@ -323,7 +369,13 @@ async def latency(job: dict[str, Any]) -> dict[str, Any]:
         log(f"offering {rate} messages per second, {rounds} round(s)")
         fixed.append(
             await offer_rounds(
-                peers, rate, rounds, job["warmup_s"], job["duration_s"], job["server_pid"]
+                peers,
+                rate,
+                rounds,
+                job["warmup_s"],
+                job["duration_s"],
+                server_pids(job),
+                job.get("database_pid"),
             )
         )
     search = []
@@ -429,7 +481,7 @@ async def connections(job: dict[str, Any]) -> dict[str, Any]:
 async def soak(job: dict[str, Any]) -> dict[str, Any]:
     pid = job["server_pid"]
     devices = read_devices(job["devices_file"])[: job["devices"]]
-    peers = await connect_peers(job["ws_url"], devices, job["pool"])
+    peers = await connect_peers(ws_urls(job), devices, job["pool"])
     readers = {id(p): asyncio.create_task(p.read()) for p in peers}
     rng = random.Random(job.get("seed", 1))
     samples: list[dict[str, float]] = []

@@ -136,6 +136,17 @@ def _soak(ax: Any, r: dict[str, Any]) -> None:
     )
 
 
+def _scaling(ax: Any, r: dict[str, Any]) -> None:
+    names = list(r["setups"])
+    rates = [r["setups"][n]["messages_per_s"] for n in names]
+    ax.bar(names, rates, color="#4472c4")
+    ax.set_ylabel("messages per second (durable)")
+    ax.set_title(r["title"], fontsize=10)
+    for x, name in enumerate(names):
+        p99 = r["setups"][name]["p99_ms"]
+        ax.annotate(f"p99 {p99:.0f} ms", (x, rates[x]), ha="center", va="bottom", fontsize=8)
+
+
 def _groups(ax: Any, r: dict[str, Any]) -> None:
     sizes = [row["members"] for row in r["sizes"]]
     ax.plot(
@@ -163,6 +174,7 @@ DRAW = {
     "connections": _connections,
     "crypto": _crypto,
     "startup": _startup,
+    "scaling": _scaling,
     "soak": _soak,
     "groups": _groups,
 }

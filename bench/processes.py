@@ -65,6 +65,22 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
 
 
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` now: PostgreSQL's backends under its postmaster."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(entry))
+    return found
+
+
 def event_loop_cpu_seconds(pid: int) -> float:
     """CPU time of the process's main thread: where asyncio runs, for the server and the relay."""
     return cpu_seconds_of_task(pid, pid)

@@ -13,7 +13,16 @@ from typing import Any
 
 from bench import plots
 
-ORDER = ("relay", "latency", "connections", "crypto", "startup", "groups", "soak")
+ORDER = (
+    "relay",
+    "latency",
+    "connections",
+    "crypto",
+    "startup",
+    "groups",
+    "scaling",
+    "soak",
+)
 KIB = 1024
 MIB = 1024 * 1024
 
@@ -261,6 +270,40 @@ def _soak(r: dict[str, Any]) -> list[str]:
     ]
 
 
+def _scaling(r: dict[str, Any]) -> list[str]:
+    lines = [
+        f"{r['devices']} devices in pairs (split across the processes when there are two), "
+        "durable on both engines. Throughput: each device keeps 8 sends in flight. "
+        f"Latency: {r['fixed_rate']:.0f} messages/s offered open loop.",
+        "",
+        "| setup | messages/s (median) | relay CPU per message | PostgreSQL CPU per message "
+        "| server CPU per message | p50 | p99 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, s in r["setups"].items():
+        lines.append(
+            f"| {name} | {s['messages_per_s']:.0f} | {s['relay_cpu_us_per_message']:.0f} µs "
+            f"| {s['database_cpu_us_per_message']:.0f} µs "
+            f"| {s['server_cpu_us_per_message']:.0f} µs "
+            f"| {s['p50_ms']:.1f} ms | {s['p99_ms']:.1f} ms |"
+        )
+    lines += [
+        "",
+        "Rounds, in the order they ran (busy: CPU seconds per wall second):",
+        "",
+        "| setup | messages/s | relays busy | PostgreSQL busy | machine busy | p99 | errors |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for run in r["runs"]:
+        lines.append(
+            f"| {run['setup']} | {run['messages_per_s']:.0f} | {run['relay_busy']:.2f} "
+            f"| {run['database_busy']:.2f} | {run['machine_busy']:.0%} "
+            f"| {run['latency'].get('p99_ms', float('nan')):.1f} ms "
+            f"| {run['errors'] or run['fixed_errors'] or 'none'} |"
+        )
+    return lines
+
+
 def _groups(r: dict[str, Any]) -> list[str]:
     lines = [
         f"One sender, every member's one device acknowledging each item; "
@@ -306,6 +349,7 @@ SECTIONS = {
     "connections": _connections,
     "crypto": _crypto,
     "startup": _startup,
+    "scaling": _scaling,
     "soak": _soak,
     "groups": _groups,
 }

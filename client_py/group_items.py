@@ -54,6 +54,8 @@ from crypto.session_state import decode_state, encode_state
 from crypto.x3dh import Bundle, parse_bundle
 
 PRESENT = (MEMBER_ADMITTED, MEMBER_MUTED)
+# A member's name before its sender key (which carries the name) arrives.
+UNNAMED = "A member"
 # Warnings kept on a group item, newest last; older ones are dropped.
 MAX_WARNINGS = 20
 # Join requests a moderator keeps waiting at once; the server bounds them too.
@@ -352,7 +354,7 @@ def display_name(item: dict[str, Any], key: bytes) -> str:
         return state.names[key]
     # A moderator knows the names of the members it admitted from their requests.
     known = item.get("known", {}).get(b64u_encode(key))
-    return str(known) if known else "A member"
+    return str(known) if known else UNNAMED
 
 
 def unexpected_members(item: dict[str, Any], listed: list[bytes]) -> list[bytes]:

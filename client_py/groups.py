@@ -56,13 +56,12 @@ from crypto.group_message import parse_group_message
 from crypto.sender_key import needs_rotation
 from crypto.signatures import sign_group_listing, verify_group_listing
 
-UNNAMED = "A member"
 # Refusals of a group message that waiting does not change: the message is dropped.
 FINAL_SEND_REFUSALS = frozenset(
     {"group_paused", "muted", "not_a_member", "malformed", "too_large", "not_found", "forbidden"}
 )
 # Stream ids remembered per group, so an item seen twice (pulled, then pushed
-# live) is acknowledged again without being handled again.
+# live) is handled once.
 HANDLED_KEPT = 500
 # Group messages that wait for their sender's key (it travels on another
 # path and may come later); beyond this many the oldest are given up.
@@ -326,13 +325,9 @@ async def _latest_roster(
     try:
         return await _adopt_roster(workspace, value, b64u_decode(raw), batch)
     except ProtocolError as exc:
-        return group_items.warn(value, describe(exc)), [
-            GroupUpdate(value["group"], "warning", describe(exc))
+        return group_items.warn(value, exc.message), [
+            GroupUpdate(value["group"], "warning", exc.message)
         ]
-
-
-def describe(error: ProtocolError) -> str:
-    return error.message if hasattr(error, "message") else str(error)
 
 
 def _store_text(
@@ -451,7 +446,7 @@ def _unreadable(
     text = (
         WARN_UNREADABLE
         if isinstance(error, MissingSenderKeyError | NotAMemberError)
-        else describe(error)
+        else error.message
     )
     return group_items.warn(value, text), [GroupUpdate(value["group"], "warning", text)]
 
@@ -587,7 +582,7 @@ def _refused_envelope(
     )
     if isinstance(error, StaleSenderKeyError) or (isinstance(error, NotAMemberError) and listed):
         return value, GroupUpdate(group, "none")
-    text = WARN_UNLISTED if isinstance(error, NotAMemberError) else describe(error)
+    text = WARN_UNLISTED if isinstance(error, NotAMemberError) else error.message
     return group_items.warn(value, text), GroupUpdate(group, "warning", text)
 
 
@@ -1085,7 +1080,9 @@ def timeline(workspace: Workspace, group: str) -> list[dict[str, Any]]:
     for event in workspace.vault.list("group_event", group=group):
         key = b64u_decode(event.value["member"], ED25519_PUBLIC_KEY_BYTES)
         name = group_items.display_name(value, key)
-        found.append({**event.value, "name": event.value["name"] if name == UNNAMED else name})
+        found.append(
+            {**event.value, "name": event.value["name"] if name == group_items.UNNAMED else name}
+        )
     return sorted(found, key=lambda v: int(v.get("seq", 0)))
 
 

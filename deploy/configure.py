@@ -9,7 +9,11 @@ script makes the only changes a practice makes to them, and nothing else:
 - the domain name (and, for nginx, the certbot certificate paths that follow it);
 - the body limit, when the practice changed `max_request_bytes` (default: the
   server's default), so that the proxy refuses exactly what the server refuses;
-- the server's address, when it does not listen on 127.0.0.1:8000;
+- the server's address, when it does not listen on 127.0.0.1:8000, or the
+  addresses of several relay processes sharing one PostgreSQL database
+  (`--upstream 127.0.0.1:8001,127.0.0.1:8002`; docs/SELF_HOSTING.md,
+  "PostgreSQL and several relay processes"): each new connection goes to the
+  process with the fewest, and one that is down is skipped;
 - a certificate of the practice's own (`--certificate`, `--key`) instead of
   certbot's (nginx) or an automatic one (Caddy);
 - the ports and the address to listen on, when not 80 and 443 on every address;
@@ -113,11 +117,43 @@ PROXIES: dict[str, tuple[str, Callable[[str, argparse.Namespace], str]]] = {
 }
 
 
+def _several_relays(proxy: str, text: str, relays: list[str]) -> str:
+    """Spread connections over several relay processes, least busy first.
+
+    Any process serves any account (the store is shared, and processes wake
+    each other: docs/SERVER.md), so nothing needs to stick to one. A request
+    that finds a process down is sent to another when it has not reached the
+    server yet; nginx never retries one that did (it retries only requests
+    that are not POST, PUT or DELETE), so nothing is stored twice.
+    """
+    if proxy == "nginx":
+        servers = "".join(f"    server {relay} max_fails=1 fail_timeout=5s;\n" for relay in relays)
+        text = replace(
+            text,
+            f"proxy_pass http://{EXAMPLE_UPSTREAM};",
+            "proxy_pass http://quietline_relays;",
+            "--upstream",
+        )
+        return text + f"\nupstream quietline_relays {{\n    least_conn;\n{servers}}}\n"
+    return replace(
+        text,
+        f"reverse_proxy {EXAMPLE_UPSTREAM} {{\n",
+        f"reverse_proxy {' '.join(relays)} {{\n"
+        "\t\tlb_policy least_conn\n"
+        "\t\tlb_try_duration 5s\n"
+        "\t\tfail_duration 5s\n",
+        "--upstream",
+    )
+
+
 def configure(proxy: str, options: argparse.Namespace) -> str:
     """The example for `proxy` with the practice's options applied."""
     name, apply = PROXIES[proxy]
     text = (DEPLOY / name).read_text()
-    if options.upstream != EXAMPLE_UPSTREAM:
+    relays = options.upstream.split(",")
+    if len(relays) > 1:
+        text = _several_relays(proxy, text, relays)
+    elif options.upstream != EXAMPLE_UPSTREAM:
         text = replace(text, EXAMPLE_UPSTREAM, options.upstream, "--upstream")
     if options.max_request_bytes != int(EXAMPLE_LIMIT):
         text = replace(text, EXAMPLE_LIMIT, str(options.max_request_bytes), "--max-request-bytes")
@@ -138,7 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="the server's max_request_bytes, if the practice changed it",
     )
     parser.add_argument(
-        "--upstream", default=EXAMPLE_UPSTREAM, help="the server's HOST:PORT (127.0.0.1:8000)"
+        "--upstream",
+        default=EXAMPLE_UPSTREAM,
+        help="the server's HOST:PORT (127.0.0.1:8000), or several relay processes' "
+        "separated by commas",
     )
     parser.add_argument("--certificate", help="certificate chain (PEM), instead of certbot's")
     parser.add_argument("--key", help="its private key (PEM)")

@@ -9,12 +9,12 @@ statement and so in the same transaction.
 """
 
 import secrets
-import sqlite3
 from dataclasses import dataclass
 
 from crypto.constants import ID_BYTES
-from server import clock, invites, settings_store
+from server import clock, invites, settings_store, wakeup
 from server.errors import HandleTakenError, InviteRequiredError
+from server.storage import Connection
 
 ROLES = ("client", "therapist")
 
@@ -28,7 +28,7 @@ class Registration:
     invite: str | None
 
 
-def register(conn: sqlite3.Connection, reg: Registration) -> bytes:
+def register(conn: Connection, reg: Registration) -> bytes:
     """Create the account in the caller's transaction; the invite is used up with it."""
     if reg.role == "therapist" or settings_store.intake(conn) == "invite-only":
         if reg.invite is None:
@@ -55,24 +55,27 @@ def register(conn: sqlite3.Connection, reg: Registration) -> bytes:
     return account
 
 
-def login_row(conn: sqlite3.Connection, handle_hash: bytes) -> tuple[bytes, str] | None:
+def login_row(conn: Connection, handle_hash: bytes) -> tuple[bytes, str] | None:
     row = conn.execute(
         "SELECT id, login_hash FROM accounts WHERE handle_hash = ?", (handle_hash,)
     ).fetchone()
     return None if row is None else (bytes(row[0]), row[1])
 
 
-def identity_key(conn: sqlite3.Connection, account: bytes) -> bytes | None:
+def identity_key(conn: Connection, account: bytes) -> bytes | None:
     row = conn.execute("SELECT identity_key FROM accounts WHERE id = ?", (account,)).fetchone()
     return None if row is None else bytes(row[0])
 
 
-def identity_and_role(conn: sqlite3.Connection, account: bytes) -> tuple[bytes, str] | None:
+def identity_and_role(conn: Connection, account: bytes) -> tuple[bytes, str] | None:
     row = conn.execute(
         "SELECT identity_key, role FROM accounts WHERE id = ? AND revoked IS NULL", (account,)
     ).fetchone()
     return None if row is None else (bytes(row[0]), row[1])
 
 
-def delete(conn: sqlite3.Connection, account: bytes) -> bool:
-    return conn.execute("DELETE FROM accounts WHERE id = ?", (account,)).rowcount == 1
+def delete(conn: Connection, account: bytes) -> bool:
+    deleted = conn.execute("DELETE FROM accounts WHERE id = ?", (account,)).rowcount == 1
+    wakeup.notify(conn, wakeup.SESSIONS, account)
+    wakeup.notify(conn, wakeup.TARGET, account)
+    return deleted

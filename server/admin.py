@@ -13,7 +13,6 @@ import argparse
 import contextlib
 import json
 import os
-import sqlite3
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -23,10 +22,14 @@ from pathlib import Path
 from crypto.encoding import terminal_text
 from server import (
     backup,
-    database,
+    datalock,
     delivery,
+    engines,
     invites,
     notification_targets,
+    postgres,
+    postgres_backup,
+    postgres_move,
     retention,
     revocation,
     settings_store,
@@ -35,8 +38,10 @@ from server import (
 from server.admin_errors import (
     AdminError,
     AmbiguousAccountError,
+    DataInUseError,
     MailFailedError,
     MailNotConfiguredError,
+    MoveFailedError,
     NoWebClientError,
     UnknownAccountError,
 )
@@ -50,6 +55,7 @@ from server.config import (
 from server.errors import InvalidAddressError
 from server.hints import admin_command
 from server.serve import prepare_database
+from server.storage import Connection
 
 # Accounts are shown to the administrator as the start of their id in hex:
 # easy to read aloud and type, and never mistaken for an option.
@@ -57,7 +63,7 @@ ACCOUNT_PREFIX_CHARS = 8
 MIN_PREFIX_CHARS = 4
 
 Command = Callable[[argparse.Namespace, Settings], int]
-DatabaseCommand = Callable[[argparse.Namespace, Settings, sqlite3.Connection], int]
+DatabaseCommand = Callable[[argparse.Namespace, Settings, Connection], int]
 
 
 @dataclass(frozen=True)
@@ -69,8 +75,13 @@ class AdminCommand:
 
 
 @contextlib.contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    conn.execute("BEGIN IMMEDIATE")
+def transaction(conn: Connection) -> Iterator[Connection]:
+    # As the server's writer begins, so that an admin command's write takes
+    # its turn with every relay process's (server/postgres.py).
+    if conn.engine == "postgresql":
+        postgres.begin_write(conn)
+    else:
+        conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
     except BaseException:
@@ -82,7 +93,7 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 def _with_database(command: DatabaseCommand) -> Command:
     def run(args: argparse.Namespace, settings: Settings) -> int:
         prepare_database(settings)
-        conn = database.connect(settings.database_path())
+        conn = engines.open_storage(settings).connect()
         try:
             return command(args, settings, conn)
         finally:
@@ -96,7 +107,7 @@ def _day(day: int) -> str:
 
 
 def _invite(kind: str) -> DatabaseCommand:
-    def run(args: argparse.Namespace, settings: Settings, conn: sqlite3.Connection) -> int:
+    def run(args: argparse.Namespace, settings: Settings, conn: Connection) -> int:
         with transaction(conn):
             code = invites.create(conn, kind)
         print(code)
@@ -110,7 +121,7 @@ def _invite(kind: str) -> DatabaseCommand:
     return run
 
 
-def _intake(args: argparse.Namespace, settings: Settings, conn: sqlite3.Connection) -> int:
+def _intake(args: argparse.Namespace, settings: Settings, conn: Connection) -> int:
     with transaction(conn):
         settings_store.put(conn, settings_store.INTAKE, args.mode.encode("ascii"))
     print(f"Client intake is now {args.mode}.")
@@ -132,7 +143,7 @@ def _display_name(profile: bytes | None) -> str:
     return terminal_text(str(name), keep="")
 
 
-def _list_therapists(args: argparse.Namespace, settings: Settings, conn: sqlite3.Connection) -> int:
+def _list_therapists(args: argparse.Namespace, settings: Settings, conn: Connection) -> int:
     rows = conn.execute(
         "SELECT a.id, a.created, a.revoked, p.profile FROM accounts a "
         "LEFT JOIN profiles p ON p.account = a.id WHERE a.role = 'therapist' "
@@ -153,7 +164,7 @@ def _list_therapists(args: argparse.Namespace, settings: Settings, conn: sqlite3
     return 0
 
 
-def _find_therapist(conn: sqlite3.Connection, settings: Settings, prefix: str) -> bytes:
+def _find_therapist(conn: Connection, settings: Settings, prefix: str) -> bytes:
     listing = admin_command(settings, "list-therapists")
     if len(prefix) < MIN_PREFIX_CHARS:
         raise UnknownAccountError(
@@ -174,9 +185,7 @@ def _find_therapist(conn: sqlite3.Connection, settings: Settings, prefix: str) -
     return matches[0]
 
 
-def _revoke_therapist(
-    args: argparse.Namespace, settings: Settings, conn: sqlite3.Connection
-) -> int:
+def _revoke_therapist(args: argparse.Namespace, settings: Settings, conn: Connection) -> int:
     with transaction(conn):
         account = _find_therapist(conn, settings, args.account)
         changed = revocation.revoke(conn, account)
@@ -198,13 +207,15 @@ def _revoke_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _database_bytes(settings: Settings) -> int:
+def _database_bytes(settings: Settings, conn: Connection) -> int:
+    if conn.engine == "postgresql":
+        return int(conn.execute("SELECT pg_database_size(current_database())").fetchone()[0])
     path = settings.database_path()
     wal = path.with_name(path.name + "-wal")
     return path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
 
 
-def _stats(args: argparse.Namespace, settings: Settings, conn: sqlite3.Connection) -> int:
+def _stats(args: argparse.Namespace, settings: Settings, conn: Connection) -> int:
     conn.execute("BEGIN")
     try:
         roles = dict(
@@ -214,7 +225,7 @@ def _stats(args: argparse.Namespace, settings: Settings, conn: sqlite3.Connectio
             ).fetchall()
         )
         pairs = conn.execute(
-            "SELECT COUNT(*) FROM (SELECT DISTINCT sender, recipient FROM envelopes)"
+            "SELECT COUNT(*) FROM (SELECT DISTINCT sender, recipient FROM envelopes) AS pairs"
         ).fetchone()[0]
         pending = conn.execute("SELECT COUNT(*) FROM envelopes").fetchone()[0]
         unused = dict(conn.execute("SELECT kind, COUNT(*) FROM invites GROUP BY kind").fetchall())
@@ -223,6 +234,7 @@ def _stats(args: argparse.Namespace, settings: Settings, conn: sqlite3.Connectio
             "(SELECT COUNT(*) FROM groups WHERE listing IS NULL), "
             "(SELECT COUNT(*) FROM group_members), (SELECT COUNT(*) FROM group_messages)"
         ).fetchone()
+        size = _database_bytes(settings, conn)
     finally:
         conn.execute("ROLLBACK")
     print(f"client accounts: {roles.get('client', 0)}")
@@ -235,12 +247,20 @@ def _stats(args: argparse.Namespace, settings: Settings, conn: sqlite3.Connectio
     print(f"stored group items: {group_counts[3]}")
     print(f"unused therapist invites: {unused.get('therapist', 0)}")
     print(f"unused client invites: {unused.get('client', 0)}")
-    print(f"database size: {_database_bytes(settings)} bytes")
+    print(f"database size: {size} bytes")
     return 0
 
 
-def _backup(args: argparse.Namespace, settings: Settings, conn: sqlite3.Connection) -> int:
+def _backup(args: argparse.Namespace, settings: Settings, conn: Connection) -> int:
     target = Path(args.path)
+    if conn.engine == "postgresql":
+        dumped = postgres_backup.backup(settings.database, target, force=args.force)
+        print(
+            f"Backed up to {target} ({dumped.size} bytes, schema {dumped.version}, pg_dump's "
+            "custom format). It holds the installation's keys: store it as safely as the "
+            "server itself."
+        )
+        return 0
     checked = backup.backup(settings.database_path(), target, force=args.force)
     print(
         f"Backed up to {target} ({checked.size} bytes, schema {checked.version}, "
@@ -256,6 +276,13 @@ def _backup_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _restore(args: argparse.Namespace, settings: Settings) -> int:
+    if postgres.is_url(settings.database):
+        restored = postgres_backup.restore(Path(args.path), settings.database, force=args.force)
+        print(
+            f"Restored {args.path} into {postgres.without_password(settings.database)} "
+            f"(schema {restored.version})."
+        )
+        return 0
     aside = backup.restore(Path(args.path), settings.data_dir(), force=args.force)
     print(f"Restored {args.path} into {settings.database_path()} (integrity check ok).")
     if aside is not None:
@@ -270,7 +297,38 @@ def _restore_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _purge(args: argparse.Namespace, settings: Settings, conn: sqlite3.Connection) -> int:
+def _move_to_postgresql(args: argparse.Namespace, settings: Settings) -> int:
+    if not postgres.is_url(args.url):
+        raise MoveFailedError("Give the target as a postgresql:// URL.")
+    path = settings.database_path()
+    if not path.is_file():
+        raise MoveFailedError(f"There is no SQLite database at {path} to move.")
+    try:
+        lock = datalock.acquire(settings.data_dir())
+    except datalock.DataDirInUseError as error:
+        raise DataInUseError(str(error)) from None
+    try:
+        prepare_database(Settings(data=settings.data))
+        moved = postgres_move.move(path, args.url)
+    finally:
+        lock.close()
+    rows = sum(moved.tables.values())
+    print(
+        f"Moved {rows} rows in {len(moved.tables)} tables from {path} to "
+        f"{postgres.without_password(args.url)}; every table's count matches."
+    )
+    print(
+        "Now set database to that URL (quietline.toml or QUIETLINE_DATABASE) and start the "
+        f"server. {path} is left as it was; keep it until all is well."
+    )
+    return 0
+
+
+def _move_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("url", help="an empty PostgreSQL database, as a postgresql:// URL")
+
+
+def _purge(args: argparse.Namespace, settings: Settings, conn: Connection) -> int:
     with transaction(conn):
         purged = retention.purge(conn, settings.envelope_ttl_days, settings.client_inactive_days)
     print(
@@ -385,6 +443,12 @@ COMMANDS: list[AdminCommand] = [
         _restore_arguments,
     ),
     AdminCommand("purge", "apply the retention policy now", _with_database(_purge)),
+    AdminCommand(
+        "move-to-postgresql",
+        "copy the SQLite database into an empty PostgreSQL database (the server must be stopped)",
+        _move_to_postgresql,
+        _move_arguments,
+    ),
     AdminCommand("config", "print every setting, its value and where it came from", _config),
     AdminCommand(
         "test-mail",

@@ -51,3 +51,7 @@ class MailNotConfiguredError(AdminError):
 
 class MailFailedError(AdminError):
     code = "mail_failed"
+
+
+class MoveFailedError(AdminError):
+    code = "move_failed"

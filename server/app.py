@@ -21,7 +21,7 @@ from server import (
     api_profiles,
     api_secret_change,
     api_vault,
-    database,
+    engines,
     retention,
     revocation,
     static,
@@ -34,6 +34,7 @@ from server.errors import BadRequestError, MethodNotAllowedError, NotFoundError,
 from server.guard import Guard
 from server.headers import SecurityHeaders
 from server.hub import Hub
+from server.listener import Handlers, Wakeups
 from server.logs import log_unexpected
 from server.notifier import Notifier
 from server.passwords import Passwords
@@ -145,14 +146,14 @@ def create_app(settings: Settings) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        path = settings.database_path()
-        conn = database.connect(path, readonly=True)
+        storage = engines.open_storage(settings)
+        conn = storage.connect(readonly=True)
         try:
             server_id, handle_key = installation_keys(conn)
         finally:
             conn.close()
-        writer = Writer(path)
-        readers = Readers(path)
+        writer = Writer(storage)
+        readers = Readers(storage)
         service = Services(
             settings=settings,
             writer=writer,
@@ -169,6 +170,10 @@ def create_app(settings: Settings) -> Starlette:
         app.state.services = service
         await writer.start()
         await service.notifier.start(readers)
+        handlers = Handlers(service)
+        # The writer's own notifications: its envelopes were pushed here already.
+        wakeups = Wakeups(storage, handlers.table(), handlers.wake_all, writer.backend_pids)
+        wakeups.start()
         background = [
             asyncio.create_task(_purge_periodically(service), name="quietline-purge"),
             asyncio.create_task(_close_revoked_sessions(service), name="quietline-revocations"),
@@ -180,6 +185,8 @@ def create_app(settings: Settings) -> Starlette:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await wakeups.stop()
+            await handlers.stop()
             await service.notifier.stop()
             await writer.stop()
             readers.close()

@@ -5,13 +5,12 @@ in the same transaction: a flood that was the reason to block must not stay
 in the inbox. Unblocking brings nothing back.
 """
 
-import sqlite3
-
 from crypto.encoding import b64u_encode
 from server.errors import NotFoundError
+from server.storage import Connection
 
 
-def block(conn: sqlite3.Connection, therapist: bytes, client: bytes) -> None:
+def block(conn: Connection, therapist: bytes, client: bytes) -> None:
     row = conn.execute("SELECT role FROM accounts WHERE id = ?", (client,)).fetchone()
     if row is None or row[0] != "client":
         raise NotFoundError("There is no client account with that id.")
@@ -22,11 +21,11 @@ def block(conn: sqlite3.Connection, therapist: bytes, client: bytes) -> None:
     conn.execute("DELETE FROM envelopes WHERE sender = ? AND recipient = ?", (client, therapist))
 
 
-def unblock(conn: sqlite3.Connection, therapist: bytes, client: bytes) -> None:
+def unblock(conn: Connection, therapist: bytes, client: bytes) -> None:
     conn.execute("DELETE FROM blocks WHERE therapist = ? AND client = ?", (therapist, client))
 
 
-def blocked(conn: sqlite3.Connection, therapist: bytes) -> list[str]:
+def blocked(conn: Connection, therapist: bytes) -> list[str]:
     rows = conn.execute(
         "SELECT client FROM blocks WHERE therapist = ? ORDER BY client", (therapist,)
     ).fetchall()

@@ -7,7 +7,6 @@ database the server uses.
 
 import argparse
 import os
-import sqlite3
 import sys
 
 from server import admin, serve
@@ -19,8 +18,11 @@ from server.config import (
     load_settings,
     parse_bool,
 )
+from server.storage import DRIVER_ERRORS
 
-ADMIN_FLAGS = ("data",)
+# What the admin command needs to find the data: the directory, and the
+# database when it is not SQLite in that directory.
+ADMIN_FLAGS = ("data", "database")
 
 
 def _add_setting_flags(
@@ -58,10 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for command in admin.COMMANDS:
         command_parser = admin_commands.add_parser(command.name, help=command.help)
-        # `--data` may come after the command too; given in neither place it is left unset.
-        command_parser.add_argument(
-            flag_name("data"), dest="data", default=argparse.SUPPRESS, help=argparse.SUPPRESS
-        )
+        # `--data` and `--database` may come after the command too; given in
+        # neither place they are left unset.
+        for name in ADMIN_FLAGS:
+            command_parser.add_argument(
+                flag_name(name), dest=name, default=argparse.SUPPRESS, help=argparse.SUPPRESS
+            )
         command.add_arguments(command_parser)
     return parser
 
@@ -83,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"quietline: {error}", file=sys.stderr)
         return 2
-    except (OSError, sqlite3.Error) as error:
+    except OSError as error:
         print(f"quietline: the data directory cannot be used: {error}", file=sys.stderr)
+        return 1
+    except DRIVER_ERRORS as error:
+        print(f"quietline: the database cannot be used: {error}", file=sys.stderr)
         return 1

@@ -55,6 +55,12 @@ class Settings:
     host: str = _setting("127.0.0.1", "address to listen on")
     port: int = _setting(8000, "TCP port to listen on (0 picks a free one)", 0)
     data: str = _setting("data", "directory holding the database and quietline.toml")
+    database: str = _setting(
+        "",
+        "where the data is kept: empty for SQLite in the data directory, or a "
+        "postgresql:// URL that several relay processes may share",
+        secret=True,
+    )
     client_dir: str = _setting(
         "", "directory of the web client (default: client_web/ of the source)"
     )
@@ -355,6 +361,10 @@ def _validate(settings: Settings) -> Settings:
         raise ConfigError("exit_url must be an absolute http:// or https:// address.")
     if settings.log_level.lower() not in ("debug", "info", "warning", "error"):
         raise ConfigError("log_level must be debug, info, warning or error.")
+    if settings.database and not settings.database.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(
+            "database must be empty (SQLite in the data directory) or a postgresql:// URL."
+        )
     if len(settings.neutral_title) > 80 or len(settings.crisis_text) > 4000:
         raise ConfigError("neutral_title is at most 80 and crisis_text at most 4000 characters.")
     for name in VOCABULARIES:

@@ -21,7 +21,6 @@ groups' items, so one high-water mark serves every group of the account.
 import asyncio
 import json
 import logging
-import sqlite3
 from collections import deque
 from typing import Any
 
@@ -30,6 +29,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDiscon
 from server import envelopes, group_stream
 from server.errors import ApiError
 from server.readers import Readers
+from server.storage import Connection as StorageConnection
 
 BACKLOG_PAGE = 64
 CLOSE_POLICY = 1008
@@ -67,6 +67,7 @@ class Connection:
         self._catching_up = True
         self._missed = False
         self._max_seq = 0
+        self._wakeups: set[asyncio.Task[None]] = set()
         self._max_group_seq = 0
 
     def send(self, frame: dict[str, Any] | str) -> None:
@@ -140,6 +141,31 @@ class Connection:
         finally:
             self.done.set()
 
+    def wake(self, readers: Readers) -> None:
+        """Envelopes were stored elsewhere (server/wakeup.py): read the backlog again.
+
+        During a catch-up this only marks it stale, as a pushed envelope
+        does; otherwise it starts one. A read that fails closes the
+        connection: the client connects again and catches up then.
+        """
+        if self.done.is_set():
+            return
+        if self._catching_up:
+            self._missed = True
+            return
+        self._catching_up = True
+        task = asyncio.create_task(self._catch_up_or_close(readers))
+        self._wakeups.add(task)
+        task.add_done_callback(self._wakeups.discard)
+
+    async def _catch_up_or_close(self, readers: Readers) -> None:
+        try:
+            await self.catch_up(readers)
+        except Exception:
+            logger.info("closed a connection whose backlog could not be read")
+            self.closing = True
+            self.done.set()
+
     async def catch_up(self, readers: Readers) -> None:
         """Queue the stored backlog in order, then switch to live delivery."""
         while not self.done.is_set():
@@ -174,7 +200,7 @@ class Connection:
 
 
 def _backlog(
-    conn: sqlite3.Connection, account: bytes, after_seq: int, after_group_seq: int
+    conn: StorageConnection, account: bytes, after_seq: int, after_group_seq: int
 ) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
     """One page of each backlog, read in one transaction."""
     return (

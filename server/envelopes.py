@@ -17,7 +17,6 @@ everyone; each refusal is `inbox_full`, with a message that says which.
 """
 
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +24,7 @@ from crypto import envelope as framing
 from crypto.constants import ID_BYTES, MAX_ENVELOPE
 from crypto.encoding import b64u_encode
 from crypto.errors import ProtocolError
-from server import clock, vault
+from server import clock, vault, wakeup
 from server.errors import (
     BlockedError,
     ForbiddenError,
@@ -36,6 +35,7 @@ from server.errors import (
     UnauthorizedError,
     from_protocol_error,
 )
+from server.storage import INTEGRITY_ERRORS, Connection
 from server.validation import binary
 
 
@@ -81,7 +81,7 @@ class Limits:
     disk_low: bool  # server/diskspace.py: refuse new envelopes and vault growth
 
 
-def store(conn: sqlite3.Connection, send: Send, limits: Limits) -> Stored:
+def store(conn: Connection, send: Send, limits: Limits) -> Stored:
     """Store the envelope and its sender's vault writes in the caller's transaction."""
     # Everything the checks need in one statement: this runs for every send,
     # on the event loop, where each statement's overhead delays every frame.
@@ -92,8 +92,8 @@ def store(conn: sqlite3.Connection, send: Send, limits: Limits) -> Stored:
         "EXISTS (SELECT 1 FROM blocks WHERE therapist = :recipient AND client = :sender), "
         "me.outbox_bytes, "
         "(SELECT COUNT(*) FROM (SELECT 1 FROM envelopes "
-        "WHERE sender = :sender AND recipient = :recipient LIMIT :per_sender)) "
-        "FROM (SELECT 1) "
+        "WHERE sender = :sender AND recipient = :recipient LIMIT :per_sender) AS mine) "
+        "FROM (SELECT 1) AS one "
         "LEFT JOIN sent_cmids AS s ON s.sender = :sender AND s.cmid = :cmid "
         "LEFT JOIN envelopes AS e ON e.id = s.envelope "
         "LEFT JOIN accounts AS a ON a.id = :recipient "
@@ -148,13 +148,14 @@ def store(conn: sqlite3.Connection, send: Send, limits: Limits) -> Stored:
     try:
         if send.group is None:
             seq = conn.execute(
-                "INSERT INTO envelopes (id, recipient, sender, env, ts) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO envelopes (id, recipient, sender, env, ts) VALUES (?, ?, ?, ?, ?) "
+                "RETURNING seq",
                 (envelope_id, send.recipient, send.sender, send.env, ts),
-            ).lastrowid
+            ).fetchone()[0]
         else:
             seq = conn.execute(
                 "INSERT INTO envelopes (id, recipient, sender, env, ts, group_id, sender_key, "
-                "recipient_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "recipient_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
                 (
                     envelope_id,
                     send.recipient,
@@ -165,20 +166,21 @@ def store(conn: sqlite3.Connection, send: Send, limits: Limits) -> Stored:
                     send.sender_key,
                     send.recipient_key,
                 ),
-            ).lastrowid
-    except sqlite3.IntegrityError:
+            ).fetchone()[0]
+    except INTEGRITY_ERRORS:
         # The sender's row is gone: the account was deleted while this was in flight.
         raise UnauthorizedError("This account no longer exists.") from None
     conn.execute(
         "INSERT INTO sent_cmids (sender, cmid, envelope) VALUES (?, ?, ?)",
         (send.sender, send.cmid, envelope_id),
     )
+    wakeup.notify(conn, wakeup.ENVELOPE, send.recipient)
     assert seq is not None
     return Stored(envelope_id, seq, ts, cursor)
 
 
 def acknowledge(
-    conn: sqlite3.Connection,
+    conn: Connection,
     account: bytes,
     envelope_id: bytes,
     writes: list[vault.VaultWrite],
@@ -239,9 +241,7 @@ def _optional(value: bytes | None) -> bytes | None:
     return None if value is None else bytes(value)
 
 
-def backlog(
-    conn: sqlite3.Connection, account: bytes, after_seq: int, limit: int
-) -> list[tuple[int, str]]:
+def backlog(conn: Connection, account: bytes, after_seq: int, limit: int) -> list[tuple[int, str]]:
     """Stored envelopes for `account` after `after_seq`, in order, as (seq, frame text)."""
     rows = conn.execute(
         "SELECT seq, id, sender, env, ts, group_id, sender_key, recipient_key FROM envelopes "
@@ -265,6 +265,6 @@ def backlog(
     ]
 
 
-def pending(conn: sqlite3.Connection, account: bytes) -> int:
+def pending(conn: Connection, account: bytes) -> int:
     row = conn.execute("SELECT inbox FROM accounts WHERE id = ?", (account,)).fetchone()
     return 0 if row is None else row[0]

@@ -212,6 +212,14 @@ class ReadOnlyError(ApiError):
     )
 
 
+class UnavailableError(ApiError):
+    code = "unavailable"
+    status = 503
+    default_message = (
+        "The server cannot reach its database right now; nothing was stored. Try again in a minute."
+    )
+
+
 class StorageFullError(ApiError):
     code = "storage_full"
     status = 507
@@ -323,6 +331,7 @@ ALL_ERRORS: tuple[type[ApiError], ...] = (
     NoSecretChangeError,
     SecretChangeIncompleteError,
     ReadOnlyError,
+    UnavailableError,
     StorageFullError,
     InvalidAddressError,
     MailUnavailableError,

@@ -24,7 +24,6 @@ own limit and the others go on writing.
 """
 
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +32,7 @@ from crypto.constants import CTX_GROUP_MESSAGE, ID_BYTES, MAX_GROUP_MESSAGE, ROS
 from crypto.encoding import b64u_encode
 from crypto.errors import MalformedError, ProtocolError
 from crypto.group_message import GroupMessage, parse_group_message
-from server import clock, vault
+from server import clock, vault, wakeup
 from server.envelopes import Limits
 from server.errors import (
     BadSignatureError,
@@ -46,6 +45,7 @@ from server.errors import (
     StorageFullError,
     from_protocol_error,
 )
+from server.storage import Connection
 from server.validation import binary
 
 MESSAGE = 1
@@ -84,7 +84,7 @@ class Appended:
 
 
 def append(
-    conn: sqlite3.Connection,
+    conn: Connection,
     group_id: bytes,
     sender: bytes,
     kind: int,
@@ -96,16 +96,20 @@ def append(
     ts = clock.this_hour()
     seq = conn.execute(
         "INSERT INTO group_messages (id, group_id, sender, kind, body, sender_key, iteration, ts) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
         (item_id, group_id, sender, kind, body, sender_key, iteration, ts),
-    ).lastrowid
-    assert seq is not None
+    ).fetchone()[0]
     return Appended(item_id, seq, ts, kind, body)
 
 
-def recipients(conn: sqlite3.Connection, group_id: bytes, seq: int) -> list[bytes]:
-    """The accounts that receive the item at `seq`: routing members, departing ones included."""
-    return [
+def recipients(conn: Connection, group_id: bytes, seq: int) -> list[bytes]:
+    """The accounts that receive the item at `seq`: routing members, departing ones included.
+
+    Asked once per new item, when it is delivered: on PostgreSQL their
+    connections in other relay processes are woken too (server/wakeup.py),
+    once this transaction commits, to read the stream from the store.
+    """
+    accounts = [
         bytes(row[0])
         for row in conn.execute(
             "SELECT account FROM group_members WHERE group_id = ? "
@@ -113,6 +117,9 @@ def recipients(conn: sqlite3.Connection, group_id: bytes, seq: int) -> list[byte
             (group_id, seq),
         )
     ]
+    for account in accounts:
+        wakeup.notify(conn, wakeup.ENVELOPE, account)
+    return accounts
 
 
 def frame(group_id: bytes, item: Appended) -> str:
@@ -130,7 +137,7 @@ class Posted:
 
 
 def post(
-    conn: sqlite3.Connection,
+    conn: Connection,
     account: bytes,
     group_id: bytes,
     message: GroupMessage,
@@ -145,8 +152,8 @@ def post(
         "SELECT g.version, g.flags, g.stored, m.account, m.until_seq, m.muted, m.moderator, "
         "me.outbox_bytes, x.id, x.seq, x.ts, "
         "(SELECT COUNT(*) FROM (SELECT 1 FROM group_messages "
-        "WHERE sender = :account AND group_id = :group LIMIT :per_sender)) "
-        "FROM (SELECT 1) "
+        "WHERE sender = :account AND group_id = :group LIMIT :per_sender) AS mine) "
+        "FROM (SELECT 1) AS one "
         "LEFT JOIN groups AS g ON g.id = :group "
         "LEFT JOIN group_members AS m ON m.group_id = :group AND m.account = :account "
         "LEFT JOIN accounts AS me ON me.id = :account "
@@ -200,7 +207,7 @@ def post(
 
 
 def remove_message(
-    conn: sqlite3.Connection,
+    conn: Connection,
     account: bytes,
     group_id: bytes,
     signed: bytes,
@@ -217,7 +224,7 @@ def remove_message(
     return Posted(item, recipients(conn, group_id, item.seq))
 
 
-def collect(conn: sqlite3.Connection, group_id: bytes) -> int:
+def collect(conn: Connection, group_id: bytes) -> int:
     """Delete the items every routing member has acknowledged; returns how many."""
     return conn.execute(
         "DELETE FROM group_messages WHERE group_id = :group AND seq <= COALESCE("
@@ -228,7 +235,7 @@ def collect(conn: sqlite3.Connection, group_id: bytes) -> int:
 
 
 def acknowledge(
-    conn: sqlite3.Connection,
+    conn: Connection,
     account: bytes,
     group_id: bytes,
     item_id: bytes,
@@ -270,9 +277,7 @@ def acknowledge(
     )
 
 
-def backlog(
-    conn: sqlite3.Connection, account: bytes, after_seq: int, limit: int
-) -> list[tuple[int, str]]:
+def backlog(conn: Connection, account: bytes, after_seq: int, limit: int) -> list[tuple[int, str]]:
     """Items of all the account's groups after its cursors and `after_seq`, as (seq, frame)."""
     rows = conn.execute(
         "SELECT m.seq, m.group_id, m.id, m.kind, m.body, m.ts FROM group_members AS gm "
@@ -290,9 +295,7 @@ def backlog(
     ]
 
 
-def page(
-    conn: sqlite3.Connection, account: bytes, group_id: bytes, after: bytes | None
-) -> dict[str, Any]:
+def page(conn: Connection, account: bytes, group_id: bytes, after: bytes | None) -> dict[str, Any]:
     """`GET /api/groups/{group}/messages`: items after the cursor (or after `after`)."""
     member = conn.execute(
         "SELECT cursor, until_seq FROM group_members WHERE group_id = ? AND account = ?",
@@ -328,7 +331,7 @@ def page(
     }
 
 
-def purge(conn: sqlite3.Connection, cutoff: int) -> int:
+def purge(conn: Connection, cutoff: int) -> int:
     """Retention: delete items stored before `cutoff`; end memberships left with nothing."""
     purged = conn.execute("DELETE FROM group_messages WHERE ts < ?", (cutoff,)).rowcount
     conn.execute(

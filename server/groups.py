@@ -35,7 +35,6 @@ Operations are plain functions of a connection in the caller's transaction
 (server/writer.py); the stream itself is server/group_stream.py.
 """
 
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,6 +73,7 @@ from server.errors import (
     TooLargeError,
     from_protocol_error,
 )
+from server.storage import INTEGRITY_ERRORS, Connection
 from server.validation import binary, parse_json
 
 PRESENT = (MEMBER_ADMITTED, MEMBER_MUTED)
@@ -155,7 +155,7 @@ class Group:
         return bool(self.flags & ROSTER_FLAG_PAUSED)
 
 
-def load(conn: sqlite3.Connection, group_id: bytes) -> Group | None:
+def load(conn: Connection, group_id: bytes) -> Group | None:
     row = conn.execute(
         "SELECT roster, version, flags, listing, listing_sig FROM groups WHERE id = ?", (group_id,)
     ).fetchone()
@@ -171,14 +171,14 @@ def load(conn: sqlite3.Connection, group_id: bytes) -> Group | None:
     )
 
 
-def require(conn: sqlite3.Connection, group_id: bytes) -> Group:
+def require(conn: Connection, group_id: bytes) -> Group:
     group = load(conn, group_id)
     if group is None:
         raise NotFoundError(NO_SUCH_GROUP)
     return group
 
 
-def is_moderator(conn: sqlite3.Connection, group_id: bytes, account: bytes) -> bool:
+def is_moderator(conn: Connection, group_id: bytes, account: bytes) -> bool:
     return (
         conn.execute(
             "SELECT 1 FROM group_moderators WHERE group_id = ? AND account = ?", (group_id, account)
@@ -187,14 +187,14 @@ def is_moderator(conn: sqlite3.Connection, group_id: bytes, account: bytes) -> b
     )
 
 
-def require_moderator(conn: sqlite3.Connection, group_id: bytes, account: bytes) -> Group:
+def require_moderator(conn: Connection, group_id: bytes, account: bytes) -> Group:
     group = require(conn, group_id)
     if not is_moderator(conn, group_id, account):
         raise ForbiddenError("Only a moderator of this group may do that.")
     return group
 
 
-def is_routing_member(conn: sqlite3.Connection, group_id: bytes, account: bytes) -> bool:
+def is_routing_member(conn: Connection, group_id: bytes, account: bytes) -> bool:
     """Whether `account` receives the group's stream and is still listed (not departing)."""
     return (
         conn.execute(
@@ -205,14 +205,14 @@ def is_routing_member(conn: sqlite3.Connection, group_id: bytes, account: bytes)
     )
 
 
-def moderator_accounts(conn: sqlite3.Connection, group_id: bytes) -> list[bytes]:
+def moderator_accounts(conn: Connection, group_id: bytes) -> list[bytes]:
     rows = conn.execute(
         "SELECT account FROM group_moderators WHERE group_id = ?", (group_id,)
     ).fetchall()
     return [bytes(row[0]) for row in rows]
 
 
-def _route(conn: sqlite3.Connection, group_id: bytes, roster: Roster, seq: int) -> None:
+def _route(conn: Connection, group_id: bytes, roster: Roster, seq: int) -> None:
     """Make the routing members those of `roster`, appended to the stream at `seq`."""
     moderators = {
         bytes(row[0])
@@ -230,7 +230,7 @@ def _route(conn: sqlite3.Connection, group_id: bytes, roster: Roster, seq: int) 
     states = {entry.member_key: entry.state for entry in roster.entries}
     routes: dict[bytes, tuple[int, int]] = {}
     for key, account in conn.execute(
-        "SELECT key, account FROM member_keys WHERE group_id = ? AND left = 0", (group_id,)
+        'SELECT key, account FROM member_keys WHERE group_id = ? AND "left" = 0', (group_id,)
     ):
         state = states.get(bytes(key))
         if state in PRESENT:
@@ -278,7 +278,7 @@ def _route(conn: sqlite3.Connection, group_id: bytes, roster: Roster, seq: int) 
     )
 
 
-def _store_flags(conn: sqlite3.Connection, group_id: bytes, signed: bytes, roster: Roster) -> None:
+def _store_flags(conn: Connection, group_id: bytes, signed: bytes, roster: Roster) -> None:
     conn.execute(
         "UPDATE groups SET roster = ?, version = ?, flags = ? WHERE id = ?",
         (signed, roster.version, roster.flags, group_id),
@@ -298,7 +298,7 @@ class RosterStored:
 
 
 def create(
-    conn: sqlite3.Connection,
+    conn: Connection,
     account: bytes,
     signed: bytes,
     roster: Roster,
@@ -322,7 +322,7 @@ def create(
                 None if listing is None else listing[1],
             ),
         )
-    except sqlite3.IntegrityError:
+    except INTEGRITY_ERRORS:
         raise GroupExistsError() from None
     item = group_stream.append(conn, roster.group_id, account, group_stream.ROSTER, signed)
     # verify_new_group checked that the roster names the caller, a therapist,
@@ -334,7 +334,7 @@ def create(
 
 
 def replace_roster(
-    conn: sqlite3.Connection, account: bytes, group_id: bytes, signed: bytes
+    conn: Connection, account: bytes, group_id: bytes, signed: bytes
 ) -> RosterStored:
     """Store a newer roster, append it to the stream, and route by it."""
     group = require_moderator(conn, group_id, account)
@@ -349,7 +349,7 @@ def replace_roster(
 
 
 def put_listing(
-    conn: sqlite3.Connection, account: bytes, group_id: bytes, listing: bytes, sig: bytes
+    conn: Connection, account: bytes, group_id: bytes, listing: bytes, sig: bytes
 ) -> None:
     group = require_moderator(conn, group_id, account)
     if group.invite_only:
@@ -359,7 +359,7 @@ def put_listing(
     )
 
 
-def delete(conn: sqlite3.Connection, account: bytes, group_id: bytes) -> list[bytes]:
+def delete(conn: Connection, account: bytes, group_id: bytes) -> list[bytes]:
     """Delete the group and everything of it; returns the accounts that were routed to it."""
     require_moderator(conn, group_id, account)
     routed = [
@@ -373,7 +373,7 @@ def delete(conn: sqlite3.Connection, account: bytes, group_id: bytes) -> list[by
 
 
 def remove_message(
-    conn: sqlite3.Connection, account: bytes, group_id: bytes, signed: bytes
+    conn: Connection, account: bytes, group_id: bytes, signed: bytes
 ) -> group_stream.Posted:
     """A moderator's tombstone (PROTOCOL.md 15.6), checked against the latest roster."""
     group = require_moderator(conn, group_id, account)
@@ -390,7 +390,7 @@ def remove_message(
 
 
 def register_key(
-    conn: sqlite3.Connection,
+    conn: Connection,
     account: bytes,
     group_id: bytes,
     member_key: bytes,
@@ -404,7 +404,7 @@ def register_key(
     """
     group = require(conn, group_id)
     row = conn.execute(
-        "SELECT group_id, account, left FROM member_keys WHERE key = ?", (member_key,)
+        'SELECT group_id, account, "left" FROM member_keys WHERE key = ?', (member_key,)
     ).fetchone()
     if row is not None and (bytes(row[0]) != group_id or bytes(row[1]) != account):
         raise MemberKeyTakenError()
@@ -448,7 +448,7 @@ def register_key(
     return count
 
 
-def _one_time_count(conn: sqlite3.Connection, member_key: bytes) -> int:
+def _one_time_count(conn: Connection, member_key: bytes) -> int:
     return conn.execute(
         "SELECT COUNT(*) FROM member_one_time_prekeys WHERE member_key = ?", (member_key,)
     ).fetchone()[0]
@@ -461,15 +461,27 @@ class MemberBundle:
     one_time_left: int
 
 
+_OLDEST_ONE_TIME = {
+    "sqlite": (
+        "SELECT id, key, sig FROM member_one_time_prekeys WHERE member_key = ? "
+        "ORDER BY rowid LIMIT 1"
+    ),
+    "postgresql": (
+        "SELECT id, key, sig FROM member_one_time_prekeys WHERE member_key = ? "
+        "ORDER BY added LIMIT 1"
+    ),
+}
+
+
 def take_bundle(
-    conn: sqlite3.Connection, caller: bytes, group_id: bytes, member_key: bytes, one_time: bool
+    conn: Connection, caller: bytes, group_id: bytes, member_key: bytes, one_time: bool
 ) -> MemberBundle:
     """A member key's bundle for a routing member or moderator of its group."""
     require(conn, group_id)
     if not (is_routing_member(conn, group_id, caller) or is_moderator(conn, group_id, caller)):
         raise NotFoundError(NO_SUCH_GROUP)
     row = conn.execute(
-        "SELECT account FROM member_keys WHERE key = ? AND group_id = ? AND left = 0",
+        'SELECT account FROM member_keys WHERE key = ? AND group_id = ? AND "left" = 0',
         (member_key, group_id),
     ).fetchone()
     if row is None:
@@ -483,14 +495,14 @@ def take_bundle(
     }
     taken = None
     if one_time:
-        found = conn.execute(
-            "SELECT rowid, id, key, sig FROM member_one_time_prekeys WHERE member_key = ? "
-            "ORDER BY rowid LIMIT 1",
-            (member_key,),
-        ).fetchone()
+        # The oldest first, by SQLite's rowid or PostgreSQL's `added`, as prekeys.py does.
+        found = conn.execute(_OLDEST_ONE_TIME[conn.engine], (member_key,)).fetchone()
         if found is not None:
-            conn.execute("DELETE FROM member_one_time_prekeys WHERE rowid = ?", (found[0],))
-            taken = prekeys.Prekey(found[1], bytes(found[2]), bytes(found[3]))
+            conn.execute(
+                "DELETE FROM member_one_time_prekeys WHERE member_key = ? AND id = ?",
+                (member_key, found[0]),
+            )
+            taken = prekeys.Prekey(found[0], bytes(found[1]), bytes(found[2]))
     # Exactly the fields of PROTOCOL.md section 3, so that clients parse it as
     # any bundle; `account` holds the group's id: the account behind a member
     # key is never shown.
@@ -510,13 +522,13 @@ class Left:
     member_key: bytes | None  # the key the moderator should mark as left, if listed
 
 
-def leave(conn: sqlite3.Connection, account: bytes, group_id: bytes) -> Left:
+def leave(conn: Connection, account: bytes, group_id: bytes) -> Left:
     """End the account's membership (or request) now; the moderators are told."""
     group = require(conn, group_id)
     if is_moderator(conn, group_id, account):
         raise ForbiddenError("A moderator does not leave their group; delete it instead.")
     key_row = conn.execute(
-        "SELECT key FROM member_keys WHERE group_id = ? AND account = ? AND left = 0",
+        'SELECT key FROM member_keys WHERE group_id = ? AND account = ? AND "left" = 0',
         (group_id, account),
     ).fetchone()
     routed = conn.execute(
@@ -529,7 +541,7 @@ def leave(conn: sqlite3.Connection, account: bytes, group_id: bytes) -> Left:
         key = bytes(key_row[0])
         if group.roster.state_of(key) in PRESENT:
             listed = key
-            conn.execute("UPDATE member_keys SET left = 1 WHERE key = ?", (key,))
+            conn.execute('UPDATE member_keys SET "left" = 1 WHERE key = ?', (key,))
             conn.execute("DELETE FROM member_signed_prekeys WHERE member_key = ?", (key,))
             conn.execute("DELETE FROM member_one_time_prekeys WHERE member_key = ?", (key,))
         else:
@@ -550,7 +562,7 @@ class Route:
 
 
 def route_envelope(
-    conn: sqlite3.Connection,
+    conn: Connection,
     sender: bytes,
     to: bytes | None,
     from_key: bytes | None,
@@ -560,7 +572,7 @@ def route_envelope(
     group: bytes | None = None
     if from_key is not None:
         row = conn.execute(
-            "SELECT group_id, account, left FROM member_keys WHERE key = ?", (from_key,)
+            'SELECT group_id, account, "left" FROM member_keys WHERE key = ?', (from_key,)
         ).fetchone()
         if row is None or bytes(row[1]) != sender:
             raise NotFoundError("This account has registered no such member key.")
@@ -573,7 +585,7 @@ def route_envelope(
             raise ForbiddenError("A member key may write to the group's moderators only.")
         return Route(to, group, from_key, None)
     row = conn.execute(
-        "SELECT group_id, account FROM member_keys WHERE key = ? AND left = 0", (to_key,)
+        'SELECT group_id, account FROM member_keys WHERE key = ? AND "left" = 0', (to_key,)
     ).fetchone()
     if row is None or (group is not None and bytes(row[0]) != group):
         raise NotFoundError("There is no such member key in this group.")
@@ -588,7 +600,7 @@ def route_envelope(
 # What callers see ---------------------------------------------------------------
 
 
-def info(conn: sqlite3.Connection, account: bytes, group_id: bytes) -> dict[str, Any]:
+def info(conn: Connection, account: bytes, group_id: bytes) -> dict[str, Any]:
     """`GET /api/groups/{group}`: the public part to anyone who knows the id, more to members."""
     group = require(conn, group_id)
     moderators = [
@@ -616,14 +628,14 @@ def info(conn: sqlite3.Connection, account: bytes, group_id: bytes) -> dict[str,
         body["left"] = [
             b64u_encode(bytes(row[0]))
             for row in conn.execute(
-                "SELECT key FROM member_keys WHERE group_id = ? AND left = 1 ORDER BY key",
+                'SELECT key FROM member_keys WHERE group_id = ? AND "left" = 1 ORDER BY key',
                 (group_id,),
             )
         ]
     return body
 
 
-def mine(conn: sqlite3.Connection, account: bytes) -> list[dict[str, Any]]:
+def mine(conn: Connection, account: bytes) -> list[dict[str, Any]]:
     """The caller's groups: as moderator, member, or applicant (a registered key only)."""
     found: dict[bytes, dict[str, Any]] = {}
     for (group_id,) in conn.execute(
@@ -635,7 +647,7 @@ def mine(conn: sqlite3.Connection, account: bytes) -> list[dict[str, Any]]:
     ):
         found.setdefault(bytes(group_id), {"group": b64u_encode(bytes(group_id)), "role": "member"})
     for group_id, key in conn.execute(
-        "SELECT group_id, key FROM member_keys WHERE account = ? AND left = 0", (account,)
+        'SELECT group_id, key FROM member_keys WHERE account = ? AND "left" = 0', (account,)
     ):
         entry = found.setdefault(
             bytes(group_id), {"group": b64u_encode(bytes(group_id)), "role": "applicant"}
@@ -644,7 +656,7 @@ def mine(conn: sqlite3.Connection, account: bytes) -> list[dict[str, Any]]:
     return [found[key] for key in sorted(found)]
 
 
-def directory(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+def directory(conn: Connection) -> list[dict[str, Any]]:
     """Open groups with their signed listings, beside their moderators' profiles."""
     rows = conn.execute(
         "SELECT g.id, a.id, a.identity_key, g.listing, g.listing_sig FROM groups g "

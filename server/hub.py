@@ -16,6 +16,7 @@ from typing import Any
 
 from server.connection import Connection
 from server.errors import ApiError
+from server.readers import Readers
 
 
 class Hub:
@@ -63,6 +64,14 @@ class Hub:
             if conn is not source:
                 conn.send(text)
 
+    def is_live(self, account: bytes) -> bool:
+        return account in self._by_account
+
+    def wake(self, account: bytes, readers: Readers) -> None:
+        """Another process stored envelopes for `account`: its connections read the backlog."""
+        for conn in list(self._by_account.get(account, ())):
+            conn.wake(readers)
+
     def accounts(self) -> list[bytes]:
         """The accounts with at least one live connection."""
         return list(self._by_account)
@@ -70,6 +79,12 @@ class Hub:
     def close_account(self, account: bytes, error: ApiError) -> None:
         for conn in self._by_account.pop(account, []):
             conn.close_with(error)
+
+    def close_sessions_except(self, account: bytes, kept: set[bytes], error: ApiError) -> None:
+        """Close the account's connections whose session is not in `kept` (it was ended)."""
+        ended = {conn.session for conn in self._by_account.get(account, ())} - kept
+        if ended:
+            self.close_sessions(account, ended, error)
 
     def close_sessions(self, account: bytes, sessions: set[bytes], error: ApiError) -> None:
         """Close the account's connections that belong to one of `sessions`."""

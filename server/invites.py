@@ -10,11 +10,11 @@ in the transaction that uses it.
 
 import hashlib
 import secrets
-import sqlite3
 
 from crypto.constants import CROCKFORD_ALPHABET
 from server import clock
 from server.errors import InvalidInviteError
+from server.storage import Connection
 
 CODE_SYMBOLS = 20
 GROUP = 4
@@ -39,7 +39,7 @@ def code_hash(normalised: str) -> bytes:
     return hashlib.sha256(normalised.encode("ascii")).digest()
 
 
-def create(conn: sqlite3.Connection, kind: str) -> str:
+def create(conn: Connection, kind: str) -> str:
     if kind not in KINDS:
         raise ValueError(f"unknown invite kind {kind!r}")
     code = new_code()
@@ -50,7 +50,7 @@ def create(conn: sqlite3.Connection, kind: str) -> str:
     return code
 
 
-def check(conn: sqlite3.Connection, code: str, kind: str) -> None:
+def check(conn: Connection, code: str, kind: str) -> None:
     """Raise `invalid_invite` unless the invite exists, without using it up.
 
     Lets a person hear about a mistyped code before an account secret is made
@@ -66,7 +66,7 @@ def check(conn: sqlite3.Connection, code: str, kind: str) -> None:
         raise InvalidInviteError()
 
 
-def consume(conn: sqlite3.Connection, code: str, kind: str) -> None:
+def consume(conn: Connection, code: str, kind: str) -> None:
     """Delete the invite in the caller's transaction, or raise `invalid_invite`."""
     normalised = normalise(code)
     if normalised is None:

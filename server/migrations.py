@@ -12,11 +12,13 @@ docs/SECURITY.md describes every column, and why the server may hold it.
 import sqlite3
 import time
 from collections.abc import Callable
+from typing import cast
 
 from sqlite_utils import Database
 from sqlite_utils.db import ForeignKey
 
 from server import clock, settings_store
+from server.storage import Connection
 
 
 def _owned_by_account(table: str, column: str = "account") -> ForeignKey:
@@ -137,7 +139,8 @@ def _initial_schema(db: Database) -> None:
         not_null=["therapist", "client"],
     )
     db.table("blocks").create_index(["client"])
-    settings_store.initialise(db.conn)
+    # The connection is server.database's, which the storage interface names.
+    settings_store.initialise(cast(Connection, db.conn))
 
 
 def _activity_and_revocation(db: Database) -> None:

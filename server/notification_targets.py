@@ -17,11 +17,12 @@ the server never fetches an address a client gave it.
 
 import ipaddress
 import re
-import sqlite3
 import urllib.parse
 from dataclasses import dataclass
 
+from server import wakeup
 from server.errors import InvalidAddressError
+from server.storage import Connection
 
 MAX_EMAIL_CHARS = 254
 MAX_URL_CHARS = 2000
@@ -93,7 +94,7 @@ def check_push_url(text: str, allow_http_loopback: bool) -> str:
     )
 
 
-def get(conn: sqlite3.Connection, account: bytes) -> Target | None:
+def get(conn: Connection, account: bytes) -> Target | None:
     row = conn.execute(
         "SELECT email, push_url FROM notification_targets WHERE account = ?",
         (account,),
@@ -101,7 +102,7 @@ def get(conn: sqlite3.Connection, account: bytes) -> Target | None:
     return None if row is None else Target(*row)
 
 
-def all_targets(conn: sqlite3.Connection) -> dict[bytes, Target]:
+def all_targets(conn: Connection) -> dict[bytes, Target]:
     """Every therapist with notifications on (revoked therapists are left out)."""
     rows = conn.execute(
         "SELECT t.account, t.email, t.push_url FROM notification_targets t "
@@ -110,8 +111,9 @@ def all_targets(conn: sqlite3.Connection) -> dict[bytes, Target]:
     return {bytes(row[0]): Target(*row[1:]) for row in rows}
 
 
-def put(conn: sqlite3.Connection, account: bytes, email: str | None, push_url: str | None) -> None:
+def put(conn: Connection, account: bytes, email: str | None, push_url: str | None) -> None:
     """Store both channels as given; both None deletes the row (notifications off)."""
+    wakeup.notify(conn, wakeup.TARGET, account)
     if email is None and push_url is None:
         conn.execute("DELETE FROM notification_targets WHERE account = ?", (account,))
         return
@@ -123,7 +125,7 @@ def put(conn: sqlite3.Connection, account: bytes, email: str | None, push_url: s
     )
 
 
-def with_waiting_envelopes(conn: sqlite3.Connection) -> set[bytes]:
+def with_waiting_envelopes(conn: Connection) -> set[bytes]:
     """The therapists with notifications on and envelopes not yet fetched by any device."""
     rows = conn.execute(
         "SELECT account FROM notification_targets t WHERE EXISTS "

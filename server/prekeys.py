@@ -9,7 +9,6 @@ one-time prekeys (`one_time_prekeys_per_requester`); its later bundles carry
 none, the path X3DH already has for an exhausted store.
 """
 
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +17,7 @@ from crypto.constants import PREKEY_ID_MAX, SIGNATURE_BYTES
 from crypto.encoding import b64u_encode
 from crypto.errors import MalformedError
 from server.errors import BadRequestError, BadSignatureError, NotFoundError, TooLargeError
+from server.storage import Connection
 from server.validation import array, binary, integer, require_object
 
 SIGNED = "signed"
@@ -76,13 +76,13 @@ def parse_upload(body: dict[str, Any], identity_key: bytes, max_per_upload: int)
     return Upload(signed, pq, one_time)
 
 
-def one_time_count(conn: sqlite3.Connection, account: bytes) -> int:
+def one_time_count(conn: Connection, account: bytes) -> int:
     return conn.execute(
         "SELECT COUNT(*) FROM one_time_prekeys WHERE account = ?", (account,)
     ).fetchone()[0]
 
 
-def store(conn: sqlite3.Connection, account: bytes, upload: Upload, max_one_time: int) -> int:
+def store(conn: Connection, account: bytes, upload: Upload, max_one_time: int) -> int:
     """Store the upload in the caller's transaction; returns the one-time prekeys now held."""
     for kind, prekey in ((SIGNED, upload.signed), (PQ, upload.pq)):
         if prekey is not None:
@@ -106,7 +106,7 @@ def store(conn: sqlite3.Connection, account: bytes, upload: Upload, max_one_time
     return count
 
 
-def status(conn: sqlite3.Connection, account: bytes) -> dict[str, Any]:
+def status(conn: Connection, account: bytes) -> dict[str, Any]:
     ids = dict(
         conn.execute("SELECT kind, id FROM signed_prekeys WHERE account = ?", (account,)).fetchall()
     )
@@ -117,7 +117,7 @@ def status(conn: sqlite3.Connection, account: bytes) -> dict[str, Any]:
     }
 
 
-def _signed(conn: sqlite3.Connection, account: bytes, kind: str) -> Prekey | None:
+def _signed(conn: Connection, account: bytes, kind: str) -> Prekey | None:
     row = conn.execute(
         "SELECT id, key, sig FROM signed_prekeys WHERE account = ? AND kind = ?", (account, kind)
     ).fetchone()
@@ -130,9 +130,15 @@ class Bundle:
     one_time_left: int
 
 
-def take_bundle(
-    conn: sqlite3.Connection, target: bytes, identity_key: bytes, one_time: bool
-) -> Bundle:
+_OLDEST_ONE_TIME = {
+    "sqlite": "SELECT id, key, sig FROM one_time_prekeys WHERE account = ? ORDER BY rowid LIMIT 1",
+    "postgresql": (
+        "SELECT id, key, sig FROM one_time_prekeys WHERE account = ? ORDER BY added LIMIT 1"
+    ),
+}
+
+
+def take_bundle(conn: Connection, target: bytes, identity_key: bytes, one_time: bool) -> Bundle:
     """The target's bundle, in the caller's transaction; with `one_time`, consuming one."""
     signed = _signed(conn, target, SIGNED)
     pq = _signed(conn, target, PQ)
@@ -140,15 +146,13 @@ def take_bundle(
         raise NotFoundError("This account has not published its prekeys yet; try again later.")
     row = None
     if one_time:
-        row = conn.execute(
-            "SELECT rowid, id, key, sig FROM one_time_prekeys WHERE account = ? "
-            "ORDER BY rowid LIMIT 1",
-            (target,),
-        ).fetchone()
+        # The oldest first: SQLite's rowid orders rows as they were added,
+        # PostgreSQL's table has an identity column, `added`, for it.
+        row = conn.execute(_OLDEST_ONE_TIME[conn.engine], (target,)).fetchone()
     taken = None
     if row is not None:
-        conn.execute("DELETE FROM one_time_prekeys WHERE rowid = ?", (row[0],))
-        taken = Prekey(row[1], bytes(row[2]), bytes(row[3]))
+        conn.execute("DELETE FROM one_time_prekeys WHERE account = ? AND id = ?", (target, row[0]))
+        taken = Prekey(row[0], bytes(row[1]), bytes(row[2]))
     body = {
         "account": b64u_encode(target),
         "identity_key": b64u_encode(identity_key),

@@ -5,7 +5,6 @@ fields of docs/API.md, then stores those bytes unchanged; clients verify the
 same signature over the same bytes, so the server cannot edit a profile.
 """
 
-import sqlite3
 from typing import Any
 
 from crypto import signatures
@@ -19,6 +18,7 @@ from crypto.constants import (
 from crypto.encoding import b64u_encode
 from crypto.errors import MalformedError
 from server.errors import BadRequestError, BadSignatureError
+from server.storage import Connection
 from server.validation import binary, parse_json
 
 
@@ -69,7 +69,7 @@ def parse_upload(body: dict[str, Any], identity_key: bytes) -> tuple[bytes, byte
     return profile, sig
 
 
-def store(conn: sqlite3.Connection, account: bytes, profile: bytes, sig: bytes) -> None:
+def store(conn: Connection, account: bytes, profile: bytes, sig: bytes) -> None:
     conn.execute(
         "INSERT INTO profiles (account, profile, sig) VALUES (?, ?, ?) "
         "ON CONFLICT (account) DO UPDATE SET profile = excluded.profile, sig = excluded.sig",
@@ -77,7 +77,7 @@ def store(conn: sqlite3.Connection, account: bytes, profile: bytes, sig: bytes) 
     )
 
 
-def directory(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+def directory(conn: Connection) -> list[dict[str, Any]]:
     rows = conn.execute(
         "SELECT a.id, a.identity_key, p.profile, p.sig FROM profiles p "
         "JOIN accounts a ON a.id = p.account WHERE a.role = 'therapist' ORDER BY a.id"

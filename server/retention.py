@@ -10,10 +10,10 @@ through its writer every `purge_interval` seconds; `quietline admin purge`
 calls it on the database directly.
 """
 
-import sqlite3
 from dataclasses import dataclass
 
 from server import clock, group_stream
+from server.storage import Connection
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class Purged:
     group_items: int = 0
 
 
-def touch(conn: sqlite3.Connection, account: bytes) -> None:
+def touch(conn: Connection, account: bytes) -> None:
     """Record that `account` was used today: one write per account per day at most."""
     today = clock.today()
     conn.execute(
@@ -32,19 +32,21 @@ def touch(conn: sqlite3.Connection, account: bytes) -> None:
     )
 
 
-def purge(
-    conn: sqlite3.Connection, envelope_ttl_days: float, client_inactive_days: int = 0
-) -> Purged:
+# The later of two columns: SQLite's two-argument MAX, PostgreSQL's GREATEST.
+_IDLE_CLIENTS = {
+    "sqlite": "DELETE FROM accounts WHERE role = 'client' AND MAX(created, active) < ?",
+    "postgresql": "DELETE FROM accounts WHERE role = 'client' AND GREATEST(created, active) < ?",
+}
+
+
+def purge(conn: Connection, envelope_ttl_days: float, client_inactive_days: int = 0) -> Purged:
     """Delete expired rows in the caller's transaction."""
     cutoff = clock.now() - int(envelope_ttl_days * clock.DAY)
     clients = 0
     if client_inactive_days > 0:
         # An account counts as used on the day it was made, before its first login.
         idle_since = clock.today() - client_inactive_days * clock.DAY
-        clients = conn.execute(
-            "DELETE FROM accounts WHERE role = 'client' AND MAX(created, active) < ?",
-            (idle_since,),
-        ).rowcount
+        clients = conn.execute(_IDLE_CLIENTS[conn.engine], (idle_since,)).rowcount
     envelopes = conn.execute("DELETE FROM envelopes WHERE ts < ?", (cutoff,)).rowcount
     group_items = group_stream.purge(conn, cutoff)
     tokens = conn.execute("DELETE FROM tokens WHERE expires <= ?", (clock.now(),)).rowcount

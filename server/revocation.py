@@ -9,9 +9,8 @@ fetches addressed to it are refused with `recipient_gone`. A running server
 closes the account's open websockets within `POLL_SECONDS`.
 """
 
-import sqlite3
-
 from server import clock
+from server.storage import Connection
 
 POLL_SECONDS = 2.0
 _OWNED_ROWS = (
@@ -23,7 +22,7 @@ _OWNED_ROWS = (
 )
 
 
-def revoke(conn: sqlite3.Connection, account: bytes) -> bool:
+def revoke(conn: Connection, account: bytes) -> bool:
     """Revoke a therapist in the caller's transaction; False if it was revoked already."""
     changed = conn.execute(
         "UPDATE accounts SET revoked = ? WHERE id = ? AND role = 'therapist' AND revoked IS NULL",
@@ -36,11 +35,11 @@ def revoke(conn: sqlite3.Connection, account: bytes) -> bool:
     return True
 
 
-def is_revoked(conn: sqlite3.Connection, account: bytes) -> bool:
+def is_revoked(conn: Connection, account: bytes) -> bool:
     row = conn.execute("SELECT revoked FROM accounts WHERE id = ?", (account,)).fetchone()
     return row is not None and row[0] is not None
 
 
-def revoked_accounts(conn: sqlite3.Connection) -> set[bytes]:
+def revoked_accounts(conn: Connection) -> set[bytes]:
     """Every revoked account: a practice has few, so this stays small."""
     return {bytes(row[0]) for row in conn.execute("SELECT id FROM accounts WHERE revoked > 0")}

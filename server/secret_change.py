@@ -30,13 +30,12 @@ staging rows. Tombstones (deleted items) hold no blob and are kept as they
 are.
 """
 
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
 from crypto.constants import ID_BYTES
 from crypto.encoding import b64u_encode
-from server import clock, tokens, vault
+from server import clock, tokens, vault, wakeup
 from server.errors import (
     BadRequestError,
     HandleTakenError,
@@ -46,6 +45,7 @@ from server.errors import (
     TooLargeError,
     UnauthorizedError,
 )
+from server.storage import Connection
 from server.tokens import Caller
 from server.validation import SQLITE_INT_MAX, binary, integer, require_object
 
@@ -83,21 +83,21 @@ def parse_items(value: Any, max_items: int) -> list[StagedItem]:
     return items
 
 
-def login_hash(conn: sqlite3.Connection, account: bytes) -> str:
+def login_hash(conn: Connection, account: bytes) -> str:
     row = conn.execute("SELECT login_hash FROM accounts WHERE id = ?", (account,)).fetchone()
     if row is None:
         raise UnauthorizedError("This account no longer exists.")
     return str(row[0])
 
 
-def pending(conn: sqlite3.Connection, account: bytes) -> Pending | None:
+def pending(conn: Connection, account: bytes) -> Pending | None:
     row = conn.execute(
         "SELECT handle_hash, login_hash FROM secret_changes WHERE account = ?", (account,)
     ).fetchone()
     return None if row is None else Pending(bytes(row[0]), str(row[1]))
 
 
-def handle_taken(conn: sqlite3.Connection, account: bytes, handle_hash: bytes) -> bool:
+def handle_taken(conn: Connection, account: bytes, handle_hash: bytes) -> bool:
     """Whether another account holds, or is changing to, this handle."""
     return (
         conn.execute(
@@ -109,7 +109,7 @@ def handle_taken(conn: sqlite3.Connection, account: bytes, handle_hash: bytes) -
     )
 
 
-def _check_unchanged(conn: sqlite3.Connection, account: bytes, verified_hash: str) -> None:
+def _check_unchanged(conn: Connection, account: bytes, verified_hash: str) -> None:
     # The login key was verified against `verified_hash` before this
     # transaction (Argon2id runs off the writer); another device's change
     # committed since then makes that verification stale.
@@ -120,7 +120,7 @@ def _check_unchanged(conn: sqlite3.Connection, account: bytes, verified_hash: st
 
 
 def begin(
-    conn: sqlite3.Connection,
+    conn: Connection,
     account: bytes,
     verified_hash: str,
     new: Pending,
@@ -147,7 +147,7 @@ def begin(
     return []
 
 
-def stage(conn: sqlite3.Connection, account: bytes, items: list[StagedItem], max_bytes: int) -> int:
+def stage(conn: Connection, account: bytes, items: list[StagedItem], max_bytes: int) -> int:
     """Keep re-encrypted items for the switch; returns how many are staged in all."""
     if pending(conn, account) is None:
         raise NoSecretChangeError()
@@ -170,9 +170,7 @@ def stage(conn: sqlite3.Connection, account: bytes, items: list[StagedItem], max
     return int(count)
 
 
-def commit(
-    conn: sqlite3.Connection, caller: Caller, verified_hash: str
-) -> tuple[str, int, list[bytes]]:
+def commit(conn: Connection, caller: Caller, verified_hash: str) -> tuple[str, int, list[bytes]]:
     """The switch: the new token, its expiry and the sessions signed out."""
     account = caller.account
     _check_unchanged(conn, account, verified_hash)
@@ -226,9 +224,13 @@ def commit(
         (clock.today(), account),
     )
     token, expires = tokens.issue(conn, account, None if kind is None else kind[0])
+    # Other relay processes close the signed-out sessions' connections and
+    # tell the account's devices there of the re-encrypted vault.
+    wakeup.notify(conn, wakeup.SESSIONS, account)
+    wakeup.notify(conn, wakeup.VAULT, account)
     return token, expires, ended
 
 
-def cancel(conn: sqlite3.Connection, account: bytes) -> None:
+def cancel(conn: Connection, account: bytes) -> None:
     conn.execute("DELETE FROM secret_change_items WHERE account = ?", (account,))
     conn.execute("DELETE FROM secret_changes WHERE account = ?", (account,))

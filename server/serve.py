@@ -14,17 +14,19 @@ per message (bench/README.md, "Findings").
 import asyncio
 import gc
 import sys
+from typing import IO
 
 import uvicorn
 import uvloop
 
-from server import database, datalock, migrations, transport
+from server import datalock, engines, transport
 from server.app import create_app
 from server.config import Settings
 from server.deadlines import protocol_for
 from server.hints import admin_command
 from server.logs import log_config
 from server.static import VENDOR
+from server.storage import DRIVER_ERRORS
 
 GRACEFUL_SHUTDOWN_SECONDS = 5
 # Every open connection waits on a chain of coroutines and futures that lives
@@ -44,12 +46,7 @@ def tune_garbage_collector() -> None:
 def prepare_database(settings: Settings) -> list[int]:
     """Create the data directory and database if needed and apply migrations."""
     settings.data_dir().mkdir(mode=0o700, parents=True, exist_ok=True)
-    conn = database.connect(settings.database_path())
-    try:
-        database.enable_wal(conn)
-        return migrations.migrate(conn)
-    finally:
-        conn.close()
+    return engines.open_storage(settings).prepare()
 
 
 def uvicorn_config(settings: Settings) -> uvicorn.Config:
@@ -96,7 +93,7 @@ async def _serve(server: uvicorn.Server) -> None:
 
 def _first_steps(settings: Settings) -> None:
     """Tell a new practice what to do next, and warn when the web client cannot be served."""
-    conn = database.connect(settings.database_path(), readonly=True)
+    conn = engines.open_storage(settings).connect(readonly=True)
     try:
         therapists = conn.execute(
             "SELECT COUNT(*) FROM accounts WHERE role = 'therapist' AND revoked IS NULL"
@@ -127,15 +124,25 @@ def _first_steps(settings: Settings) -> None:
 
 def run(settings: Settings) -> int:
     settings.data_dir().mkdir(mode=0o700, parents=True, exist_ok=True)
+    storage = engines.open_storage(settings)
+    # One process owns an SQLite file; several may share a PostgreSQL database.
+    lock: IO[bytes] | None = None
+    if storage.exclusive:
+        try:
+            lock = datalock.acquire(settings.data_dir())
+        except datalock.DataDirInUseError as error:
+            print(f"quietline: {error}", file=sys.stderr)
+            return 1
     try:
-        lock = datalock.acquire(settings.data_dir())
-    except datalock.DataDirInUseError as error:
-        print(f"quietline: {error}", file=sys.stderr)
+        applied = storage.prepare()
+    except DRIVER_ERRORS as error:
+        print(f"quietline: {storage.describe()} cannot be prepared: {error}", file=sys.stderr)
+        if lock is not None:
+            lock.close()
         return 1
-    applied = prepare_database(settings)
     if applied:
         versions = ", ".join(str(v) for v in applied)
-        print(f"Database {settings.database_path()}: applied migration {versions}.", flush=True)
+        print(f"{storage.describe()}: applied migration {versions}.", flush=True)
     _first_steps(settings)
     tune_garbage_collector()
     server = uvicorn.Server(uvicorn_config(settings))
@@ -146,7 +153,8 @@ def run(settings: Settings) -> int:
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else 1
     finally:
-        lock.close()
+        if lock is not None:
+            lock.close()
     if not server.started:
         print("The server did not start; see the messages above.", file=sys.stderr)
         return 1

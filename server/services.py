@@ -1,6 +1,5 @@
 """Everything a request handler needs, created once per running server."""
 
-import sqlite3
 from dataclasses import dataclass
 
 from server import settings_store
@@ -13,6 +12,7 @@ from server.notifier import Notifier
 from server.passwords import Passwords
 from server.ratelimit import KeyedBuckets, TokenBucket
 from server.readers import Readers
+from server.storage import Connection
 from server.writer import Writer
 
 # A therapist's test notifications: a few at once, then one every ten seconds.
@@ -70,7 +70,7 @@ class Services:
         )
 
 
-def installation_keys(conn: sqlite3.Connection) -> tuple[bytes, bytes]:
+def installation_keys(conn: Connection) -> tuple[bytes, bytes]:
     return settings_store.get(conn, settings_store.SERVER_ID), settings_store.get(
         conn, settings_store.HANDLE_KEY
     )

@@ -6,9 +6,9 @@ is "open" or "invite-only". They are created with the database.
 """
 
 import secrets
-import sqlite3
 
 from crypto.constants import SERVER_ID_BYTES
+from server.storage import Connection
 
 SERVER_ID = "server_id"
 HANDLE_KEY = "handle_key"
@@ -17,7 +17,7 @@ INTAKE_MODES = ("open", "invite-only")
 HANDLE_KEY_BYTES = 32
 
 
-def initialise(conn: sqlite3.Connection) -> None:
+def initialise(conn: Connection) -> None:
     conn.executemany(
         "INSERT INTO settings (key, value) VALUES (?, ?)",
         [
@@ -28,14 +28,14 @@ def initialise(conn: sqlite3.Connection) -> None:
     )
 
 
-def get(conn: sqlite3.Connection, key: str) -> bytes:
+def get(conn: Connection, key: str) -> bytes:
     row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
     if row is None:
         raise LookupError(f"the setting {key} is missing from the database")
     return bytes(row[0])
 
 
-def put(conn: sqlite3.Connection, key: str, value: bytes) -> None:
+def put(conn: Connection, key: str, value: bytes) -> None:
     conn.execute(
         "INSERT INTO settings (key, value) VALUES (?, ?) "
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -43,5 +43,5 @@ def put(conn: sqlite3.Connection, key: str, value: bytes) -> None:
     )
 
 
-def intake(conn: sqlite3.Connection) -> str:
+def intake(conn: Connection) -> str:
     return get(conn, INTAKE).decode("ascii")

@@ -19,15 +19,15 @@ of a bare `unauthorized`; retention deletes them with the other expired tokens.
 import hashlib
 import hmac
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
 from crypto.constants import ID_BYTES, TOKEN_BYTES, TOKEN_TTL
 from crypto.encoding import b64u_decode, b64u_encode
 from crypto.errors import ProtocolError
-from server import clock
+from server import clock, wakeup
 from server.errors import SignedOutError
+from server.storage import Connection
 
 KINDS = ("browser", "cli")
 
@@ -47,7 +47,7 @@ def token_hash(token: bytes) -> bytes:
     return hashlib.sha256(token).digest()
 
 
-def issue(conn: sqlite3.Connection, account: bytes, kind: str | None = None) -> tuple[str, int]:
+def issue(conn: Connection, account: bytes, kind: str | None = None) -> tuple[str, int]:
     token = secrets.token_bytes(TOKEN_BYTES)
     expires = (clock.now() + TOKEN_TTL) // EXPIRY_GRAIN * EXPIRY_GRAIN
     conn.execute(
@@ -74,7 +74,7 @@ def parse_bearer(header: str | None) -> bytes | None:
     return parse_token(value)
 
 
-def lookup(conn: sqlite3.Connection, token: bytes) -> Caller | None:
+def lookup(conn: Connection, token: bytes) -> Caller | None:
     """The token's caller; None when unknown or expired; SignedOutError when signed out."""
     wanted = token_hash(token)
     row = conn.execute(
@@ -89,11 +89,15 @@ def lookup(conn: sqlite3.Connection, token: bytes) -> Caller | None:
     return Caller(bytes(row[2]), row[3], bytes(row[4]))
 
 
-def revoke(conn: sqlite3.Connection, token: bytes) -> None:
-    conn.execute("DELETE FROM tokens WHERE hash = ?", (token_hash(token),))
+def revoke(conn: Connection, token: bytes) -> None:
+    row = conn.execute(
+        "DELETE FROM tokens WHERE hash = ? RETURNING account", (token_hash(token),)
+    ).fetchone()
+    if row is not None:
+        wakeup.notify(conn, wakeup.SESSIONS, bytes(row[0]))
 
 
-def touch(conn: sqlite3.Connection, session: bytes) -> None:
+def touch(conn: Connection, session: bytes) -> None:
     """Record that the session was used today: one write per session per day at most."""
     today = clock.today()
     conn.execute(
@@ -101,7 +105,7 @@ def touch(conn: sqlite3.Connection, session: bytes) -> None:
     )
 
 
-def sessions(conn: sqlite3.Connection, caller: Caller) -> list[dict[str, Any]]:
+def sessions(conn: Connection, caller: Caller) -> list[dict[str, Any]]:
     """The account's live sessions, most recently active first, the caller's marked."""
     rows = conn.execute(
         "SELECT id, kind, active FROM tokens WHERE account = ? AND expires > ? "
@@ -119,7 +123,7 @@ def sessions(conn: sqlite3.Connection, caller: Caller) -> list[dict[str, Any]]:
     ]
 
 
-def sign_out_others(conn: sqlite3.Connection, caller: Caller) -> list[bytes]:
+def sign_out_others(conn: Connection, caller: Caller) -> list[bytes]:
     """Sign out every other live session of the caller's account; returns their ids."""
     rows = conn.execute(
         "SELECT id FROM tokens WHERE account = ? AND id != ? AND signed_out IS NULL",
@@ -129,4 +133,5 @@ def sign_out_others(conn: sqlite3.Connection, caller: Caller) -> list[bytes]:
         "UPDATE tokens SET signed_out = ? WHERE account = ? AND id != ? AND signed_out IS NULL",
         (clock.today(), caller.account, caller.session),
     )
+    wakeup.notify(conn, wakeup.SESSIONS, caller.account)
     return [bytes(row[0]) for row in rows]

@@ -8,7 +8,6 @@ next sync. Every write takes the account's next sequence number; a sync
 returns the items changed after a cursor, oldest change first.
 """
 
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +20,7 @@ from crypto.constants import (
     VAULT_MIN_PADDED,
 )
 from crypto.encoding import b64u_encode
+from server import wakeup
 from server.errors import (
     BadRequestError,
     MalformedApiError,
@@ -30,6 +30,7 @@ from server.errors import (
     UnsupportedVersionApiError,
     VaultConflictError,
 )
+from server.storage import Connection
 from server.validation import SQLITE_INT_MAX, binary, integer, require_object
 
 BLOB_OVERHEAD = 1 + AEAD_NONCE_BYTES + AEAD_TAG_BYTES
@@ -98,7 +99,7 @@ def parse_cursor(text: str | None) -> int:
 
 
 def apply(
-    conn: sqlite3.Connection,
+    conn: Connection,
     account: bytes,
     writes: list[VaultWrite],
     max_bytes: int,
@@ -156,10 +157,11 @@ def apply(
         "UPDATE accounts SET vault_seq = ?, vault_bytes = ?, vault_items = ? WHERE id = ?",
         (seq, total_bytes, total_items, account),
     )
+    wakeup.notify(conn, wakeup.VAULT, account)
     return seq
 
 
-def changes_since(conn: sqlite3.Connection, account: bytes, since: int) -> dict[str, Any]:
+def changes_since(conn: Connection, account: bytes, since: int) -> dict[str, Any]:
     """One page of items changed after `since`, oldest change first."""
     cursor = conn.execute(
         "SELECT id, version, blob, seq FROM vault_items WHERE account = ? AND seq > ? ORDER BY seq",

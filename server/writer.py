@@ -14,13 +14,21 @@ inside its own savepoint, so that one refused operation does not undo the
 others. (An operation is a function of the database alone, so running it
 twice is safe.)
 
-Where the statements run: a batch made only of quick operations (a message
-sent or acknowledged: a few indexed statements each) runs them on the event
-loop, and only waiting in the writer thread: for the disk at commit, and for
+Where the statements run: on SQLite, a batch made only of quick operations
+(a message sent or acknowledged: a few indexed statements each) runs them on
+the event loop, and only waiting in the writer thread: for the disk at commit, and for
 the write lock when another process (the admin command) holds it. The two
 threads share one interpreter lock, and handing it back and forth around
 every statement cost more than the statements (docs/SERVER.md, "The
-writer"). Any other batch runs wholly in the thread.
+writer"). Any other batch, and every batch on PostgreSQL, where a statement
+is a round trip over a socket, runs wholly in the thread.
+
+The engine is behind the storage interface (server/storage.py). When its
+connection breaks (PostgreSQL restarted), the batch fails with `unavailable`
+and the next batch opens a new connection: the server recovers by itself.
+On PostgreSQL a batch that lost a race with another process's transaction
+(a deadlock or serialization failure, which the writers' turns make rare)
+is run again, a few times, before anyone is told it failed.
 
 An operation may register effects (pushing a frame to a live connection,
 closing connections) with `Tx.after_commit`; they run on the event loop after
@@ -31,19 +39,19 @@ import asyncio
 import contextlib
 import functools
 import logging
-import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TypeVar
 
-from server import database
-from server.errors import ApiError, InternalError, ReadOnlyError
+from server.errors import ApiError, InternalError, ReadOnlyError, UnavailableError
 from server.logs import log_unexpected
+from server.storage import DRIVER_ERRORS, Connection, Storage
 
 T = TypeVar("T")
 MAX_BATCH = 1024
+# How often a batch that lost a race with another process is run again.
+CONFLICT_RETRIES = 5
 
 logger = logging.getLogger("quietline.writer")
 
@@ -52,7 +60,7 @@ logger = logging.getLogger("quietline.writer")
 class Tx:
     """What an operation sees: the connection, and a place to put after-commit effects."""
 
-    conn: sqlite3.Connection
+    conn: Connection
     effects: list[Callable[[], None]] = field(default_factory=list)
 
     def after_commit(self, effect: Callable[[], None]) -> None:
@@ -73,9 +81,9 @@ class _Job:
 
 
 class Writer:
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._conn: sqlite3.Connection | None = None
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+        self._conn: Connection | None = None
         self._queue: list[_Job] = []
         self._wake = asyncio.Event()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="quietline-writer")
@@ -85,21 +93,27 @@ class Writer:
         # rows succeeds: the outage is logged once at each end, not per write.
         self._outage = False
         self._changes = 0
+        self._commit_sent = False
 
     def _failure_for(self, error: BaseException, where: str) -> ApiError:
-        if isinstance(error, sqlite3.Error) and database.is_write_failure(error):
+        storage = self._storage
+        unreachable = storage.is_unreachable(error)
+        if unreachable or storage.is_write_failure(error):
             if not self._outage:
                 self._outage = True
                 logger.warning(
-                    "the database cannot be written (%s); answering read_only until it can",
+                    "the database cannot be %s (%s); answering %s until it can",
+                    "reached" if unreachable else "written",
                     type(error).__name__,
+                    "unavailable" if unreachable else "read_only",
                 )
-            return ReadOnlyError()
+            return UnavailableError() if unreachable else ReadOnlyError()
         log_unexpected(error, where)
         return InternalError()
 
     def _committed(self, done: list[_Job]) -> None:
         changes = self._connection().total_changes
+        # A new connection counts from zero: any count but the last one seen is a write.
         wrote = bool(done) and changes != self._changes
         self._changes = changes
         if self._outage and wrote:
@@ -108,8 +122,13 @@ class Writer:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._conn = await loop.run_in_executor(self._executor, database.connect, self._path)
+        self._conn = await loop.run_in_executor(self._executor, self._storage.connect)
         self._task = asyncio.create_task(self._run(), name="quietline-writer")
+
+    def backend_pids(self) -> set[int]:
+        """The database server's process of the writer's connection (server/listener.py)."""
+        pid = None if self._conn is None else self._storage.backend_pid(self._conn)
+        return set() if pid is None else {pid}
 
     def submit(self, operation: Operation, *, quick: bool = False) -> asyncio.Future[Any]:
         """Queue `operation`; the future resolves after the commit, or with an ApiError.
@@ -149,10 +168,10 @@ class Writer:
             if self._queue or self._closing:
                 self._wake.set()
             try:
-                if all(job.quick for job in batch):
+                if self._storage.runs_on_loop and all(job.quick for job in batch):
                     await self._commit_quick(batch)
                 else:
-                    await self._in_thread(functools.partial(self._commit_all, batch))
+                    await self._in_thread(functools.partial(self._commit_retrying, batch))
             except BaseException as error:
                 failure = self._failure_for(error, "writer")
                 for job in batch:
@@ -194,34 +213,56 @@ class Writer:
         except BaseException:
             # Never leave a transaction open: the next batch could not begin.
             if conn.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
+                with contextlib.suppress(*DRIVER_ERRORS):
                     conn.execute("ROLLBACK")
             raise
 
-    def _connection(self) -> sqlite3.Connection:
+    def _connection(self) -> Connection:
         assert self._conn is not None
         return self._conn
 
+    def _reconnect_if_broken(self) -> None:
+        """Replace a connection the engine broke (a restarted server); raises if it cannot."""
+        conn = self._connection()
+        if not self._storage.is_broken(conn):
+            return
+        with contextlib.suppress(*DRIVER_ERRORS):
+            conn.close()
+        self._conn = self._storage.connect()
+        self._changes = self._conn.total_changes
+
     def _begin(self) -> None:
-        self._connection().execute("BEGIN IMMEDIATE")
+        self._storage.begin(self._connection())
 
     def _begin_at_once(self) -> bool:
-        """BEGIN without waiting for the write lock; False if that failed.
+        return self._storage.begin_at_once(self._connection())
 
-        The lock is free unless another process writes, so this usually saves
-        a round trip to the thread: under load that took longer than running
-        the batch's statements. On any failure the caller begins in the
-        thread, which waits for the lock or raises the real error.
+    def _commit_retrying(self, batch: list[_Job]) -> None:
+        """`_commit_all`, run again while it loses races with other processes.
+
+        Also run again, once, on a new connection when the connection turns
+        out to have broken before COMMIT was sent (PostgreSQL restarted while
+        this process was idle): that transaction cannot have committed, so
+        running it again stores nothing twice. A connection lost during
+        COMMIT is never retried, since the commit may have happened.
         """
-        conn = self._connection()
-        conn.execute("PRAGMA busy_timeout = 0")
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError:
-            return False
-        finally:
-            conn.execute(f"PRAGMA busy_timeout = {database.BUSY_TIMEOUT_MS}")
-        return True
+        self._reconnect_if_broken()
+        reconnected = False
+        for attempt in range(CONFLICT_RETRIES + 1):
+            self._commit_sent = False
+            for job in batch:
+                job.error = None
+            try:
+                self._commit_all(batch)
+                return
+            except BaseException as error:
+                broken = self._storage.is_broken(self._connection())
+                if broken and not reconnected and not self._commit_sent:
+                    reconnected = True
+                    self._reconnect_if_broken()
+                    continue
+                if attempt == CONFLICT_RETRIES or not self._storage.retry_after_conflict(error):
+                    raise
 
     def _commit_all(self, batch: list[_Job]) -> None:
         self._begin()
@@ -247,12 +288,12 @@ class Writer:
     def _commit_each(self, batch: list[_Job]) -> None:
         """Each operation in its own savepoint, so a refused one is undone alone."""
         conn = self._connection()
-        conn.execute("BEGIN IMMEDIATE")
+        self._begin()
         done: list[_Job] = []
         for job in batch:
             job.effects = []
             if not conn.in_transaction:
-                conn.execute("BEGIN IMMEDIATE")
+                self._begin()
             tx = Tx(conn)
             conn.execute("SAVEPOINT operation")
             try:
@@ -280,6 +321,7 @@ class Writer:
         conn = self._connection()
         if not conn.in_transaction:
             return
+        self._commit_sent = True
         try:
             conn.execute("COMMIT")
         except BaseException as error:

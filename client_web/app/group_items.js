@@ -71,6 +71,8 @@ import {
 import { sodium } from "../lib/sodium.js";
 
 const PRESENT = [MEMBER_ADMITTED, MEMBER_MUTED];
+// A member's name before its sender key (which carries the name) arrives.
+export const UNNAMED = "A member";
 // Warnings kept on a group item, newest last; older ones are dropped.
 export const MAX_WARNINGS = 20;
 // Join requests a moderator keeps waiting at once; the server bounds them too.
@@ -344,7 +346,7 @@ export function displayName(item, key) {
   const state = stateOfItem(item);
   const named = state?.names.get(hexEncode(key));
   if (named) return named.name;
-  return item.known?.[b64uEncode(key)] ?? "A member";
+  return item.known?.[b64uEncode(key)] ?? UNNAMED;
 }
 
 // Member keys the server lists that the signed roster does not admit (never sent to).

@@ -18,6 +18,7 @@
 import {
   ED25519_PUBLIC_KEY_BYTES,
   GROUP_LISTING_TEXT_CHARS,
+  ID_BYTES,
   MAX_GROUP_LISTING_BYTES,
   MAX_GROUP_MEMBERS,
   MEMBER_ADMITTED,
@@ -49,7 +50,6 @@ import { checkBody } from "./sender.js";
 import { retryOnConflict, toWire } from "./vaultstore.js";
 import { describe } from "./wording.js";
 
-const UNNAMED = "A member";
 // Refusals of a group message that waiting does not change: it is dropped.
 const FINAL_SEND_REFUSALS = new Set([
   "group_paused",
@@ -60,7 +60,7 @@ const FINAL_SEND_REFUSALS = new Set([
   "not_found",
   "forbidden",
 ]);
-// Stream ids remembered per group, so an item seen twice is not handled twice.
+// Stream ids remembered per group, so an item seen twice is handled once.
 export const HANDLED_KEPT = 500;
 // Group messages that wait for their sender's key (it travels on another path).
 export const PENDING_KEPT = 200;
@@ -116,7 +116,7 @@ export function verifiedListing(entry) {
     verifyGroupListing(key, bytes, b64uDecode(entry.sig));
     const listing = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
     if (!listing || typeof listing !== "object" || listing.group !== entry.group) return null;
-    b64uDecode(entry.moderator, { length: 16 });
+    b64uDecode(entry.moderator, { length: ID_BYTES });
     return {
       group: entry.group,
       moderator: entry.moderator,
@@ -139,8 +139,8 @@ export function groupItem(vault, group) {
 export function timeline(vault, group) {
   const value = groupItem(vault, group)?.data;
   const named = (item) => {
-    const name = value ? items.displayName(value, b64uDecode(item.data.member)) : UNNAMED;
-    return name === UNNAMED ? item : { ...item, data: { ...item.data, name } };
+    const name = value ? items.displayName(value, b64uDecode(item.data.member)) : items.UNNAMED;
+    return name === items.UNNAMED ? item : { ...item, data: { ...item.data, name } };
   };
   return [
     ...vault.list("group_message").filter((item) => item.data.group === group),
@@ -614,6 +614,14 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
 
   // Frames the receiver hands over: a stream item, or an envelope of a group.
   function onFrame(frame) {
+    if (frame.type === "group_left") {
+      // A member left through the server: the moderator signs it into the list.
+      return serial(() => moderateDepartures(frame.group))
+        .then(() => emit(frame.group))
+        .catch(() => {
+          // Done again when the group is next opened.
+        });
+    }
     const work = frame.type === "group" ? () => handleStream(frame) : () => handleEnvelope(frame);
     return serial(work).catch(() => {
       // Left stored on the server: it is delivered again.
@@ -711,7 +719,7 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
     }
     const listed = await trustedModerator(group, directory);
     let value = items.newItem({
-      groupId: b64uDecode(group, { length: 16 }),
+      groupId: b64uDecode(group, { length: ID_BYTES }),
       role: "member",
       moderatorKey: b64uDecode(listed.identityKey, { length: ED25519_PUBLIC_KEY_BYTES }),
       listing: listed.listing,

@@ -22,7 +22,7 @@ import { isConflict, retryOnConflict, toWire } from "./vaultstore.js";
 
 // Refusals that pass: the acknowledgement is tried again after a pause, a
 // few times; after that the envelope stays stored and comes again later.
-const TRANSIENT = new Set(["rate_limited", "read_only", "internal"]);
+const TRANSIENT = new Set(["rate_limited", "read_only", "unavailable", "internal"]);
 const TRANSIENT_WAIT_MS = 5000;
 const TRANSIENT_RETRIES = 3;
 

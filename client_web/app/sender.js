@@ -34,6 +34,7 @@ const WAIT_MS = {
   rate_limited: 5000,
   inbox_full: 30000,
   read_only: 20000,
+  unavailable: 20000,
   storage_full: 60000,
   internal: 15000,
   vault_conflict: 15000,

@@ -46,6 +46,8 @@ const TEXT = {
     "Your account changed on another device while the new secret was being set up. Nothing was switched yet; please try again.",
   read_only:
     "The service can't save anything right now. You can still read; please try again later.",
+  unavailable:
+    "The service can't reach its storage right now. Nothing was lost; please try again in a minute.",
   storage_full:
     "The service is short of storage space and can't take anything new right now. You can still read; please try again later.",
   invalid_address:

@@ -190,6 +190,9 @@ export class GroupHub {
         if (registered.account === account && registered.group === group.id) {
           this.keys.delete(key);
           group.left.push(key);
+          this.queues
+            .get(group.moderator)
+            .push({ type: "group_left", group: group.id, member_key: key });
         }
       }
       return {};

@@ -24,10 +24,13 @@ from client_py.errors import AnswerTimeoutError, ServerError
 from client_py.groups import WARN_NOT_MEMBER, WARN_UNLISTED, paused
 from client_py.ids import new_id
 from crypto import payload as payloads
+from crypto.constants import MEMBER_REMOVED, SIGNATURE_BYTES
 from crypto.encoding import b64u_decode, b64u_encode
-from crypto.errors import MissingSenderKeyError, NotAMemberError
+from crypto.errors import MissingSenderKeyError, NotAMemberError, RosterRollbackError
+from crypto.group_roster import decode_roster
 
-WAIT = 20.0
+# A bound on waiting for the other devices, not a timing: a loaded machine is slow.
+WAIT = 60.0
 LISTING = {
     "name": "Evening circle",
     "description": "Peer support between sessions.",
@@ -318,3 +321,44 @@ async def test_an_invite_only_group_is_joined_by_its_id_alone(server: Any) -> No
                 assert b"Closed circle" not in path.read_bytes()
     finally:
         await close_all(therapist, sam)
+
+
+async def test_a_server_that_offers_an_older_roster_is_refused(server: Any) -> None:
+    """A malicious server brings back the list in which a removed member was present."""
+    therapist, sam, kim, group = await hosted_group(server)
+    try:
+        before = next(v for v in sam.my_groups() if v["group"] == group)["roster"]
+        kim_key = next(m.member_key for m in therapist.group_members(group) if m.name == "Kim")
+        await therapist.set_group_member(group, kim_key, "remove")
+        # Sam never heard Kim write, so knows her key but maybe not her name.
+        await until(
+            sam,
+            group,
+            lambda: any(
+                e.get("member") == kim_key and e.get("event") == "removed"
+                for e in sam.group_timeline(group)
+            ),
+        )
+        older = b64u_decode(before)
+        with sqlite3.connect(server.database) as db:
+            db.execute(
+                "UPDATE groups SET roster = ?, version = ? WHERE id = ?",
+                (older, decode_roster(older[:-SIGNATURE_BYTES]).version, b64u_decode(group)),
+            )
+        with contextlib.suppress(ServerError):
+            # The server may refuse a message newer than the list it offers.
+            await sam.send_group(group, "Still only for those here")
+        item = next(v for v in sam.my_groups() if v["group"] == group)
+        assert RosterRollbackError.default_message in item["warnings"]
+        assert group_items.held_roster(item).state_of(b64u_decode(kim_key)) == MEMBER_REMOVED
+        assert b64u_decode(kim_key) not in group_items.recipients(item)
+        # Whether such a server then delivers anything is its choice; Kim's
+        # key was never given anything made after her removal.
+        assert (
+            group_items.held_roster(item).version
+            == group_items.held_roster(
+                next(v for v in therapist.my_groups() if v["group"] == group)
+            ).version
+        )
+    finally:
+        await close_all(therapist, sam, kim)

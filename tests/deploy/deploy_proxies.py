@@ -129,7 +129,8 @@ class Proxy:
     name: str
     directory: Path
     certificate: Certificate
-    upstream_port: int
+    # One server's port, or several relay processes' (deploy/configure.py --upstream).
+    upstream_port: int | list[int]
     http_port: int = field(default_factory=free_port)
     https_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
@@ -140,7 +141,7 @@ class Proxy:
             "--domain",
             DOMAIN,
             "--upstream",
-            f"127.0.0.1:{self.upstream_port}",
+            ",".join(f"127.0.0.1:{port}" for port in self.upstream_ports),
             "--certificate",
             str(self.certificate.cert),
             "--key",
@@ -152,6 +153,11 @@ class Proxy:
             "--https-port",
             str(self.https_port),
         ]
+
+    @property
+    def upstream_ports(self) -> list[int]:
+        ports = self.upstream_port
+        return ports if isinstance(ports, list) else [ports]
 
     @property
     def base_url(self) -> str:
@@ -239,7 +245,7 @@ http {{
 """
 
 
-def start_nginx(directory: Path, certificate: Certificate, upstream_port: int) -> Proxy:
+def start_nginx(directory: Path, certificate: Certificate, upstream_port: int | list[int]) -> Proxy:
     nginx = require_program("nginx")
     if not DEBIAN_MIME_TYPES.is_file():
         raise RuntimeError(
@@ -270,7 +276,7 @@ def start_nginx(directory: Path, certificate: Certificate, upstream_port: int) -
     return proxy
 
 
-def start_caddy(directory: Path, certificate: Certificate, upstream_port: int) -> Proxy:
+def start_caddy(directory: Path, certificate: Certificate, upstream_port: int | list[int]) -> Proxy:
     caddy = require_program("caddy")
     directory.mkdir(parents=True, exist_ok=True)
     proxy = Proxy("caddy", directory, certificate, upstream_port)

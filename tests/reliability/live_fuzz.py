@@ -62,6 +62,7 @@ for path in (HERE.parent.parent, HERE.parent / "server"):
         sys.path.insert(0, str(path))
 
 import websockets  # noqa: E402
+from group_harness import FakeSender, Group, register  # noqa: E402
 from server_harness import (  # noqa: E402
     Account,
     auth_signature,
@@ -90,8 +91,17 @@ PROGRESS_SECONDS = 60.0
 WS_WINDOW = 64
 ERROR_STATUS = {error.code: error.status for error in ALL_ERRORS}
 REQUIRED_HEADERS = [name for name, _ in SECURITY_HEADERS]
-WS_ANSWERS = {"sent", "acked", "pong", "error"}
-WS_PUSHES = {"envelope", "prekeys_low", "vault_changed", "profile_changed", "ready", "challenge"}
+WS_ANSWERS = {"sent", "acked", "group_sent", "group_acked", "pong", "error"}
+WS_PUSHES = {
+    "envelope",
+    "group",
+    "group_left",
+    "prekeys_low",
+    "vault_changed",
+    "profile_changed",
+    "ready",
+    "challenge",
+}
 # Shares of the inputs, as in the hostile run of issue 24.
 SHARES = {"ws": 0.80, "http": 0.13, "opening": 0.04, "raw": 0.03}
 WORKERS = {"ws": 8, "http": 6, "opening": 2, "raw": 2}
@@ -339,8 +349,12 @@ class World:
     openers: list[Account]
     blockable: Account
     prekey_uploads: list[dict[str, Any]]
+    # A group every therapist and client is a member of (the first therapist moderates).
+    group: Group
     # Envelope ids delivered to each account, for its own valid `ack` frames.
     delivered: dict[bytes, deque[str]] = field(default_factory=dict)
+    # Group item ids delivered to each account, for its own valid `group_ack` frames.
+    group_items: dict[bytes, deque[str]] = field(default_factory=dict)
     spare_tokens: deque[str] = field(default_factory=lambda: deque(maxlen=200))
     spare_logins: deque[tuple[str, str]] = field(default_factory=lambda: deque(maxlen=200))
 
@@ -355,6 +369,9 @@ def make_world(running: RunningServer) -> World:
         reply = therapist.call("PUT", "/api/prekeys", upload)
         assert reply.status == 200, reply.body
         uploads.append(upload)
+    group = Group(therapists[0])
+    assert group.create("Fuzzed circle").status == 201
+    group.admit(*(register(group, account) for account in [*therapists[1:], *clients]))
     return World(
         server=running,
         server_id=b64u_decode(running.get_json("/api/info")["server_id"]),
@@ -363,6 +380,7 @@ def make_world(running: RunningServer) -> World:
         openers=openers,
         blockable=make_account(running.url),
         prekey_uploads=uploads,
+        group=group,
     )
 
 
@@ -370,6 +388,13 @@ def envelope_text(rng: random.Random) -> str:
     bucket = BUCKETS[0] if rng.random() < 0.9 else rng.choice(BUCKETS[:3])
     header = Header(rng.randbytes(32), 0, rng.randrange(2**32))
     return b64u_encode(MessageEnvelope(header, rng.randbytes(bucket + 16)).encode())
+
+
+def group_message_text(rng: random.Random, world: World) -> str:
+    """A group message with random ciphertext, signed by a fresh sender key: valid framing."""
+    sender = FakeSender(rng.randbytes(32), rng.randrange(2**32))
+    bucket = BUCKETS[0] if rng.random() < 0.9 else rng.choice(BUCKETS[:3])
+    return b64u_encode(sender.message(world.group, world.group.version, bucket))
 
 
 def vault_writes(rng: random.Random) -> list[dict[str, Any]]:
@@ -443,6 +468,10 @@ ENDPOINT_WEIGHTS = {
     "notifications-put": 4,
     "notifications-delete": 1,
     "notifications-test": 2,
+    "groups-mine": 1,
+    "group-get": 2,
+    "group-messages": 2,
+    "group-post": 3,
 }
 
 
@@ -529,6 +558,19 @@ def build_http(rng: random.Random, world: World) -> HttpInput:
             method = "DELETE"
         elif endpoint == "notifications-test":
             method, path, body = "POST", "/api/notifications/test", {"channel": "push"}
+    elif endpoint == "groups-mine":
+        path = "/api/groups"
+    elif endpoint.startswith("group-"):
+        group = world.group.id_text
+        if mutate and rng.random() < 0.5:
+            group = b64_noise(rng, group)
+            label = "group"
+        path = f"/api/groups/{group}"
+        if endpoint == "group-messages":
+            path += "/messages"
+        elif endpoint == "group-post":
+            method, path = "POST", path + "/messages"
+            body = {"msg": group_message_text(rng, world)}
     elif endpoint == "static":
         path = rng.choice(
             ["/", "/index.html", "/app/main.js", "/css/app.css", "/help.html", "/img/x.png"]
@@ -729,7 +771,9 @@ def remember_token(world: World, item: HttpInput, answer: HttpAnswer) -> None:
 def build_frame(rng: random.Random, world: World, me: Account) -> tuple[str, str | bytes, bool]:
     """(label, frame, as text) for one authenticated connection."""
     # About as many valid acks as valid sends, so that inboxes do not grow.
-    kind = rng.choices(["send", "ack", "ping", "junk"], weights=[45, 35, 10, 10])[0]
+    kind = rng.choices(
+        ["send", "ack", "group_send", "group_ack", "ping", "junk"], weights=[36, 28, 9, 7, 10, 10]
+    )[0]
     if kind == "junk":
         # Step 5, a frame of a mebibyte, is rarer: it costs a thousand small ones.
         step = rng.choices(range(6), weights=[20, 20, 20, 20, 20, 1])[0]
@@ -759,6 +803,19 @@ def build_frame(rng: random.Random, world: World, me: Account) -> tuple[str, str
         mine = world.delivered.setdefault(me.id, deque(maxlen=2000))
         envelope = mine.popleft() if mine else b64u_encode(rng.randbytes(16))
         frame = {"type": "ack", "id": envelope}
+        if rng.random() < 0.2:
+            frame["vault"] = vault_writes(rng)
+    elif kind == "group_send":
+        frame = {
+            "type": "group_send",
+            "cmid": b64u_encode(rng.randbytes(16)),
+            "group": world.group.id_text,
+            "msg": group_message_text(rng, world),
+        }
+    elif kind == "group_ack":
+        mine = world.group_items.setdefault(me.id, deque(maxlen=2000))
+        item = mine.popleft() if mine else b64u_encode(rng.randbytes(16))
+        frame = {"type": "group_ack", "group": world.group.id_text, "id": item}
         if rng.random() < 0.2:
             frame["vault"] = vault_writes(rng)
     else:
@@ -813,6 +870,8 @@ async def ws_session(
                 kind = frame.get("type")
                 if kind == "envelope":
                     world.delivered.setdefault(me.id, deque(maxlen=2000)).append(frame["id"])
+                if kind == "group":
+                    world.group_items.setdefault(me.id, deque(maxlen=2000)).append(frame["id"])
                 if kind == "error":
                     code = frame.get("code")
                     report.answers[f"ws error {code}"] += 1

@@ -200,4 +200,4 @@ async def test_repeated_sigkill_under_load_loses_and_doubles_nothing(server_fact
     assert ledger.acked_before, "no acknowledgement was answered before a kill"
 
     server.stop()
-    assert integrity(server.database) == ("ok", [])
+    assert integrity(server) == ("ok", [])

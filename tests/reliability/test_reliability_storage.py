@@ -17,11 +17,14 @@ it cannot write).
 """
 
 import asyncio
+import contextlib
 import os
 import resource
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from reliability_harness import integrity
 from server_harness import (
     make_account,
@@ -39,11 +42,42 @@ from crypto.encoding import b64u_encode
 STORED_BEFORE = 20
 
 
-def _refuse_writes(pid: int) -> tuple[int, int]:
-    """Lower the process's soft file-size limit to 0; returns the limits to restore."""
+@contextlib.contextmanager
+def _writes_refused(server: Any) -> Iterator[None]:
+    """SQLite: the process's soft file-size limit is 0. PostgreSQL: the database is read-only.
+
+    A PostgreSQL database turned read-only (`default_transaction_read_only`)
+    applies to new sessions: the relay's connections are ended, as a
+    failover to a read-only standby would end them, and it connects again.
+    """
+    if server.backend == "postgresql":
+        _set_read_only(server, True)
+        try:
+            yield
+        finally:
+            _set_read_only(server, False)
+        return
+    pid = server.process.pid
     before = resource.prlimit(pid, resource.RLIMIT_FSIZE)
     resource.prlimit(pid, resource.RLIMIT_FSIZE, (0, before[1]))
-    return before
+    try:
+        yield
+    finally:
+        resource.prlimit(pid, resource.RLIMIT_FSIZE, before)
+
+
+def _set_read_only(server: Any, read_only: bool) -> None:
+    url = server.settings["database"]
+    cluster, name = url.rsplit("/", 1)
+    # From the cluster's maintenance database: the read-only one refuses ALTER.
+    with psycopg.connect(f"{cluster}/postgres", autocommit=True) as conn:
+        setting = "SET default_transaction_read_only = on" if read_only else "RESET ALL"
+        conn.execute(f"ALTER DATABASE {name} {setting}")
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid != pg_backend_pid()",
+            (name,),
+        )
 
 
 async def test_a_disk_that_refuses_writes_gives_read_only_and_recovers(server_factory: Any) -> None:
@@ -62,8 +96,7 @@ async def test_a_disk_that_refuses_writes_gives_read_only_and_recovers(server_fa
         assert answer["type"] == "sent"
         stored.append(answer["id"])
 
-    limits = _refuse_writes(server.process.pid)
-    try:
+    with _writes_refused(server):
         # Every kind of write is refused with the documented error ...
         refused_cmid = os.urandom(16)
         refused_env = random_envelope()
@@ -89,8 +122,6 @@ async def test_a_disk_that_refuses_writes_gives_read_only_and_recovers(server_fa
         assert (answer["type"], answer["code"]) == ("error", "read_only")
         await sender.send({"type": "ping"})
         assert (await sender.expect("pong"))["type"] == "pong"
-    finally:
-        resource.prlimit(server.process.pid, resource.RLIMIT_FSIZE, limits)
 
     # Space is back: the same connections write again, nothing was lost, and
     # the refused send, repeated with its cmid, is stored once.
@@ -111,7 +142,7 @@ async def test_a_disk_that_refuses_writes_gives_read_only_and_recovers(server_fa
     await again.close()
 
     server.stop()
-    assert integrity(server.database) == ("ok", [])
+    assert integrity(server) == ("ok", [])
     # Refusals were expected conditions, never bugs.
     assert "unexpected" not in server.log_text()
 

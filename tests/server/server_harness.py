@@ -11,7 +11,6 @@ import http.client
 import json
 import os
 import secrets
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -294,9 +293,19 @@ def vault_write(item_id: bytes, version: int, blob: bytes | None = None) -> dict
     return {"id": b64u_encode(item_id), "version": version, "blob": b64u_encode(blob)}
 
 
-def make_invite(database: Path, kind: str = "therapist") -> str:
-    """An invite code, made by the same code as `quietline admin invite-therapist`."""
-    conn = server_database.connect(database)
+def store_of(where: Any) -> Any:
+    """The store of a running server, or of an SQLite file given by its path."""
+    if isinstance(where, Path):
+        return server_database.SqliteStorage(where)
+    return where.storage()
+
+
+def make_invite(where: Any, kind: str = "therapist") -> str:
+    """An invite code, made by the same code as `quietline admin invite-therapist`.
+
+    `where` is a running server (tests/server/server_process.py) or a SQLite file.
+    """
+    conn = store_of(where).connect()
     try:
         with admin.transaction(conn):
             return invites.create(conn, kind)
@@ -305,12 +314,12 @@ def make_invite(database: Path, kind: str = "therapist") -> str:
 
 
 def make_therapist(running: Any, **kwargs: Any) -> Account:
-    return make_account(running.url, "therapist", invite=make_invite(running.database), **kwargs)
+    return make_account(running.url, "therapist", invite=make_invite(running), **kwargs)
 
 
-def count_rows(database: Path, table: str) -> int:
-    """The rows of `table`, read from the database file the way an intruder would."""
-    conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+def count_rows(where: Any, table: str) -> int:
+    """The rows of `table`, read from the store the way an intruder would."""
+    conn = store_of(where).connect(readonly=True)
     try:
         return conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
     finally:

@@ -26,6 +26,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from postgres_cluster import postgres_dump
+
+from server.database import SqliteStorage
+from server.postgres import PostgresStorage
+from server.storage import Storage
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
@@ -78,7 +84,51 @@ class RunningServer:
 
     @property
     def database(self) -> Path:
+        """The SQLite file; a server on PostgreSQL has none (see `storage`)."""
+        assert self.backend == "sqlite", "this server keeps its data in PostgreSQL"
         return self.data_dir / "quietline.sqlite3"
+
+    @property
+    def backend(self) -> str:
+        return "postgresql" if self.settings.get("database") else "sqlite"
+
+    def storage(self) -> Storage:
+        """The server's store, as the server itself opens it."""
+        if self.backend == "postgresql":
+            return PostgresStorage(self.settings["database"])
+        return SqliteStorage(self.data_dir / "quietline.sqlite3")
+
+    def rows(self, sql: str, parameters: Any = ()) -> list[Any]:
+        """Rows of a query, read from the store directly, the way an intruder would."""
+        conn = self.storage().connect(readonly=True)
+        try:
+            return [tuple(row) for row in conn.execute(sql, parameters).fetchall()]
+        finally:
+            conn.close()
+
+    def execute(self, sql: str, parameters: Any = ()) -> None:
+        """One statement in its own committed transaction, beside the running server."""
+        conn = self.storage().connect()
+        try:
+            conn.execute("BEGIN")
+            conn.execute(sql, parameters)
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+
+    def admin(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """`quietline admin ...` on this server's data, as an administrator would run it."""
+        return run_admin(self.data_dir, *args, database=self.settings.get("database", ""))
+
+    def stored_bytes(self) -> dict[str, bytes]:
+        """Everything the store holds, as bytes someone who took it would search."""
+        if self.backend == "postgresql":
+            return {"pg_dump": postgres_dump(self.settings["database"])}
+        stored = {"database": self.database.read_bytes()}
+        wal = self.database.with_name(self.database.name + "-wal")
+        if wal.exists():
+            stored["wal"] = wal.read_bytes()
+        return stored
 
     @property
     def ws_url(self) -> str:
@@ -152,9 +202,11 @@ class RunningServer:
             return json.loads(response.read())
 
 
-def run_admin(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_admin(data_dir: Path, *args: str, database: str = "") -> subprocess.CompletedProcess[str]:
     """`python -m server admin ...` on a data directory, as an administrator would run it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUIETLINE_")}
+    if database:
+        env["QUIETLINE_DATABASE"] = database
     return subprocess.run(
         [sys.executable, "-m", "server", "admin", "--data", str(data_dir), *args],
         cwd=REPO_ROOT,

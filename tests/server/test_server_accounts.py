@@ -3,7 +3,6 @@
 import hashlib
 import os
 import re
-import sqlite3
 from typing import Any
 
 from server_harness import (
@@ -17,7 +16,6 @@ from server_harness import (
     vault_blob,
     vault_write,
 )
-from server_process import run_admin
 
 from crypto.encoding import b64u_decode, b64u_encode
 from crypto.keys import IdentityKeyPair
@@ -25,11 +23,7 @@ from server import passwords
 
 
 def read_db(server: Any, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-    conn = sqlite3.connect(f"file:{server.database}?mode=ro", uri=True)
-    try:
-        return conn.execute(sql, args).fetchall()
-    finally:
-        conn.close()
+    return server.rows(sql, args)
 
 
 def unregistered(server: Any, role: str = "client") -> Account:
@@ -52,10 +46,7 @@ def test_registration_and_login_store_only_hashes(server: Any) -> None:
     assert row[2].startswith("$argon2id$v=19$m=19456,t=2,p=1$")
     tokens = read_db(server, "SELECT hash, expires FROM tokens WHERE account = ?", account.id)
     assert (hashlib.sha256(token).digest(), login.body["expires"]) in tokens
-    data = (
-        server.database.read_bytes()
-        + server.database.with_name("quietline.sqlite3-wal").read_bytes()
-    )
+    data = b"".join(server.stored_bytes().values())
     for secret in (account.handle.encode(), token, login.body["token"].encode(), account.login_key):
         assert secret not in data
 
@@ -97,22 +88,21 @@ async def test_the_dummy_verification_runs_for_an_unknown_handle() -> None:
 
 
 def test_intake_and_invites_through_the_admin_command(server: Any) -> None:
-    data_dir = server.data_dir
-    closed = run_admin(data_dir, "intake", "invite-only")
+    closed = server.admin("intake", "invite-only")
     assert closed.returncode == 0, closed.stderr
     assert server.get_json("/api/info")["intake"] == "invite-only"
     client = unregistered(server)
     reply = request(server.url, "POST", "/api/accounts", client.registration_body())
     assert reply.code == "invite_required"
 
-    made = run_admin(data_dir, "invite-client")
+    made = server.admin("invite-client")
     assert made.returncode == 0, made.stderr
     code = made.stdout.strip()
     assert re.fullmatch(r"([0-9A-HJKMNP-TV-Z]{4}-){4}[0-9A-HJKMNP-TV-Z]{4}", code)
     normalised = code.replace("-", "")
     stored = read_db(server, "SELECT hash, kind FROM invites")
     assert (hashlib.sha256(normalised.encode()).digest(), "client") in stored
-    assert normalised.encode() not in server.database.read_bytes()
+    assert normalised.encode() not in b"".join(server.stored_bytes().values())
     assert (
         request(server.url, "POST", "/api/accounts", client.registration_body(code)).status == 201
     )
@@ -120,14 +110,14 @@ def test_intake_and_invites_through_the_admin_command(server: Any) -> None:
         server, "SELECT hash, kind FROM invites"
     )
 
-    therapist_code = run_admin(data_dir, "invite-therapist").stdout.strip()
+    therapist_code = server.admin("invite-therapist").stdout.strip()
     therapist = unregistered(server, "therapist")
     reply = request(
         server.url, "POST", "/api/accounts", therapist.registration_body(therapist_code)
     )
     assert reply.status == 201
 
-    opened = run_admin(data_dir, "intake", "open")
+    opened = server.admin("intake", "open")
     assert opened.returncode == 0
     assert (
         request(
@@ -135,11 +125,11 @@ def test_intake_and_invites_through_the_admin_command(server: Any) -> None:
         ).status
         == 201
     )
-    assert run_admin(data_dir, "intake", "sometimes").returncode == 2
+    assert server.admin("intake", "sometimes").returncode == 2
 
 
 def test_an_invite_is_checked_without_being_used_up(server: Any) -> None:
-    code = run_admin(server.data_dir, "invite-therapist").stdout.strip()
+    code = server.admin("invite-therapist").stdout.strip()
     check = {"role": "therapist", "invite": code}
     # Read the way it is typed: lower case, spaces, O for 0.
     for typed in (code, code.lower().replace("-", " "), code.replace("0", "O")):

@@ -224,6 +224,8 @@ async def test_logs_hold_no_addresses_identifiers_or_content(server_factory: Any
         "WebSocket /ws",
     ):
         assert forbidden not in log
+    for stored in server.stored_bytes().values():
+        assert account.handle.encode() not in stored and b"private words" not in stored
     lines = [line for line in log.splitlines() if line.strip()]
     assert lines[0].startswith("Database ") and lines[1].startswith("No therapist yet")
     assert lines[2].startswith("Quietline is serving on")

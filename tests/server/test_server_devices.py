@@ -13,7 +13,6 @@ import asyncio
 import dataclasses
 import json
 import os
-import sqlite3
 from typing import Any
 
 import pytest
@@ -282,16 +281,21 @@ async def test_the_per_account_cap_refuses_one_more_device(server_factory: Any) 
         await socket.close()
 
 
+COLUMNS = {
+    "sqlite": "SELECT name FROM pragma_table_info(?)",
+    "postgresql": (
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_name = ? ORDER BY ordinal_position"
+    ),
+}
+
+
 def test_the_database_holds_only_opaque_session_columns(server: Any) -> None:
     client = make_account(server.url)
     second_device(client, "cli")
-    conn = sqlite3.connect(server.database)
-    try:
-        columns = [row[1] for row in conn.execute("PRAGMA table_info(tokens)")]
-        assert columns == ["hash", "account", "expires", "id", "kind", "active", "signed_out"]
-        kinds = {row[0] for row in conn.execute("SELECT DISTINCT kind FROM tokens")}
-        assert kinds <= {None, "browser", "cli"}
-        days = {row[0] % clock.DAY for row in conn.execute("SELECT active FROM tokens")}
-        assert days == {0}
-    finally:
-        conn.close()
+    columns = [row[0] for row in server.rows(COLUMNS[server.backend], ("tokens",))]
+    assert columns == ["hash", "account", "expires", "id", "kind", "active", "signed_out"]
+    kinds = {row[0] for row in server.rows("SELECT DISTINCT kind FROM tokens")}
+    assert kinds <= {None, "browser", "cli"}
+    days = {row[0] % clock.DAY for row in server.rows("SELECT active FROM tokens")}
+    assert days == {0}

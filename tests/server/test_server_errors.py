@@ -6,15 +6,17 @@ do, and that the server keeps serving afterwards. The first tests check the
 list itself: every code the server can send is documented, and tested here.
 """
 
+import contextlib
 import http.client
 import json
 import os
 import re
 import resource
-import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
+from postgres_cluster import small_tablespace
 from server_harness import (
     Account,
     auth_frame,
@@ -105,10 +107,10 @@ def test_invites(server: Any) -> None:
         reply = request(server.url, "POST", "/api/accounts", therapist.registration_body(invite))
         assert_error(reply, "invalid_invite", 403)
     # A client invite does not make a therapist.
-    code = make_invite(server.database, "client")
+    code = make_invite(server, "client")
     reply = request(server.url, "POST", "/api/accounts", therapist.registration_body(code))
     assert_error(reply, "invalid_invite", 403)
-    code = make_invite(server.database, "therapist")
+    code = make_invite(server, "therapist")
     # Read like an account secret: lower case, no dashes, O for 0 and L for 1.
     typed = code.replace("-", " ").lower().replace("0", "o").replace("1", "l")
     assert (
@@ -332,11 +334,32 @@ def _limit_file_size() -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (2 * 1024 * 1024, 2 * 1024 * 1024))
 
 
-async def test_read_only_when_the_disk_is_full(server_factory: Any) -> None:
-    """A file-size limit on the server process makes SQLite's writes fail as on a full disk."""
-    server = server_factory(preexec=_limit_file_size)
-    therapist = make_therapist(server)
-    account = make_account(server.url)
+async def test_read_only_when_the_disk_is_full(
+    server_factory: Any, request: pytest.FixtureRequest
+) -> None:
+    """SQLite: a file-size limit on the server process makes writes fail as on a full disk.
+
+    PostgreSQL: the tables written here move to a tablespace on a tiny tmpfs,
+    a real full disk, on which PostgreSQL's writes fail with its disk-full error.
+    """
+    with contextlib.ExitStack() as stack:
+        server = server_factory(preexec=_limit_file_size)
+        therapist = make_therapist(server)
+        account = make_account(server.url)
+        if server.backend == "postgresql":
+            stack.enter_context(
+                small_tablespace(
+                    request.getfixturevalue("postgres"),
+                    server.settings["database"],
+                    ["vault_items", "envelopes"],
+                    3,
+                )
+            )
+        await _writes_refused_reads_served(server, therapist, account)
+        server.stop()
+
+
+async def _writes_refused_reads_served(server: Any, therapist: Any, account: Any) -> None:
     kept = []
     reply = None
     for _ in range(20):
@@ -370,12 +393,11 @@ def test_internal_error_is_answered_logged_without_content_and_survived(
     therapist = make_therapist(server)
     client_id = make_account(server.url).id_text
     # Break the schema behind the server's back: the next use of the table fails.
-    conn = sqlite3.connect(server.database)
-    conn.execute("DROP TABLE blocks")
-    conn.close()
+    server.execute("DROP TABLE blocks")
     assert_error(therapist.call("GET", "/api/blocks"), "internal", 500)
     assert_error(therapist.call("PUT", f"/api/blocks/{client_id}"), "internal", 500)
     assert request(server.url, "GET", "/api/health").status == 200
     log = server.log_text()
-    assert "unexpected OperationalError" in log
+    missing_table = {"sqlite": "OperationalError", "postgresql": "UndefinedTable"}
+    assert f"unexpected {missing_table[server.backend]}" in log
     assert "no such table" not in log and client_id not in log

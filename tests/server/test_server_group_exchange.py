@@ -255,14 +255,13 @@ async def test_a_private_group_leaves_no_name_or_plaintext_on_the_server(
     ]
     forbidden += [salt, host_salt, host_key.seed, member_key.seed]
     forbidden += therapist_secrets + client_secrets
-    stored = {
-        "database": server.database.read_bytes(),
-        "wal": server.database.with_name(server.database.name + "-wal").read_bytes(),
-        "log": server.log_path.read_bytes(),
-    }
-    assert len(stored["wal"]) > 0
+    # SQLite: the database file and its WAL; PostgreSQL: a pg_dump of the database.
+    stored = {**server.stored_bytes(), "log": server.log_path.read_bytes()}
+    if server.backend == "sqlite":
+        assert len(stored["wal"]) > 0
     assert server.stop() is not None
-    stored["database after stop"] = server.database.read_bytes()
+    for where, data in server.stored_bytes().items():
+        stored[f"{where} after stop"] = data
     stored["log after stop"] = server.log_path.read_bytes()
     for where, data in stored.items():
         for secret in forbidden:

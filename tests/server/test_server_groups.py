@@ -6,7 +6,6 @@ and reads the SQLite file directly where the claim is about what is stored.
 """
 
 import os
-import sqlite3
 from typing import Any
 
 from group_harness import (
@@ -41,15 +40,10 @@ from crypto.errors import NotAMemberError
 from crypto.keys import IdentityKeyPair
 from crypto.sender_key import create_sender_key, group_encrypt, join
 from server import retention
-from server.database import connect
 
 
 def stored(server: Any, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-    conn = sqlite3.connect(f"file:{server.database}?mode=ro", uri=True)
-    try:
-        return conn.execute(sql, args).fetchall()
-    finally:
-        conn.close()
+    return server.rows(sql, args)
 
 
 def test_an_open_group_is_listed_and_a_private_one_is_not(server: Any) -> None:
@@ -485,15 +479,10 @@ async def test_a_member_the_server_adds_receives_only_ciphertext(server: Any) ->
     member = register(group, honest)
     group.admit(member)
     intruder = make_account(server.url)
-    conn = sqlite3.connect(server.database, timeout=10)
-    try:
-        conn.execute(
-            "INSERT INTO group_members (group_id, account, cursor) VALUES (?, ?, 0)",
-            (group.id, intruder.id),
-        )
-        conn.commit()
-    finally:
-        conn.close()
+    server.execute(
+        "INSERT INTO group_members (group_id, account, cursor) VALUES (?, ?, 0)",
+        (group.id, intruder.id),
+    )
     intruder_socket = await open_socket(server.url, intruder)
     signed = b64u_decode(group.moderator.call("GET", group.path).body["roster"])
     state = create_sender_key(
@@ -610,10 +599,10 @@ async def test_retention_purges_group_items_and_lapsed_memberships(server_factor
     group.set_state(going, MEMBER_REMOVED)
     assert group.upload(group.next_roster()).status == 200
     server.stop()
-    conn = connect(server.database)
+    conn = server.storage().connect()
     try:
         conn.execute("UPDATE group_messages SET ts = ts - 40 * 86400")
-        conn.execute("BEGIN IMMEDIATE")
+        server.storage().begin(conn)
         purged = retention.purge(conn, 30)
         conn.execute("COMMIT")
         assert purged.group_items >= 5

@@ -124,15 +124,16 @@ async def test_a_clients_messages_give_one_content_free_notification_per_channel
         push.stop()
 
 
-def address_bytes_in_files(database: Path, needles: list[bytes]) -> list[bytes]:
-    conn = sqlite3.connect(database)
-    try:
-        busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        assert busy == 0
-    finally:
-        conn.close()
-    wal = database.with_name(database.name + "-wal")
-    data = database.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+def address_bytes_in_store(server: Any, needles: list[bytes]) -> list[bytes]:
+    """SQLite: the file and WAL after a checkpoint; PostgreSQL: a pg_dump."""
+    if server.backend == "sqlite":
+        conn = sqlite3.connect(server.database)
+        try:
+            busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            assert busy == 0
+        finally:
+            conn.close()
+    data = b"".join(server.stored_bytes().values())
     return [needle for needle in needles if needle in data]
 
 
@@ -148,11 +149,7 @@ async def test_turning_notifications_off_sends_none_and_deletes_the_addresses(
         email = f"off-{os.urandom(4).hex()}@example.org"
         url = f"{push.url}/topic-{os.urandom(4).hex()}"
         turn_on(therapist, email, url)
-        conn = sqlite3.connect(server.database)
-        try:
-            stored = conn.execute("SELECT email, push_url FROM notification_targets").fetchall()
-        finally:
-            conn.close()
+        stored = server.rows("SELECT email, push_url FROM notification_targets")
         assert stored == [(email, url)]
 
         # One channel off keeps the other.
@@ -168,12 +165,8 @@ async def test_turning_notifications_off_sends_none_and_deletes_the_addresses(
         await asyncio.sleep(SETTLE)
         assert (mail.mails, push.pushes) == ([], [])
 
-        conn = sqlite3.connect(server.database)
-        try:
-            assert conn.execute("SELECT COUNT(*) FROM notification_targets").fetchone() == (0,)
-        finally:
-            conn.close()
-        assert address_bytes_in_files(server.database, [email.encode(), url.encode()]) == []
+        assert server.rows("SELECT COUNT(*) FROM notification_targets") == [(0,)]
+        assert address_bytes_in_store(server, [email.encode(), url.encode()]) == []
     finally:
         mail.stop()
         push.stop()

@@ -5,34 +5,18 @@ The rows are aged by rewriting their coarse timestamps in the database file
 purges them on its schedule, and `retention.purge` does the same on demand.
 """
 
-import sqlite3
 import time
 from typing import Any
 
 from server_harness import make_account, make_therapist, open_socket, random_envelope
 
-from server import retention
-from server.database import connect
+from server import clock, retention
 
 DEADLINE = 30.0
 
 
-def count(server: Any, sql: str) -> int:
-    conn = sqlite3.connect(f"file:{server.database}?mode=ro", uri=True)
-    try:
-        return conn.execute(sql).fetchone()[0]
-    finally:
-        conn.close()
-
-
-def age_rows(server: Any, statements: list[str]) -> None:
-    conn = sqlite3.connect(server.database, timeout=10)
-    try:
-        for statement in statements:
-            conn.execute(statement)
-        conn.commit()
-    finally:
-        conn.close()
+def count(server: Any, sql: str, *parameters: Any) -> int:
+    return server.rows(sql, parameters)[0][0]
 
 
 async def test_the_server_purges_on_its_schedule(server_factory: Any) -> None:
@@ -46,13 +30,12 @@ async def test_the_server_purges_on_its_schedule(server_factory: Any) -> None:
     stale = make_account(server.url)
     assert count(server, "SELECT COUNT(*) FROM envelopes") == 3
     two_days = 2 * 86400
-    age_rows(
-        server,
-        [
-            f"UPDATE envelopes SET ts = ts - {two_days} WHERE seq IN "
-            "(SELECT seq FROM envelopes ORDER BY seq LIMIT 2)",
-            f"UPDATE tokens SET expires = expires - {two_days} WHERE account = x'{stale.id.hex()}'",
-        ],
+    server.execute(
+        f"UPDATE envelopes SET ts = ts - {two_days} WHERE seq IN "
+        "(SELECT seq FROM envelopes ORDER BY seq LIMIT 2)"
+    )
+    server.execute(
+        f"UPDATE tokens SET expires = expires - {two_days} WHERE account = ?", (stale.id,)
     )
     # An expired token is refused at once, before any purge.
     assert stale.call("GET", "/api/vault").code == "unauthorized"
@@ -60,7 +43,7 @@ async def test_the_server_purges_on_its_schedule(server_factory: Any) -> None:
     while count(server, "SELECT COUNT(*) FROM envelopes") != 1:
         assert time.monotonic() < deadline, "the periodic purge did not run"
         time.sleep(0.1)
-    while count(server, "SELECT COUNT(*) FROM tokens WHERE expires < strftime('%s')") != 0:
+    while count(server, "SELECT COUNT(*) FROM tokens WHERE expires < ?", clock.now()) != 0:
         assert time.monotonic() < deadline, "expired tokens were not purged"
         time.sleep(0.1)
     # The de-duplication rows went with their envelopes.
@@ -78,9 +61,9 @@ async def test_purge_can_be_called_on_the_database_directly(server_factory: Any)
     socket = await open_socket(server.url, client)
     assert (await socket.send_envelope(therapist, random_envelope()))["type"] == "sent"
     await socket.close()
-    conn = connect(server.database)
+    conn = server.storage().connect()
     try:
-        conn.execute("BEGIN IMMEDIATE")
+        server.storage().begin(conn)
         kept = retention.purge(conn, envelope_ttl_days=30)
         conn.execute("UPDATE envelopes SET ts = ts - 31 * 86400")
         gone = retention.purge(conn, envelope_ttl_days=30)

@@ -11,7 +11,6 @@ tests/browser) change real secrets over real keys.
 """
 
 import os
-import sqlite3
 from typing import Any
 
 from server_harness import (
@@ -146,16 +145,10 @@ async def test_the_switch_replaces_every_item_handle_login_key_and_session(serve
     # A device syncing from its last cursor sees every switched item once.
     since = account.call("GET", f"/api/vault?since={cursor_before}").body["items"]
     assert sorted(i["id"] for i in since) == sorted(b64u_encode(i) for i in ids)
-    conn = sqlite3.connect(f"file:{server.database}?mode=ro", uri=True)
-    try:
-        for table in ("secret_changes", "secret_change_items"):
-            count = f"SELECT COUNT(*) FROM {table} WHERE account = ?"
-            assert conn.execute(count, (account.id,)).fetchone()[0] == 0
-        total = conn.execute(
-            "SELECT vault_bytes FROM accounts WHERE id = ?", (account.id,)
-        ).fetchone()[0]
-    finally:
-        conn.close()
+    for table in ("secret_changes", "secret_change_items"):
+        count = f"SELECT COUNT(*) FROM {table} WHERE account = ?"
+        assert server.rows(count, (account.id,)) == [(0,)]
+    ((total,),) = server.rows("SELECT vault_bytes FROM accounts WHERE id = ?", (account.id,))
     assert total == sum(len(b) for b in new_blobs.values())
 
 
@@ -236,10 +229,6 @@ def test_deleting_the_account_deletes_a_pending_change(server: Any) -> None:
     assert begin(account, new_handle(), os.urandom(32)).status == 200
     account.call("POST", "/api/secret-change/items", {"items": [staged(item, 1, vault_blob())]})
     assert account.call("DELETE", "/api/account").status == 200
-    conn = sqlite3.connect(f"file:{server.database}?mode=ro", uri=True)
-    try:
-        for table in ("secret_changes", "secret_change_items"):
-            count = f"SELECT COUNT(*) FROM {table} WHERE account = ?"
-            assert conn.execute(count, (account.id,)).fetchone()[0] == 0
-    finally:
-        conn.close()
+    for table in ("secret_changes", "secret_change_items"):
+        count = f"SELECT COUNT(*) FROM {table} WHERE account = ?"
+        assert server.rows(count, (account.id,)) == [(0,)]

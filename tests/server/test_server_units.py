@@ -3,29 +3,42 @@
 import asyncio
 import json
 import os
-import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from crypto.encoding import b64u_encode
 from server import envelopes, invites, static
 from server.config import Settings
+from server.database import SqliteStorage
 from server.errors import ForbiddenError, InternalError, ReadOnlyError
+from server.postgres import PostgresStorage
 from server.ratelimit import KeyedBuckets, TokenBucket
 from server.serve import prepare_database
+from server.storage import Storage
 from server.writer import Tx, Writer
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> Path:
-    settings = Settings(data=str(tmp_path / "data"))
-    prepare_database(settings)
-    return settings.database_path()
+def database(tmp_path: Path, request: pytest.FixtureRequest, backend: str) -> Iterator[Storage]:
+    """A migrated store of the module's backend, as a server start leaves it."""
+    if backend == "sqlite":
+        settings = Settings(data=str(tmp_path / "data"))
+        prepare_database(settings)
+        yield SqliteStorage(settings.database_path())
+        return
+    cluster: Any = request.getfixturevalue("postgres")
+    url = cluster.create_database()
+    storage = PostgresStorage(url)
+    storage.prepare()
+    yield storage
+    cluster.drop_database(url)
 
 
-def outside_sees(database: Path, key: str) -> bool:
-    conn = sqlite3.connect(database)
+def outside_sees(database: Storage, key: str) -> bool:
+    conn = database.connect(readonly=True)
     try:
         return conn.execute("SELECT 1 FROM settings WHERE key = ?", (key,)).fetchone() is not None
     finally:
@@ -36,7 +49,7 @@ def outside_sees(database: Path, key: str) -> bool:
 # both paths keep the same promises.
 @pytest.mark.parametrize("quick", [False, True], ids=["in-thread", "on-loop"])
 async def test_the_writer_groups_operations_into_one_transaction(
-    database: Path, quick: bool
+    database: Storage, quick: bool
 ) -> None:
     writer = Writer(database)
     await writer.start()
@@ -44,7 +57,7 @@ async def test_the_writer_groups_operations_into_one_transaction(
 
     def insert(key: str) -> object:
         def operation(tx: Tx) -> bool:
-            tx.conn.execute("INSERT INTO settings (key, value) VALUES (?, x'00')", (key,))
+            tx.conn.execute("INSERT INTO settings (key, value) VALUES (?, ?)", (key, b"\0"))
             tx.after_commit(lambda: effects.append(key) if outside_sees(database, key) else None)
             # The first row of the batch is visible here, in the same transaction,
             # but not yet to anyone else: nothing is committed until the batch is.
@@ -53,11 +66,11 @@ async def test_the_writer_groups_operations_into_one_transaction(
         return operation
 
     def refuse(tx: Tx) -> None:
-        tx.conn.execute("INSERT INTO settings (key, value) VALUES ('refused', x'00')")
+        tx.conn.execute("INSERT INTO settings (key, value) VALUES ('refused', ?)", (b"\0",))
         raise ForbiddenError()
 
     def crash(tx: Tx) -> None:
-        tx.conn.execute("INSERT INTO settings (key, value) VALUES ('crashed', x'00')")
+        tx.conn.execute("INSERT INTO settings (key, value) VALUES ('crashed', ?)", (b"\0",))
         raise ZeroDivisionError
 
     futures = [writer.submit(insert(f"k{i}"), quick=quick) for i in range(20)]
@@ -75,14 +88,20 @@ async def test_the_writer_groups_operations_into_one_transaction(
     assert not outside_sees(database, "refused") and not outside_sees(database, "crashed")
 
 
-async def test_a_quick_batch_waits_for_another_process_write_lock(database: Path) -> None:
-    """The admin command may hold the write lock: a quick batch waits in the thread."""
+async def test_a_quick_batch_waits_for_another_process_write_lock(database: Storage) -> None:
+    """The admin command may hold the write lock: a quick batch waits in the thread.
+
+    On PostgreSQL the lock is the writers' turn (server/postgres.py), which
+    another relay process or the admin command may hold.
+    """
     writer = Writer(database)
     await writer.start()
-    other = sqlite3.connect(database, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
+    other = database.connect()
+    database.begin(other)
     stored = writer.submit(
-        lambda tx: tx.conn.execute("INSERT INTO settings (key, value) VALUES ('late', x'00')"),
+        lambda tx: tx.conn.execute(
+            "INSERT INTO settings (key, value) VALUES ('late', ?)", (b"\0",)
+        ),
         quick=True,
     )
     ticks = 0
@@ -110,7 +129,7 @@ def test_an_envelope_frame_is_the_json_it_spells_out() -> None:
     }
 
 
-async def test_the_writer_refuses_work_after_stopping(database: Path) -> None:
+async def test_the_writer_refuses_work_after_stopping(database: Storage) -> None:
     writer = Writer(database)
     await writer.start()
     assert await writer.run(lambda tx: tx.conn.execute("SELECT 7").fetchone()[0]) == 7
