@@ -36,6 +36,7 @@ from crypto.constants import (
     GROUP_NAME_SALT_BYTES,
     ID_BYTES,
     MAX_GROUP_MEMBERS,
+    MAX_GROUP_MODERATORS,
     MEMBER_ADMITTED,
     MEMBER_LEFT,
     MEMBER_MUTED,
@@ -278,6 +279,58 @@ def set_paused(moderator: IdentityKeyPair, item: dict[str, Any], paused: bool) -
     roster = held_roster(item)
     flags = (roster.flags | ROSTER_FLAG_PAUSED) if paused else (roster.flags & ~ROSTER_FLAG_PAUSED)
     return group_roster.sign_roster(moderator.seed, _next(roster, list(roster.entries), flags))
+
+
+def set_moderators(signer: IdentityKeyPair, item: dict[str, Any], moderators: list[bytes]) -> bytes:
+    """The next signed roster naming `moderators` (a co-moderator added or removed).
+
+    The signer stays a moderator: a moderator hands the group over by
+    deleting it, never by signing itself out.
+    """
+    roster = held_roster(item)
+    if signer.public not in moderators:
+        raise MalformedError("A moderator cannot sign itself out of its group.")
+    if not 1 <= len(moderators) <= MAX_GROUP_MODERATORS or len(set(moderators)) != len(moderators):
+        raise MalformedError(f"A group has 1 to {MAX_GROUP_MODERATORS} different moderators.")
+    changed = Roster(
+        group_id=roster.group_id,
+        version=roster.version + 1,
+        flags=roster.flags,
+        max_members=roster.max_members,
+        moderators=tuple(moderators),
+        entries=roster.entries,
+    )
+    return group_roster.sign_roster(signer.seed, changed)
+
+
+def take_up_moderation(
+    co_moderator: IdentityKeyPair,
+    item: dict[str, Any],
+    signed: bytes,
+    trusted: bytes,
+) -> tuple[dict[str, Any], bytes]:
+    """A co-moderator's first step: verify the roster naming it, then admit its own member key.
+
+    `signed` is the group's latest roster, verified against `trusted`, the
+    identity key of the moderator who named this one (from the signed
+    directory). The co-moderator then signs the next roster with its own new
+    member key admitted, and from there on trusts rosters signed by either
+    moderator, like every member (section 15.2).
+    """
+    gid = group_id(item)
+    roster = group_roster.verify_first_roster(signed, gid, trusted)
+    if co_moderator.public not in roster.moderators:
+        raise NotAMemberError("The roster does not name this account as a moderator.")
+    present = sum(1 for e in roster.entries if e.state in PRESENT)
+    if present >= roster.max_members:
+        raise MalformedError(f"The group is full ({roster.max_members} members).")
+    entry = _entry_for(gid, item, MEMBER_ADMITTED, roster.version + 1)
+    entries = [e for e in roster.entries if e.member_key != entry.member_key]
+    own_signed = group_roster.sign_roster(co_moderator.seed, _next(roster, [*entries, entry]))
+    # Its own signature is its anchor from now on: it verified the chain up to here.
+    anchored = {**item, "moderator_key": b64u_encode(co_moderator.public)}
+    new_item_value, _events = accept_roster(anchored, own_signed)
+    return new_item_value, own_signed
 
 
 def tombstone(moderator: IdentityKeyPair, item: dict[str, Any], sender: bytes, it: int) -> bytes:

@@ -349,6 +349,7 @@ async def _adopt_roster(
     """Verify and adopt a roster; record its events; rotate or share keys as it requires."""
     was_member = value.get("status") == "member"
     value, events = group_items.accept_roster(value, signed)
+    value = _role_from_roster(workspace, value)
     updates = []
     own = group_items.member_key(value)
     for event in events:
@@ -371,6 +372,18 @@ async def _adopt_roster(
     value = await _share_listing(workspace, value, joined)
     value = await _retry_pending(value, batch)
     return value, updates
+
+
+def _role_from_roster(workspace: Workspace, value: dict[str, Any]) -> dict[str, Any]:
+    """A therapist moderates exactly while the signed roster names its identity key.
+
+    A co-moderator another moderator stops naming goes on as a member.
+    """
+    state = group_items.state_of(value)
+    if state is None or workspace.role != "therapist":
+        return value
+    named = workspace.identity.public in state.roster.moderators
+    return {**value, "role": "moderator" if named else "member"}
 
 
 async def _latest_roster(
@@ -513,6 +526,30 @@ def _unreadable(
     return group_items.warn(value, text), [GroupUpdate(value["group"], "warning", text)]
 
 
+async def _named_moderator(workspace: Workspace, group: str) -> bool:
+    answer = await workspace.http.get("/api/groups")
+    entries = answer.get("groups", []) if isinstance(answer, dict) else []
+    return any(
+        isinstance(e, dict) and e.get("group") == group and e.get("role") == "moderator"
+        for e in entries
+    )
+
+
+async def moderation_offers(workspace: Workspace) -> list[str]:
+    """Groups whose roster names this account moderator and that it has not taken up."""
+    if workspace.role != "therapist":
+        return []
+    answer = await workspace.http.get("/api/groups")
+    entries = answer.get("groups", []) if isinstance(answer, dict) else []
+    return [
+        str(e["group"])
+        for e in entries
+        if isinstance(e, dict)
+        and e.get("role") == "moderator"
+        and workspace.vault.find("group", group=e.get("group")) is None
+    ]
+
+
 async def handle_stream_item(workspace: Workspace, frame: dict[str, Any]) -> list[GroupUpdate]:
     """Handle one item of a group's stream (a live `group` frame) and acknowledge it."""
     async with workspace.lock:
@@ -530,7 +567,13 @@ async def _handle_stream_item(workspace: Workspace, frame: dict[str, Any]) -> li
         batch = workspace.vault.batch()
         updates: list[GroupUpdate] = []
         if item is None:
-            updates = [GroupUpdate(group, "warning", WARN_NOT_MEMBER)]
+            # Named co-moderator by another therapist and not taken up yet:
+            # the group is routed to this account, and nothing is wrong.
+            updates = (
+                []
+                if await _named_moderator(workspace, group)
+                else [GroupUpdate(group, "warning", WARN_NOT_MEMBER)]
+            )
         elif sid in item.value.get("handled", []):
             # Handled and acknowledged already (pulled, then pushed live).
             return []
@@ -840,9 +883,20 @@ def _moderator_item(workspace: Workspace, group: str) -> Item:
     return item
 
 
+async def _latest_moderator_item(workspace: Workspace, group: str) -> Item:
+    """The moderator's item after taking in the group's latest roster.
+
+    With a co-moderator, the other one may have signed newer versions; a
+    roster is signed on top of the newest, or the server refuses it.
+    """
+    workspace.require_therapist()
+    await _latest_and_rotate(workspace, group)
+    return _moderator_item(workspace, group)
+
+
 async def admit(workspace: Workspace, group: str, member_key: str) -> None:
     async with workspace.lock:
-        item = _moderator_item(workspace, group)
+        item = await _latest_moderator_item(workspace, group)
         request = group_items.find_request(item.value, member_key)
         signed = group_items.admit(workspace.identity, item.value, request)
         await _publish(
@@ -851,6 +905,108 @@ async def admit(workspace: Workspace, group: str, member_key: str) -> None:
             signed,
             lambda v: group_items.drop_request(v, member_key, admitted=True),
         )
+
+
+async def _directory_key(workspace: Workspace, account: str) -> bytes:
+    """A therapist's identity key as the signed directory lists it (fetched afresh)."""
+    for therapist in await therapists.refresh(workspace):
+        if therapist.account == account:
+            return b64u_decode(therapist.identity_key, ED25519_PUBLIC_KEY_BYTES)
+    raise UnknownPeerError("No therapist of the directory has that account.")
+
+
+async def set_co_moderator(workspace: Workspace, group: str, account: str, add: bool) -> None:
+    """Name (or stop naming) a second therapist as co-moderator, in a roster signed here.
+
+    The co-moderator is known by its identity key in the signed directory;
+    the server routes the group to its account from that key. A co-moderator
+    no longer named keeps its member key (remove it like any member to end
+    its reading too).
+    """
+    async with workspace.lock:
+        item = await _latest_moderator_item(workspace, group)
+        key = await _directory_key(workspace, account)
+        current = list(group_items.held_roster(item.value).moderators)
+        if add:
+            if key in current:
+                raise BadInputError("That therapist already moderates this group.")
+            wanted = [*current, key]
+        else:
+            if key not in current:
+                raise BadInputError("That therapist does not moderate this group.")
+            wanted = [k for k in current if k != key]
+        signed = group_items.set_moderators(workspace.identity, item.value, wanted)
+        await _publish(workspace, group, signed)
+
+
+async def take_up_moderation(workspace: Workspace, group: str, name: str) -> None:
+    """Become co-moderator of a group another therapist named this account in.
+
+    The latest roster must name this account's identity key and be signed by
+    a therapist of the signed directory; this device then admits a member
+    key of its own (so it writes and reads like the moderator) in a roster
+    it signs, and from then on verifies rosters signed by either moderator.
+    """
+    workspace.require_therapist()
+    if workspace.vault.find("group", group=group) is not None:
+        raise BadInputError("This account already takes part in that group.")
+    answer = await workspace.http.get(f"/api/groups/{group}")
+    raw = answer.get("roster") if isinstance(answer, dict) else None
+    if not isinstance(raw, str):
+        raise UnknownPeerError("No other moderator has named this account in that group.")
+    signed = b64u_decode(raw)
+    keys = {t.identity_key for t in await therapists.refresh(workspace)}
+    own = b64u_encode(workspace.identity.public)
+    listing: dict[str, Any] = {"group": group, "name": "Private group"}
+    for entry in await listed(workspace):
+        if entry.group == group:
+            listing = entry.listing
+    for moderator in answer.get("moderators", []):
+        key = moderator.get("identity_key") if isinstance(moderator, dict) else None
+        if key == own or key not in keys:
+            continue
+        value = group_items.new_item(
+            b64u_decode(group, ID_BYTES),
+            "moderator",
+            b64u_decode(key, ED25519_PUBLIC_KEY_BYTES),
+            listing,
+            name,
+            _now(),
+        )
+        try:
+            value, own_signed = group_items.take_up_moderation(
+                workspace.identity, value, signed, b64u_decode(key, ED25519_PUBLIC_KEY_BYTES)
+            )
+        except ProtocolError:
+            continue
+        break
+    else:
+        raise UnknownPeerError("No therapist of the directory named this account moderator.")
+    async with workspace.lock:
+        # Private keys are committed before anything refers to them.
+        batch = workspace.vault.batch()
+        item_id = batch.put({**value, "status": "requested", "state": None, "roster": None})
+        await workspace.commit(batch)
+        await _register(workspace, item_id)
+        await workspace.http.put(f"/api/groups/{group}/roster", {"roster": b64u_encode(own_signed)})
+
+        async def attempt() -> None:
+            item = workspace.vault.items[item_id]
+            batch = workspace.vault.batch()
+            adopted = {
+                **item.value,
+                "moderator_key": own,
+                "state": value["state"],
+                "roster": value["roster"],
+                "status": value["status"],
+            }
+            # Its first key goes to every member, as for anyone who joins.
+            adopted = await _rotate(workspace, adopted, _now())
+            batch.put(adopted, item_id)
+            await workspace.commit(batch)
+
+        await retry_on_conflict(attempt, workspace.sync)
+        await _send_outbox(workspace, group)
 
 
 async def decline(workspace: Workspace, group: str, member_key: str, reason: str = "") -> None:
@@ -879,7 +1035,7 @@ STATES = {"mute": MEMBER_MUTED, "unmute": MEMBER_ADMITTED, "remove": MEMBER_REMO
 async def set_member(workspace: Workspace, group: str, member_key: str, action: str) -> None:
     """Mute, unmute or remove a member: a new signed roster (a removal rotates every key)."""
     async with workspace.lock:
-        item = _moderator_item(workspace, group)
+        item = await _latest_moderator_item(workspace, group)
         key = b64u_decode(member_key, ED25519_PUBLIC_KEY_BYTES)
         signed = group_items.set_member_state(workspace.identity, item.value, key, STATES[action])
         await _publish(workspace, group, signed)
@@ -887,7 +1043,7 @@ async def set_member(workspace: Workspace, group: str, member_key: str, action: 
 
 async def set_paused(workspace: Workspace, group: str, paused: bool) -> None:
     async with workspace.lock:
-        item = _moderator_item(workspace, group)
+        item = await _latest_moderator_item(workspace, group)
         await _publish(
             workspace, group, group_items.set_paused(workspace.identity, item.value, paused)
         )
@@ -1139,7 +1295,13 @@ async def _moderate_departures(workspace: Workspace, group: str) -> list[GroupUp
             )
         except ProtocolError:
             continue
-        await _publish(workspace, group, signed)
+        try:
+            await _publish(workspace, group, signed)
+        except ServerError as exc:
+            if exc.code != "roster_rollback":
+                raise
+            # The other moderator recorded it first; its roster comes with the stream.
+            continue
         updates.append(
             GroupUpdate(group, "event", f"{group_items.display_name(current.value, raw)} left")
         )

@@ -20,7 +20,7 @@ from client_harness import close_all, new_client, new_therapist
 
 from client_py import group_items
 from client_py.client import Client
-from client_py.errors import AnswerTimeoutError, ServerError, VaultConflictError
+from client_py.errors import AnswerTimeoutError, BadInputError, ServerError, VaultConflictError
 from client_py.groups import WARN_NOT_MEMBER, WARN_UNLISTED, paused
 from client_py.ids import new_id
 from crypto import payload as payloads
@@ -452,3 +452,75 @@ async def test_two_devices_of_one_member_take_part_without_reusing_a_key(server:
         assert sorted(outgoing) == sorted(used)
     finally:
         await close_all(therapist, phone, kim, *([laptop] if laptop else []))
+
+
+async def test_a_co_moderator_takes_part_and_moderates_until_no_longer_named(server: Any) -> None:
+    """Ana names Bo co-moderator; members verify rosters either signs; Ana can name him off."""
+    ana, sam, kim, group = await hosted_group(server)
+    bo, _ = await new_therapist(server, "Dr. Bo Lind")
+    try:
+        await bo.connect()
+        await ana.set_co_moderator(group, bo.account)
+        assert await bo.moderation_offers() == [group]
+        await bo.take_up_moderation(group, "Bo")
+        assert await bo.moderation_offers() == []
+        item = next(v for v in bo.my_groups() if v["group"] == group)
+        assert item["role"] == "moderator" and item["status"] == "member"
+        assert item["listing"]["name"] == "Evening circle"
+        bo_key = next(m.member_key for m in bo.group_members(group) if m.you)
+        for reader in (ana, sam, kim):
+            await until(
+                reader,
+                group,
+                lambda r=reader: any(
+                    e.get("member") == bo_key and e.get("event") == "joined"
+                    for e in r.group_timeline(group)
+                ),
+            )
+        roster = group_items.held_roster(next(v for v in sam.my_groups() if v["group"] == group))
+        assert set(roster.moderators) == {
+            ana.workspace.identity.public,
+            bo.workspace.identity.public,
+        }
+
+        await bo.send_group(group, "Hello, I co-moderate with Ana")
+        await sam.send_group(group, "Welcome Bo")
+        for reader in (ana, sam, kim):
+            await until(
+                reader, group, lambda r=reader: "Hello, I co-moderate with Ana" in bodies(r, group)
+            )
+        await until(bo, group, lambda: "Welcome Bo" in bodies(bo, group))
+
+        # Bo moderates: rosters and removals he signs are honoured by every member.
+        sent = await kim.send_group(group, "Something to take back")
+        await until(bo, group, lambda: "Something to take back" in bodies(bo, group))
+        await bo.remove_group_message(group, sent["id"])
+        for reader in (ana, sam, kim):
+            await until(
+                reader, group, lambda r=reader: "Something to take back" not in bodies(r, group)
+            )
+        kim_key = next(m.member_key for m in bo.group_members(group) if m.name == "Kim")
+        await bo.set_group_member(group, kim_key, "mute")
+        await until(kim, group, lambda: "Kim muted" in events(kim, group))
+        with pytest.raises(NotAMemberError):
+            await kim.send_group(group, "Let me speak")
+        await bo.pause_group(group, True)
+        await until(sam, group, lambda: group_paused(sam, group))
+        await bo.pause_group(group, False)
+        await bo.edit_group(group, {"rules": "Be kind. Bo and Ana moderate."})
+        listed = {entry.group: entry for entry in await sam.group_directory()}
+        assert listed[group].listing["rules"] == "Be kind. Bo and Ana moderate."
+
+        # Ana stops naming Bo: he reads on as a member and moderates no more.
+        await ana.set_co_moderator(group, bo.account, add=False)
+        await until(
+            bo,
+            group,
+            lambda: next(v for v in bo.my_groups() if v["group"] == group)["role"] == "member",
+        )
+        with pytest.raises(BadInputError):
+            await bo.pause_group(group, True)
+        await sam.send_group(group, "Still here")
+        await until(bo, group, lambda: "Still here" in bodies(bo, group))
+    finally:
+        await close_all(ana, sam, kim, bo)
