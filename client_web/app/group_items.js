@@ -25,6 +25,7 @@ import {
   GROUP_NAME_SALT_BYTES,
   ID_BYTES,
   MAX_GROUP_MEMBERS,
+  MAX_GROUP_MODERATORS,
   MEMBER_ADMITTED,
   MEMBER_LEFT,
   MEMBER_MUTED,
@@ -271,6 +272,55 @@ export function setPaused(moderator, item, paused) {
 }
 
 // A signed removal of the message (sender key, iteration) for everyone (section 15.6).
+// The next signed roster naming `moderators` (a co-moderator added or removed).
+// The signer stays a moderator: a moderator hands a group over by deleting it.
+export function setModerators(signer, item, moderators) {
+  const roster = heldRoster(item);
+  if (!moderators.some((key) => bytesEqual(key, signer.publicKey))) {
+    throw new MalformedError("A moderator cannot sign itself out of its group.");
+  }
+  const distinct = new Set(moderators.map((key) => b64uEncode(key))).size;
+  if (
+    moderators.length < 1 ||
+    moderators.length > MAX_GROUP_MODERATORS ||
+    distinct !== moderators.length
+  ) {
+    throw new MalformedError(`A group has 1 to ${MAX_GROUP_MODERATORS} different moderators.`);
+  }
+  return signRoster(signer.seed, {
+    ...nextRoster(roster, roster.entries),
+    moderators: [...moderators],
+  });
+}
+
+// A co-moderator's first step: verify the roster naming it against `trusted`
+// (the naming moderator's identity key from the signed directory), then sign
+// the next roster with its own new member key admitted. From then on its own
+// key is its anchor and it trusts rosters signed by either moderator.
+export function takeUpModeration(coModerator, item, signed, trusted) {
+  const groupId = groupIdOf(item);
+  const roster = verifyFirstRoster(signed, groupId, trusted);
+  if (!roster.moderators.some((key) => bytesEqual(key, coModerator.publicKey))) {
+    throw new NotAMemberError("The roster does not name this account as a moderator.");
+  }
+  const present = roster.entries.filter((e) => PRESENT.includes(e.state)).length;
+  if (present >= roster.maxMembers) {
+    throw new MalformedError(`The group is full (${roster.maxMembers} members).`);
+  }
+  const key = memberKeyOf(item);
+  const salt = b64uDecode(item.salt, { length: GROUP_NAME_SALT_BYTES });
+  const entry = {
+    memberKey: key,
+    state: MEMBER_ADMITTED,
+    since: roster.version + 1,
+    nameCommitment: nameCommitment(groupId, key, item.name, salt),
+  };
+  const others = roster.entries.filter((e) => !bytesEqual(e.memberKey, key));
+  const ownSigned = signRoster(coModerator.seed, nextRoster(roster, [...others, entry]));
+  const anchored = { ...item, moderator_key: b64uEncode(coModerator.publicKey) };
+  return { item: acceptRoster(anchored, ownSigned).item, signed: ownSigned };
+}
+
 export function tombstone(moderator, item, senderKey, iteration) {
   return signTombstone(moderator.seed, { groupId: groupIdOf(item), senderKey, iteration });
 }

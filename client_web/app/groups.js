@@ -323,10 +323,22 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
     return distribute(rotated.item, rotated.distribution, items.recipients(rotated.item));
   }
 
+  // A therapist moderates exactly while the signed roster names its identity
+  // key; a co-moderator no longer named goes on as a member.
+  function roleFromRoster(value) {
+    const state = items.stateOfItem(value);
+    if (state === null) return value;
+    const own = b64uEncode(identity.publicKey);
+    const named = state.roster.moderators.some((key) => b64uEncode(key) === own);
+    return named === (value.role === "moderator")
+      ? value
+      : { ...value, role: named ? "moderator" : "member" };
+  }
+
   async function adoptRoster(start, signed, writes) {
     const wasMember = start.status === "member";
     const accepted = items.acceptRoster(start, signed);
-    let value = accepted.item;
+    let value = roleFromRoster(accepted.item);
     const updates = [];
     for (const event of accepted.events) {
       const next = nextSeq(value);
@@ -513,7 +525,9 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
       const writes = [];
       updates = [];
       if (!item) {
-        updates = [tell(group, "warning", WARN_NOT_MEMBER)];
+        // Named co-moderator and not taken up yet: routed here, nothing is wrong.
+        const offered = (await moderationOffers()).includes(group);
+        updates = offered ? [] : [tell(group, "warning", WARN_NOT_MEMBER)];
       } else if ((item.data.handled ?? []).includes(sid)) {
         // Handled and acknowledged already (pulled, then pushed live).
         return;
@@ -835,7 +849,7 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
 
   const admit = (group, memberKey) =>
     act(group, async () => {
-      const item = moderatorItem(group);
+      const item = await latestModeratorItem(group);
       const signed = items.admit(identity, item.data, items.findRequest(item.data, memberKey));
       await publish(group, signed, (value) => items.dropRequest(value, memberKey, true));
     });
@@ -859,14 +873,14 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
 
   const setMember = (group, memberKey, action) =>
     act(group, async () => {
-      const item = moderatorItem(group);
+      const item = await latestModeratorItem(group);
       const key = b64uDecode(memberKey, { length: ED25519_PUBLIC_KEY_BYTES });
       await publish(group, items.setMemberState(identity, item.data, key, MEMBER_ACTIONS[action]));
     });
 
   const setPaused = (group, paused) =>
     act(group, async () => {
-      const item = moderatorItem(group);
+      const item = await latestModeratorItem(group);
       await publish(group, items.setPaused(identity, item.data, paused));
     });
 
@@ -965,10 +979,121 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
       const writes = [];
       let { value } = await latestRoster(item.data, writes);
       if (value.status === "member") value = await rotate(value);
+      // Nothing new: writing the item anyway would only make another device
+      // of this account, sending at the same moment, start over.
+      if (value === item.data && writes.length === 0) return;
       writes.push(vault.write(item.id, value));
       await vault.commit(writes);
     }, vault.sync);
     await sendOutbox(group);
+  }
+
+  // The moderator's item after taking in the latest roster: with a
+  // co-moderator, the other may have signed newer versions.
+  async function latestModeratorItem(group) {
+    await latestAndRotate(group);
+    return moderatorItem(group);
+  }
+
+  // Name (add) or stop naming a therapist of the signed directory
+  // ({account, identityKey}) as co-moderator, in a roster signed here.
+  const setCoModerator = (group, therapist, add = true) =>
+    act(group, async () => {
+      const item = await latestModeratorItem(group);
+      const key = therapist.identityKey;
+      const current = items.heldRoster(item.data).moderators;
+      const named = current.some((k) => b64uEncode(k) === b64uEncode(key));
+      if (add === named) {
+        throw new ComposeError(
+          add
+            ? "That therapist already moderates this group."
+            : "That therapist does not moderate this group.",
+        );
+      }
+      const wanted = add
+        ? [...current, key]
+        : current.filter((k) => b64uEncode(k) !== b64uEncode(key));
+      await publish(group, items.setModerators(identity, item.data, wanted));
+    });
+
+  // Groups another therapist named this account co-moderator of, not taken up yet.
+  async function moderationOffers() {
+    const answer = await api("GET", "/api/groups");
+    return (answer.groups ?? [])
+      .filter((entry) => entry.role === "moderator" && !groupItem(vault, entry.group))
+      .map((entry) => entry.group);
+  }
+
+  // Become co-moderator: the latest roster must name this identity key and be
+  // signed by a therapist of the signed `directory`; this device then admits
+  // a member key of its own in a roster it signs.
+  async function takeUpModeration({ group, name, directory = [] }) {
+    if (groupItem(vault, group)) {
+      throw new ComposeError("You already take part in this group.");
+    }
+    const about = await api("GET", `/api/groups/${group}`);
+    if (typeof about.roster !== "string") {
+      throw new MalformedError("No other moderator has named this account in that group.");
+    }
+    let listing = { group, name: "Private group" };
+    const listedAnswer = await api("GET", "/api/directory");
+    for (const entry of listedAnswer.groups ?? []) {
+      const listed = verifiedListing(entry);
+      if (listed && listed.group === group) listing = listed.listing;
+    }
+    const own = b64uEncode(identity.publicKey);
+    let taken = null;
+    for (const moderator of about.moderators ?? []) {
+      const therapist = directory.find((t) => b64uEncode(t.identityKey) === moderator.identity_key);
+      if (!therapist || moderator.identity_key === own) continue;
+      const fresh = items.newItem({
+        groupId: b64uDecode(group, { length: ID_BYTES }),
+        role: "moderator",
+        moderatorKey: therapist.identityKey,
+        listing,
+        name,
+        now: nowSeconds(),
+      });
+      try {
+        taken = {
+          fresh,
+          ...items.takeUpModeration(
+            identity,
+            fresh,
+            b64uDecode(about.roster),
+            therapist.identityKey,
+          ),
+        };
+        break;
+      } catch (error) {
+        if (!(error instanceof ProtocolError)) throw error;
+      }
+    }
+    if (taken === null) {
+      throw new MalformedError("No therapist of the directory named this account moderator.");
+    }
+    await serial(async () => {
+      // Private keys are committed before anything refers to them.
+      const write = vault.write(null, { ...taken.fresh, status: "requested" });
+      await vault.commit([write]);
+      await register(write.id);
+      await api("PUT", `/api/groups/${group}/roster`, { roster: b64uEncode(taken.signed) });
+      await retryOnConflict(async () => {
+        const current = itemOf(group);
+        let value = {
+          ...current.data,
+          moderator_key: own,
+          state: taken.item.state,
+          roster: taken.item.roster,
+          status: taken.item.status,
+        };
+        // Its first key goes to every member, as for anyone who joins.
+        value = await rotate(value);
+        await vault.commit([vault.write(current.id, value)]);
+      }, vault.sync);
+      await sendOutbox(group);
+    });
+    emit(group);
   }
 
   // Sends committed group messages to the stream; a retry of a stored one is
@@ -1062,7 +1187,12 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
       } catch {
         continue;
       }
-      await publish(group, signed);
+      try {
+        await publish(group, signed);
+      } catch (error) {
+        // The other moderator recorded it first; its roster comes with the stream.
+        if (error?.code !== "roster_rollback") throw error;
+      }
     }
   }
 
@@ -1075,6 +1205,9 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
     decline,
     setMember,
     setPaused,
+    setCoModerator,
+    moderationOffers,
+    takeUpModeration,
     editListing,
     removeMessage,
     leave,

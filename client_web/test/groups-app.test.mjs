@@ -251,3 +251,61 @@ test("an invite-only group is joined by its id, its host trusted from the direct
   const stranger = hub.attach(await openDevice(newAccount()));
   await assert.rejects(stranger.groups.requestJoin({ group, name: "Eve", directory: [] }));
 });
+
+test("a co-moderator takes up the group, moderates, and can be named off", async () => {
+  const { hub, mod, sam, kim, group } = await hostedGroup();
+  const bo = hub.attach(await openDevice(newAccount()));
+  const therapistOf = (device) => ({
+    account: device.account.account,
+    identityKey: device.account.identity.publicKey,
+  });
+  const directory = [therapistOf(mod), therapistOf(bo)];
+  await mod.groups.setCoModerator(group, therapistOf(bo));
+  await hub.deliver();
+  // Routed to Bo before he takes it up: no warning, an offer.
+  assert.ok(!hub.updates.some((u) => u.account === bo.account.account && u.kind === "warning"));
+  assert.deepEqual(await bo.groups.moderationOffers(), [group]);
+  await bo.groups.takeUpModeration({ group, name: "Bo", directory });
+  await hub.deliver();
+  assert.deepEqual(await bo.groups.moderationOffers(), []);
+  assert.equal(itemOf(bo, group).role, "moderator");
+  assert.equal(itemOf(bo, group).status, "member");
+  assert.equal(itemOf(bo, group).listing.name, "Evening circle");
+  const moderators = items.heldRoster(itemOf(sam, group)).moderators.map((k) => b64uEncode(k));
+  assert.deepEqual(
+    new Set(moderators),
+    new Set([mod, bo].map((d) => b64uEncode(d.account.identity.publicKey))),
+  );
+
+  await bo.groups.sendText(group, "Hello, I co-moderate");
+  const id = await sam.groups.sendText(group, "Welcome Bo");
+  await hub.deliver();
+  for (const device of [mod, sam, kim]) {
+    assert.ok(texts(device, group).includes("Hello, I co-moderate"));
+  }
+  assert.ok(texts(bo, group).includes("Welcome Bo"));
+
+  // Rosters and removals Bo signs are honoured by every member.
+  const kimKey = members(itemOf(bo, group)).find((m) => m.name === "Kim").memberKey;
+  await bo.groups.setMember(group, kimKey, "mute");
+  await hub.deliver();
+  assert.ok(eventsOf(kim, group).includes("Kim muted"));
+  await bo.groups.setPaused(group, true);
+  await hub.deliver();
+  assert.ok(isPaused(itemOf(sam, group)));
+  await bo.groups.setPaused(group, false);
+  await bo.groups.removeMessage(group, id);
+  await hub.deliver();
+  for (const device of [mod, sam, kim, bo]) {
+    assert.ok(!texts(device, group).includes("Welcome Bo"));
+  }
+
+  // The host, who has not seen Bo's last rosters yet, signs on top of them.
+  await mod.groups.setCoModerator(group, therapistOf(bo), false);
+  await hub.deliver();
+  assert.equal(itemOf(bo, group).role, "member");
+  await assert.rejects(bo.groups.setPaused(group, true));
+  await sam.groups.sendText(group, "Still here");
+  await hub.deliver();
+  assert.ok(texts(bo, group).includes("Still here"));
+});
