@@ -360,6 +360,28 @@ def roster_events(old: Roster | None, new: Roster) -> list[RosterEvent]:
     return events
 
 
+def _verify_first(item: dict[str, Any], signed: bytes, gid: bytes) -> tuple[bytes, Roster]:
+    """A first roster signed by the host the member trusts, or by a co-moderator.
+
+    The co-moderator must be one this member key wrote its request to (a
+    therapist of the signed directory), in a roster that names the host too
+    (section 15.2, "Co-moderation"). Returns the key that verified it.
+    """
+    host = b64u_decode(item["moderator_key"], ED25519_PUBLIC_KEY_BYTES)
+    try:
+        return host, group_roster.verify_first_roster(signed, gid, host)
+    except ProtocolError:
+        for known in item.get("co_moderators", {}).values():
+            key = b64u_decode(known["identity_key"], ED25519_PUBLIC_KEY_BYTES)
+            try:
+                roster = group_roster.verify_first_roster(signed, gid, key)
+            except ProtocolError:
+                continue
+            if host in roster.moderators:
+                return key, roster
+        raise
+
+
 def accept_roster(item: dict[str, Any], signed: bytes) -> tuple[dict[str, Any], list[RosterEvent]]:
     """Verify a signed roster and adopt it; raises and changes nothing if it does not verify.
 
@@ -371,8 +393,7 @@ def accept_roster(item: dict[str, Any], signed: bytes) -> tuple[dict[str, Any], 
     state = state_of(item)
     gid = group_id(item)
     if state is None:
-        moderator_key = b64u_decode(item["moderator_key"], ED25519_PUBLIC_KEY_BYTES)
-        roster = group_roster.verify_first_roster(signed, gid, moderator_key)
+        moderator_key, roster = _verify_first(item, signed, gid)
         own = roster.state_of(member_key(item))
         if own not in PRESENT:
             # Verified, but not (or no longer) for this member: nothing to hold.
@@ -583,17 +604,56 @@ def seal_to_moderator(
     return {**item, "moderator_session": session}, outgoing.envelope
 
 
+def seal_to_co_moderator(
+    item: dict[str, Any], account: str, key: bytes, payload: bytes, bundle: Bundle | None
+) -> tuple[dict[str, Any], bytes]:
+    """Encrypt a join request or report to a co-moderator's account, as to the host."""
+    known = dict(item.get("co_moderators", {}))
+    stored = known.get(account, {}).get("session")
+    if stored is not None:
+        state = decode_state(b64u_decode(stored))
+    else:
+        if bundle is None or bundle.identity_key != key:
+            raise MalformedError("The keys offered are not the co-moderator's identity key.")
+        state = sessions.start_session(member_identity(item), bundle)
+    outgoing = sessions.encrypt(state, payload)
+    known[account] = {
+        "identity_key": b64u_encode(key),
+        "session": b64u_encode(encode_state(outgoing.state)),
+    }
+    return {**item, "co_moderators": known}, outgoing.envelope
+
+
 def open_from_moderator(item: dict[str, Any], data: bytes) -> tuple[dict[str, Any], bytes]:
-    """Open the moderator's answer to this member key (a decline) in the join session."""
+    """Open a moderator's answer to this member key (a decline) in its join session.
+
+    The host's session is tried first, then each co-moderator's this member
+    key wrote to; the answer must come from the key of the session it opens in.
+    """
     stored = item.get("moderator_session")
-    if stored is None:
-        raise MalformedError("There is no session with the moderator to open this.")
-    peer, payload, session, _prekeys = open_pairwise(
-        member_identity(item), item["prekeys"], stored, data
-    )
-    if peer != b64u_decode(item["moderator_key"], ED25519_PUBLIC_KEY_BYTES):
-        raise MalformedError("The answer does not come from the group's moderator.")
-    return {**item, "moderator_session": session}, payload
+    if stored is not None:
+        try:
+            peer, payload, session, _prekeys = open_pairwise(
+                member_identity(item), item["prekeys"], stored, data
+            )
+        except ProtocolError:
+            peer = None
+        if peer is not None:
+            if peer != b64u_decode(item["moderator_key"], ED25519_PUBLIC_KEY_BYTES):
+                raise MalformedError("The answer does not come from the group's moderator.")
+            return {**item, "moderator_session": session}, payload
+    for account, known in item.get("co_moderators", {}).items():
+        try:
+            peer, payload, session, _prekeys = open_pairwise(
+                member_identity(item), item["prekeys"], known["session"], data
+            )
+        except ProtocolError:
+            continue
+        if b64u_encode(peer) != known["identity_key"]:
+            raise MalformedError("The answer does not come from the group's co-moderator.")
+        co = {**item["co_moderators"], account: {**known, "session": session}}
+        return {**item, "co_moderators": co}, payload
+    raise MalformedError("There is no session with the moderator to open this.")
 
 
 def open_from_applicant(

@@ -215,7 +215,8 @@ async def _send_outbox(workspace: Workspace, group: str) -> None:
                 from_key=entry.get("from_key"),
             )
         except ServerError as exc:
-            if exc.code not in ("not_found", "blocked"):
+            # `forbidden`: a co-moderator no longer named is no address either.
+            if exc.code not in ("not_found", "blocked", "forbidden"):
                 raise
         done.add(entry["cmid"])
 
@@ -350,6 +351,15 @@ async def _adopt_roster(
     was_member = value.get("status") == "member"
     value, events = group_items.accept_roster(value, signed)
     value = _role_from_roster(workspace, value)
+    if value.get("requests"):
+        # A request the other moderator answered with a roster is no longer waiting.
+        roster = group_items.held_roster(value)
+        waiting = [
+            r
+            for r in value["requests"]
+            if roster.entry(b64u_decode(r["member_key"], ED25519_PUBLIC_KEY_BYTES)) is None
+        ]
+        value = {**value, "requests": waiting}
     updates = []
     own = group_items.member_key(value)
     for event in events:
@@ -792,6 +802,38 @@ async def create_group(
     return str(value["group"])
 
 
+async def _to_co_moderators(
+    workspace: Workspace, value: dict[str, Any], payload: bytes, *, discover: bool
+) -> dict[str, Any]:
+    """Queue a join request (or report) to each co-moderator too, so either can answer.
+
+    With `discover` (when asking to join), a co-moderator is any other
+    moderator the server names for the group whose identity key the signed
+    directory lists for the same account (the same trust as in a private
+    group's host); a report goes to those the request went to.
+    """
+    own = b64u_encode(group_items.member_key(value))
+    known = dict(value.get("co_moderators", {}))
+    if discover:
+        answer = await workspace.http.get(f"/api/groups/{value['group']}")
+        keys = {t.account: t.identity_key for t in await therapists.cached(workspace)}
+        for moderator in answer.get("moderators", []) if isinstance(answer, dict) else []:
+            account = moderator.get("account") if isinstance(moderator, dict) else None
+            listed = keys.get(account) if isinstance(account, str) else None
+            if listed is None or listed != moderator.get("identity_key"):
+                continue
+            if account != value.get("moderator") and listed != value["moderator_key"]:
+                known[str(account)] = {"identity_key": listed, "session": None}
+    for account, entry in known.items():
+        bundle = None
+        if entry.get("session") is None:
+            bundle = await sender.fetch_bundle(workspace, account)
+        raw = b64u_decode(entry["identity_key"], ED25519_PUBLIC_KEY_BYTES)
+        value, envelope = group_items.seal_to_co_moderator(value, account, raw, payload, bundle)
+        value = _queue(value, envelope, to=account, from_key=own)
+    return value
+
+
 async def _register(workspace: Workspace, item_id: str) -> None:
     """Publish the member key's prekeys, which registers it for this account."""
     value = workspace.vault.items[item_id].value
@@ -847,6 +889,7 @@ async def request_join(workspace: Workspace, group: str, name: str, note: str = 
     value = _queue(
         value, envelope, to=moderator, from_key=b64u_encode(group_items.member_key(value))
     )
+    value = await _to_co_moderators(workspace, value, request, discover=True)
     async with workspace.lock:
         batch = workspace.vault.batch()
         item_id = batch.put(value)
@@ -1142,6 +1185,7 @@ async def report(workspace: Workspace, group: str, message_id: str, reason: str)
         value, envelope = group_items.seal_to_moderator(value, body, bundle)
         own = b64u_encode(group_items.member_key(value))
         value = _queue(value, envelope, to=str(value["moderator"]), from_key=own)
+        value = await _to_co_moderators(workspace, value, body, discover=False)
         batch = workspace.vault.batch()
         batch.put(value, item.id)
         await workspace.commit(batch)

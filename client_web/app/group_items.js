@@ -346,14 +346,35 @@ export function rosterEvents(old, next) {
 // Verifies a signed roster and adopts it: {item, events}. The first is checked
 // against the moderator key of the signed listing, later ones against the
 // moderators held, never an older version (RosterRollbackError).
+// A first roster signed by the host the member trusts, or by a co-moderator
+// it wrote its request to (a therapist of the signed directory) in a roster
+// that names the host too (PROTOCOL.md 15.2, "Co-moderation").
+function verifyFirst(item, signed, groupId) {
+  const host = b64uDecode(item.moderator_key, { length: ED25519_PUBLIC_KEY_BYTES });
+  try {
+    return { moderatorKey: host, roster: verifyFirstRoster(signed, groupId, host) };
+  } catch (error) {
+    for (const known of Object.values(item.co_moderators ?? {})) {
+      const key = b64uDecode(known.identity_key, { length: ED25519_PUBLIC_KEY_BYTES });
+      let roster;
+      try {
+        roster = verifyFirstRoster(signed, groupId, key);
+      } catch {
+        continue;
+      }
+      if (roster.moderators.some((k) => bytesEqual(k, host))) return { moderatorKey: key, roster };
+    }
+    throw error;
+  }
+}
+
 export function acceptRoster(item, signed) {
   const state = stateOfItem(item);
   const groupId = groupIdOf(item);
   let next;
   let events;
   if (state === null) {
-    const moderatorKey = b64uDecode(item.moderator_key, { length: ED25519_PUBLIC_KEY_BYTES });
-    const roster = verifyFirstRoster(signed, groupId, moderatorKey);
+    const { moderatorKey, roster } = verifyFirst(item, signed, groupId);
     const own = stateOf(roster, memberKeyOf(item));
     if (!PRESENT.includes(own)) {
       // Verified, but not (or no longer) for this member: nothing to hold.
@@ -571,6 +592,27 @@ export function sealToModerator(item, payloadBytes, started) {
 }
 
 // The moderator answers a member key in the session its request set up.
+// A join request or report to a co-moderator's account, as to the host; its
+// session is kept under `co_moderators[account]`.
+export function sealToCoModerator(item, account, key, payloadBytes, started) {
+  const stored = item.co_moderators?.[account]?.session;
+  let state;
+  if (stored) {
+    state = importSession(stored);
+  } else {
+    if (!started || !bytesEqual(peerIdentityOf(started, memberIdentity(item)), key)) {
+      throw new MalformedError("The keys offered are not the co-moderator's identity key.");
+    }
+    state = started;
+  }
+  const sealed = encryptPayload(state, payloadBytes);
+  const entry = { identity_key: b64uEncode(key), session: exportSession(sealed.state) };
+  return {
+    item: { ...item, co_moderators: { ...(item.co_moderators ?? {}), [account]: entry } },
+    envelope: sealed.envelope,
+  };
+}
+
 export function sealToApplicant(item, key, payloadBytes) {
   const stored = item.applicants?.[key];
   if (!stored) throw new MalformedError("There is no session with this member key to answer in.");

@@ -262,7 +262,8 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
         await conn.request(frame, entry.cmid);
       } catch (error) {
         // A member key that is gone (it left, or was removed) is no address.
-        if (error?.code !== "not_found" && error?.code !== "blocked") throw error;
+        // `forbidden`: a co-moderator no longer named is no address either.
+        if (!["not_found", "blocked", "forbidden"].includes(error?.code)) throw error;
       }
       done.add(entry.cmid);
     }
@@ -339,6 +340,14 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
     const wasMember = start.status === "member";
     const accepted = items.acceptRoster(start, signed);
     let value = roleFromRoster(accepted.item);
+    if (value.requests?.length) {
+      // A request the other moderator answered with a roster is no longer waiting.
+      const roster = items.heldRoster(value);
+      const waiting = value.requests.filter(
+        (r) => rosterEntry(roster, b64uDecode(r.member_key)) === null,
+      );
+      value = { ...value, requests: waiting };
+    }
     const updates = [];
     for (const event of accepted.events) {
       const next = nextSeq(value);
@@ -602,16 +611,11 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
       throw new NotAMemberError("The envelope is for another member key.");
     }
     if (!fromKey) {
-      const stored = start.moderator_session;
-      if (!stored) throw new MalformedError("There is no session with the moderator.");
-      const opened = items.openPairwise(items.memberIdentity(start), start.prekeys, stored, data);
-      if (b64uEncode(opened.peer) !== start.moderator_key) {
-        throw new MalformedError("The answer does not come from the group's moderator.");
-      }
-      let value = { ...start, moderator_session: opened.session };
-      if (opened.payload.type === "text" && value.status === "requested") {
-        value = { ...value, status: "declined", declined: opened.payload.body };
-        return { value, update: tell(group, "declined", opened.payload.body) };
+      const answered = openFromModerators(start, data);
+      let value = answered.value;
+      if (answered.payload.type === "text" && value.status === "requested") {
+        value = { ...value, status: "declined", declined: answered.payload.body };
+        return { value, update: tell(group, "declined", answered.payload.body) };
       }
       return { value, update: tell(group, "none") };
     }
@@ -634,6 +638,48 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
       return { value: acceptListing(value, opened.payload), update: tell(group, "listing") };
     }
     return { value, update: tell(group, "none") };
+  }
+
+  // A moderator's answer to this member key (a decline): the host's session is
+  // tried first, then each co-moderator's this key wrote to; the answer must
+  // come from the key of the session it opens in.
+  function openFromModerators(start, data) {
+    const identity = items.memberIdentity(start);
+    if (start.moderator_session) {
+      let opened = null;
+      try {
+        opened = items.openPairwise(identity, start.prekeys, start.moderator_session, data);
+      } catch (error) {
+        if (!(error instanceof ProtocolError)) throw error;
+      }
+      if (opened) {
+        if (b64uEncode(opened.peer) !== start.moderator_key) {
+          throw new MalformedError("The answer does not come from the group's moderator.");
+        }
+        return {
+          value: { ...start, moderator_session: opened.session },
+          payload: opened.payload,
+        };
+      }
+    }
+    for (const [account, known] of Object.entries(start.co_moderators ?? {})) {
+      let opened;
+      try {
+        opened = items.openPairwise(identity, start.prekeys, known.session, data);
+      } catch (error) {
+        if (!(error instanceof ProtocolError)) throw error;
+        continue;
+      }
+      if (b64uEncode(opened.peer) !== known.identity_key) {
+        throw new MalformedError("The answer does not come from the group's co-moderator.");
+      }
+      const coModerators = {
+        ...start.co_moderators,
+        [account]: { ...known, session: opened.session },
+      };
+      return { value: { ...start, co_moderators: coModerators }, payload: opened.payload };
+    }
+    throw new MalformedError("There is no session with the moderator.");
   }
 
   // What an envelope that does not open leaves behind: a key from before a
@@ -804,7 +850,9 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
     if (b64uEncode(started.peer.identityKey) !== listed.identityKey) {
       throw new MalformedError("The moderator's keys are not those of the signed listing.");
     }
-    value = sealToModerator(value, items.joinRequest(value, note), started.state);
+    const joinPayload = items.joinRequest(value, note);
+    value = sealToModerator(value, joinPayload, started.state);
+    value = await toCoModerators(value, joinPayload, directory);
     await serial(async () => {
       const write = vault.write(null, value);
       await vault.commit([write]);
@@ -812,6 +860,37 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
       await sendOutbox(group);
     });
     emit(group);
+  }
+
+  // A join request (or report) to each co-moderator too, so either can answer.
+  // With `directory` (when asking to join), a co-moderator is any other
+  // moderator the server names whose identity key the signed directory lists
+  // for the same account; a report goes to those the request went to.
+  async function toCoModerators(start, payload, directory = null) {
+    let value = start;
+    const known = { ...(value.co_moderators ?? {}) };
+    if (directory !== null) {
+      const about = await api("GET", `/api/groups/${value.group}`);
+      for (const moderator of about.moderators ?? []) {
+        const therapist = directory.find((t) => t.account === moderator.account);
+        if (!therapist || b64uEncode(therapist.identityKey) !== moderator.identity_key) continue;
+        if (moderator.account === value.moderator) continue;
+        if (moderator.identity_key === value.moderator_key) continue;
+        known[moderator.account] = { identity_key: moderator.identity_key, session: null };
+      }
+    }
+    const own = b64uEncode(items.memberKeyOf(value));
+    for (const [account, entry] of Object.entries(known)) {
+      let started = null;
+      if (!entry.session) {
+        const bundle = await api("GET", `/api/bundle/${encodeURIComponent(account)}`);
+        started = startSession(items.memberIdentity(value), bundle).state;
+      }
+      const key = b64uDecode(entry.identity_key, { length: ED25519_PUBLIC_KEY_BYTES });
+      const sealed = items.sealToCoModerator(value, account, key, payload, started);
+      value = queue(sealed.item, sealed.envelope, { to: account, from_key: own });
+    }
+    return value;
   }
 
   function sealToModerator(value, payload, startedState) {
@@ -960,7 +1039,8 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
           throw new MalformedError("The moderator's keys are not those of the signed listing.");
         }
       }
-      const value = sealToModerator(item.data, body, started?.state ?? null);
+      let value = sealToModerator(item.data, body, started?.state ?? null);
+      value = await toCoModerators(value, body);
       await vault.commit([vault.write(item.id, value)]);
       await sendOutbox(group);
     });

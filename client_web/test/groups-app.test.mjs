@@ -300,6 +300,29 @@ test("a co-moderator takes up the group, moderates, and can be named off", async
     assert.ok(!texts(device, group).includes("Welcome Bo"));
   }
 
+  // A request reaches both moderators; Bo admits, and the host's copy goes.
+  const lee = hub.attach(await openDevice(newAccount()));
+  await lee.groups.requestJoin({ group, name: "Lee", note: "Bo knows me", directory });
+  await hub.deliver();
+  for (const device of [mod, bo]) {
+    assert.deepEqual(
+      itemOf(device, group).requests.map((r) => r.note),
+      ["Bo knows me"],
+    );
+  }
+  await bo.groups.admit(group, itemOf(bo, group).requests[0].member_key);
+  await hub.deliver();
+  assert.equal(itemOf(lee, group).status, "member");
+  assert.deepEqual(itemOf(mod, group).requests, []);
+  // A report reaches both, privately.
+  const reported = await bo.groups.sendText(group, "A message to report");
+  await hub.deliver();
+  await lee.groups.report(group, reported, "Testing reports");
+  await hub.deliver();
+  for (const device of [mod, bo]) {
+    assert.match(reports(device.vault, group)[0].data.body, /Testing reports/);
+  }
+
   // The host, who has not seen Bo's last rosters yet, signs on top of them.
   await mod.groups.setCoModerator(group, therapistOf(bo), false);
   await hub.deliver();

@@ -458,6 +458,7 @@ async def test_a_co_moderator_takes_part_and_moderates_until_no_longer_named(ser
     """Ana names Bo co-moderator; members verify rosters either signs; Ana can name him off."""
     ana, sam, kim, group = await hosted_group(server)
     bo, _ = await new_therapist(server, "Dr. Bo Lind")
+    clients = [ana, sam, kim, bo]
     try:
         await bo.connect()
         await ana.set_co_moderator(group, bo.account)
@@ -511,6 +512,29 @@ async def test_a_co_moderator_takes_part_and_moderates_until_no_longer_named(ser
         listed = {entry.group: entry for entry in await sam.group_directory()}
         assert listed[group].listing["rules"] == "Be kind. Bo and Ana moderate."
 
+        # A request reaches both moderators; Bo admits, and Ana's copy goes.
+        lee, _ = await new_client(server)
+        clients.append(lee)
+        await lee.connect()
+        await lee.join_group(group, "Lee", "Bo knows me")
+        for moderator in (ana, bo):
+            (asked,) = await wait_for_requests(moderator, group, 1)
+            assert asked["note"] == "Bo knows me"
+        await bo.admit(group, asked["member_key"])
+        await until(lee, group, lambda: lee.group_status(group) == "member")
+        await until(ana, group, lambda: ana.group_requests(group) == [])
+        # A report reaches both, privately.
+        sent = await bo.send_group(group, "A message to report")
+        await until(lee, group, lambda: "A message to report" in bodies(lee, group))
+        await lee.report_group_message(group, sent["id"], "Testing reports")
+        for moderator in (ana, bo):
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + WAIT
+            while not moderator.group_reports(group):
+                assert loop.time() < deadline, "the report never reached a moderator"
+                with contextlib.suppress(AnswerTimeoutError):
+                    await moderator.receive(0.3)
+
         # Ana stops naming Bo: he reads on as a member and moderates no more.
         await ana.set_co_moderator(group, bo.account, add=False)
         await until(
@@ -523,4 +547,4 @@ async def test_a_co_moderator_takes_part_and_moderates_until_no_longer_named(ser
         await sam.send_group(group, "Still here")
         await until(bo, group, lambda: "Still here" in bodies(bo, group))
     finally:
-        await close_all(ana, sam, kim, bo)
+        await close_all(*clients)
