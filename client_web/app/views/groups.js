@@ -6,6 +6,7 @@
 import { ROSTER_FLAG_INVITE_ONLY } from "../../lib/constants.js";
 import { b64uEncode } from "../../lib/encoding.js";
 import { request } from "../api.js";
+import { loadDirectory } from "../directory.js";
 import { clear, h } from "../dom.js";
 import * as items from "../group_items.js";
 import {
@@ -293,13 +294,15 @@ export function groupsScreen(ctx, { workspace, go }) {
               class: "button button--secondary",
               text: "Co-moderate this group",
               onClick: async () => {
-                const ok = await attempt(failure, () =>
-                  workspace.groups.takeUpModeration({
+                const ok = await attempt(failure, async () => {
+                  // The therapist who named this one is checked against the directory as it is now.
+                  workspace.directory = await loadDirectory();
+                  await workspace.groups.takeUpModeration({
                     group: offered,
                     name: name.value.trim(),
                     directory: workspace.directory,
-                  }),
-                );
+                  });
+                });
                 if (ok) go("group", { group: offered });
               },
             }),
@@ -711,6 +714,15 @@ export function groupScreen(ctx, { workspace, go, group }) {
   groups.pull(group).catch((failure) => {
     error.textContent = describe(failure);
   });
+  if (workspace.role === "therapist") {
+    // A colleague to name co-moderator may have joined since the directory loaded.
+    loadDirectory()
+      .then((therapists) => {
+        workspace.directory = therapists;
+        render();
+      })
+      .catch(() => {});
+  }
   render();
 
   return h(
