@@ -42,6 +42,8 @@ from server.storage import Storage
 
 # pg_advisory_xact_lock's key for the writers' turns (see above).
 WRITER_LOCK = 0x5175_6965_746C_0002
+# The channel of server/wakeup.py, which imports this module's neighbours.
+WAKEUP_CHANNEL = "quietline_wakeup"
 CONNECT_TIMEOUT_SECONDS = 5
 # SQLSTATE classes of a server that refuses work for want of a resource
 # (53: disk full, out of memory, too many connections) or is shutting down or
@@ -77,6 +79,12 @@ class PostgresConnection:
     def __init__(self, raw: psycopg.Connection[Any]) -> None:
         self.raw = raw
         self._changes = 0
+        # Wake-ups of this transaction (server/wakeup.py), sent in one
+        # statement just before COMMIT rather than one round trip each.
+        self._wakeups: set[str] = set()
+
+    def notify_on_commit(self, payload: str) -> None:
+        self._wakeups.add(payload)
 
     @property
     def in_transaction(self) -> bool:
@@ -92,6 +100,15 @@ class PostgresConnection:
         return self._changes
 
     def execute(self, sql: str, parameters: Any = (), /) -> Any:
+        if sql == "COMMIT" and self._wakeups:
+            payloads, self._wakeups = sorted(self._wakeups), set()
+            # Inside the transaction: PostgreSQL delivers them only if it commits.
+            self.raw.execute(
+                "SELECT pg_notify(%s, payload) FROM unnest(%s::text[]) AS payload",
+                (WAKEUP_CHANNEL, payloads),
+            )
+        elif sql == "ROLLBACK":
+            self._wakeups.clear()
         if parameters:
             cursor = self.raw.execute(translate(sql), parameters)
         else:
@@ -121,8 +138,8 @@ class PostgresConnection:
 
 def begin_write(conn: Any) -> None:
     """Begin a transaction in the writers' turn (see above); admin commands take it too."""
-    conn.execute("BEGIN")
-    conn.execute("SELECT pg_advisory_xact_lock(?)", (WRITER_LOCK,))
+    # Both in one round trip: a statement without parameters may hold several.
+    conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({WRITER_LOCK})")
 
 
 def _sqlstate(error: BaseException) -> str:

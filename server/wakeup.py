@@ -29,9 +29,10 @@ SQLite has one process and needs none of this: `notify` does nothing there,
 and server/listener.py listens only on PostgreSQL.
 """
 
+from server.postgres import WAKEUP_CHANNEL
 from server.storage import Connection
 
-CHANNEL = "quietline_wakeup"
+CHANNEL = WAKEUP_CHANNEL
 ENVELOPE = "e"
 VAULT = "v"
 SESSIONS = "s"
@@ -39,6 +40,12 @@ TARGET = "t"
 
 
 def notify(conn: Connection, kind: str, account: bytes) -> None:
-    """In the storing transaction: tell every process, on commit, that `account` has news."""
+    """In the storing transaction: tell every process, on commit, that `account` has news.
+
+    The connection collects them and sends them all in one statement just
+    before COMMIT (server/postgres.py); a ROLLBACK forgets them. An operation
+    undone by its savepoint alone may leave its wake-up in: a wake-up that
+    finds nothing new in the store costs one read and changes nothing.
+    """
     if conn.engine == "postgresql":
-        conn.execute("SELECT pg_notify(?, ?)", (CHANNEL, f"{kind}:{account.hex()}"))
+        conn.notify_on_commit(f"{kind}:{account.hex()}")  # type: ignore[attr-defined]
