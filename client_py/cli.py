@@ -746,12 +746,14 @@ async def cmd_groups(args: argparse.Namespace, profile: Profile, out: Output) ->
         await _fetch_pending(client)
         mine = client.my_groups()
         listed = await client.group_directory()
+        offers = await client.moderation_offers()
         out.data(
             {
                 "groups": [
                     {k: v.get(k) for k in ("group", "role", "status", "name", "muted", "listing")}
                     for v in mine
                 ],
+                "moderation_offers": offers,
                 "directory": [dataclasses.asdict(listing) for listing in listed],
             }
         )
@@ -760,6 +762,8 @@ async def cmd_groups(args: argparse.Namespace, profile: Profile, out: Output) ->
             out.line("  " + _group_line(value))
             for text in value.get("warnings", [])[-3:]:
                 out.line(f"    warning: {text}")
+        for group in offers:
+            out.line(f"Named co-moderator of [{group}]: `group moderate {group} --as NAME`")
         own = {value["group"] for value in mine}
         others = [listing for listing in listed if listing.group not in own]
         if others:
@@ -791,6 +795,16 @@ async def cmd_group(args: argparse.Namespace, profile: Profile, out: Output) -> 
             )
             out.data({"group": group})
             out.line(f"Group created: {group}")
+        finally:
+            await client.close()
+        return EXIT_OK
+    if action == "moderate":
+        client = await _login(args, profile)
+        try:
+            await client.connect()
+            await client.take_up_moderation(args.group, args.as_name)
+            out.data({"group": args.group, "role": "moderator"})
+            out.line("You co-moderate this group now; members see your name when you write.")
         finally:
             await client.close()
         return EXIT_OK
@@ -848,6 +862,9 @@ async def _group_action(client: Client, group: str, args: argparse.Namespace, ou
     elif action in ("mute-member", "unmute-member", "remove-member"):
         await client.set_group_member(group, args.member, action.removesuffix("-member"))
         out.line("Done; the new member list is signed and sent.")
+    elif action in ("add-moderator", "remove-moderator"):
+        await client.set_co_moderator(group, args.account, action == "add-moderator")
+        out.line("Done; the new member list, naming the moderators, is signed and sent.")
     elif action in ("pause", "resume"):
         await client.pause_group(group, action == "pause")
         out.line("Paused." if action == "pause" else "Open for writing again.")
@@ -1068,6 +1085,10 @@ def build_parser() -> argparse.ArgumentParser:
         ("remove-member", "remove a member; every key is replaced (moderators)"),
     ):
         group_sub(name, text, "group", "member")
+    group_sub("add-moderator", "name a therapist co-moderator (moderators)", "group", "account")
+    group_sub("remove-moderator", "stop naming a co-moderator (moderators)", "group", "account")
+    moderate = group_sub("moderate", "take up co-moderating a group you were named in", "group")
+    moderate.add_argument("--as", dest="as_name", required=True, help="your name in this group")
     group_sub("pause", "pause the group: only moderators write (moderators)", "group")
     group_sub("resume", "end a pause (moderators)", "group")
     group_sub("rules", "replace the rules (moderators; - for stdin)", "group", "text")

@@ -349,6 +349,17 @@ class Client:
         """`action` is mute, unmute or remove."""
         await groups.set_member(self.workspace, group, member_key, action)
 
+    async def set_co_moderator(self, group: str, account: str, add: bool = True) -> None:
+        """Name (add) or stop naming a therapist of the directory as co-moderator."""
+        await groups.set_co_moderator(self.workspace, group, account, add)
+
+    async def moderation_offers(self) -> list[str]:
+        """Groups another therapist named this account co-moderator of, not taken up yet."""
+        return await groups.moderation_offers(self.workspace)
+
+    async def take_up_moderation(self, group: str, name: str) -> None:
+        await groups.take_up_moderation(self.workspace, group, name)
+
     async def pause_group(self, group: str, paused: bool) -> None:
         await groups.set_paused(self.workspace, group, paused)
 

@@ -36,6 +36,7 @@ from crypto.constants import (
     GROUP_NAME_SALT_BYTES,
     ID_BYTES,
     MAX_GROUP_MEMBERS,
+    MAX_GROUP_MODERATORS,
     MEMBER_ADMITTED,
     MEMBER_LEFT,
     MEMBER_MUTED,
@@ -54,6 +55,8 @@ from crypto.session_state import decode_state, encode_state
 from crypto.x3dh import Bundle, parse_bundle
 
 PRESENT = (MEMBER_ADMITTED, MEMBER_MUTED)
+# A member's name before its sender key (which carries the name) arrives.
+UNNAMED = "A member"
 # Warnings kept on a group item, newest last; older ones are dropped.
 MAX_WARNINGS = 20
 # Join requests a moderator keeps waiting at once; the server bounds them too.
@@ -278,6 +281,58 @@ def set_paused(moderator: IdentityKeyPair, item: dict[str, Any], paused: bool) -
     return group_roster.sign_roster(moderator.seed, _next(roster, list(roster.entries), flags))
 
 
+def set_moderators(signer: IdentityKeyPair, item: dict[str, Any], moderators: list[bytes]) -> bytes:
+    """The next signed roster naming `moderators` (a co-moderator added or removed).
+
+    The signer stays a moderator: a moderator hands the group over by
+    deleting it, never by signing itself out.
+    """
+    roster = held_roster(item)
+    if signer.public not in moderators:
+        raise MalformedError("A moderator cannot sign itself out of its group.")
+    if not 1 <= len(moderators) <= MAX_GROUP_MODERATORS or len(set(moderators)) != len(moderators):
+        raise MalformedError(f"A group has 1 to {MAX_GROUP_MODERATORS} different moderators.")
+    changed = Roster(
+        group_id=roster.group_id,
+        version=roster.version + 1,
+        flags=roster.flags,
+        max_members=roster.max_members,
+        moderators=tuple(moderators),
+        entries=roster.entries,
+    )
+    return group_roster.sign_roster(signer.seed, changed)
+
+
+def take_up_moderation(
+    co_moderator: IdentityKeyPair,
+    item: dict[str, Any],
+    signed: bytes,
+    trusted: bytes,
+) -> tuple[dict[str, Any], bytes]:
+    """A co-moderator's first step: verify the roster naming it, then admit its own member key.
+
+    `signed` is the group's latest roster, verified against `trusted`, the
+    identity key of the moderator who named this one (from the signed
+    directory). The co-moderator then signs the next roster with its own new
+    member key admitted, and from there on trusts rosters signed by either
+    moderator, like every member (section 15.2).
+    """
+    gid = group_id(item)
+    roster = group_roster.verify_first_roster(signed, gid, trusted)
+    if co_moderator.public not in roster.moderators:
+        raise NotAMemberError("The roster does not name this account as a moderator.")
+    present = sum(1 for e in roster.entries if e.state in PRESENT)
+    if present >= roster.max_members:
+        raise MalformedError(f"The group is full ({roster.max_members} members).")
+    entry = _entry_for(gid, item, MEMBER_ADMITTED, roster.version + 1)
+    entries = [e for e in roster.entries if e.member_key != entry.member_key]
+    own_signed = group_roster.sign_roster(co_moderator.seed, _next(roster, [*entries, entry]))
+    # Its own signature is its anchor from now on: it verified the chain up to here.
+    anchored = {**item, "moderator_key": b64u_encode(co_moderator.public)}
+    new_item_value, _events = accept_roster(anchored, own_signed)
+    return new_item_value, own_signed
+
+
 def tombstone(moderator: IdentityKeyPair, item: dict[str, Any], sender: bytes, it: int) -> bytes:
     """A signed removal of the message `(sender key, iteration)` for everyone (section 15.6)."""
     return group_roster.sign_tombstone(moderator.seed, Tombstone(group_id(item), sender, it))
@@ -305,6 +360,28 @@ def roster_events(old: Roster | None, new: Roster) -> list[RosterEvent]:
     return events
 
 
+def _verify_first(item: dict[str, Any], signed: bytes, gid: bytes) -> tuple[bytes, Roster]:
+    """A first roster signed by the host the member trusts, or by a co-moderator.
+
+    The co-moderator must be one this member key wrote its request to (a
+    therapist of the signed directory), in a roster that names the host too
+    (section 15.2, "Co-moderation"). Returns the key that verified it.
+    """
+    host = b64u_decode(item["moderator_key"], ED25519_PUBLIC_KEY_BYTES)
+    try:
+        return host, group_roster.verify_first_roster(signed, gid, host)
+    except ProtocolError:
+        for known in item.get("co_moderators", {}).values():
+            key = b64u_decode(known["identity_key"], ED25519_PUBLIC_KEY_BYTES)
+            try:
+                roster = group_roster.verify_first_roster(signed, gid, key)
+            except ProtocolError:
+                continue
+            if host in roster.moderators:
+                return key, roster
+        raise
+
+
 def accept_roster(item: dict[str, Any], signed: bytes) -> tuple[dict[str, Any], list[RosterEvent]]:
     """Verify a signed roster and adopt it; raises and changes nothing if it does not verify.
 
@@ -316,8 +393,7 @@ def accept_roster(item: dict[str, Any], signed: bytes) -> tuple[dict[str, Any], 
     state = state_of(item)
     gid = group_id(item)
     if state is None:
-        moderator_key = b64u_decode(item["moderator_key"], ED25519_PUBLIC_KEY_BYTES)
-        roster = group_roster.verify_first_roster(signed, gid, moderator_key)
+        moderator_key, roster = _verify_first(item, signed, gid)
         own = roster.state_of(member_key(item))
         if own not in PRESENT:
             # Verified, but not (or no longer) for this member: nothing to hold.
@@ -352,7 +428,7 @@ def display_name(item: dict[str, Any], key: bytes) -> str:
         return state.names[key]
     # A moderator knows the names of the members it admitted from their requests.
     known = item.get("known", {}).get(b64u_encode(key))
-    return str(known) if known else "A member"
+    return str(known) if known else UNNAMED
 
 
 def unexpected_members(item: dict[str, Any], listed: list[bytes]) -> list[bytes]:
@@ -528,17 +604,56 @@ def seal_to_moderator(
     return {**item, "moderator_session": session}, outgoing.envelope
 
 
+def seal_to_co_moderator(
+    item: dict[str, Any], account: str, key: bytes, payload: bytes, bundle: Bundle | None
+) -> tuple[dict[str, Any], bytes]:
+    """Encrypt a join request or report to a co-moderator's account, as to the host."""
+    known = dict(item.get("co_moderators", {}))
+    stored = known.get(account, {}).get("session")
+    if stored is not None:
+        state = decode_state(b64u_decode(stored))
+    else:
+        if bundle is None or bundle.identity_key != key:
+            raise MalformedError("The keys offered are not the co-moderator's identity key.")
+        state = sessions.start_session(member_identity(item), bundle)
+    outgoing = sessions.encrypt(state, payload)
+    known[account] = {
+        "identity_key": b64u_encode(key),
+        "session": b64u_encode(encode_state(outgoing.state)),
+    }
+    return {**item, "co_moderators": known}, outgoing.envelope
+
+
 def open_from_moderator(item: dict[str, Any], data: bytes) -> tuple[dict[str, Any], bytes]:
-    """Open the moderator's answer to this member key (a decline) in the join session."""
+    """Open a moderator's answer to this member key (a decline) in its join session.
+
+    The host's session is tried first, then each co-moderator's this member
+    key wrote to; the answer must come from the key of the session it opens in.
+    """
     stored = item.get("moderator_session")
-    if stored is None:
-        raise MalformedError("There is no session with the moderator to open this.")
-    peer, payload, session, _prekeys = open_pairwise(
-        member_identity(item), item["prekeys"], stored, data
-    )
-    if peer != b64u_decode(item["moderator_key"], ED25519_PUBLIC_KEY_BYTES):
-        raise MalformedError("The answer does not come from the group's moderator.")
-    return {**item, "moderator_session": session}, payload
+    if stored is not None:
+        try:
+            peer, payload, session, _prekeys = open_pairwise(
+                member_identity(item), item["prekeys"], stored, data
+            )
+        except ProtocolError:
+            peer = None
+        if peer is not None:
+            if peer != b64u_decode(item["moderator_key"], ED25519_PUBLIC_KEY_BYTES):
+                raise MalformedError("The answer does not come from the group's moderator.")
+            return {**item, "moderator_session": session}, payload
+    for account, known in item.get("co_moderators", {}).items():
+        try:
+            peer, payload, session, _prekeys = open_pairwise(
+                member_identity(item), item["prekeys"], known["session"], data
+            )
+        except ProtocolError:
+            continue
+        if b64u_encode(peer) != known["identity_key"]:
+            raise MalformedError("The answer does not come from the group's co-moderator.")
+        co = {**item["co_moderators"], account: {**known, "session": session}}
+        return {**item, "co_moderators": co}, payload
+    raise MalformedError("There is no session with the moderator to open this.")
 
 
 def open_from_applicant(

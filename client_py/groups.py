@@ -26,7 +26,7 @@ from typing import Any
 from client_py import directory as therapists
 from client_py import group_items, sender
 from client_py.api import b64u_field, field
-from client_py.errors import BadInputError, ServerError, UnknownPeerError
+from client_py.errors import BadInputError, ServerError, UnknownPeerError, VaultConflictError
 from client_py.ids import new_id
 from client_py.vaultstore import Batch, Item, retry_on_conflict
 from client_py.workspace import Workspace
@@ -46,6 +46,7 @@ from crypto.constants import (
 )
 from crypto.encoding import b64u_decode, b64u_encode
 from crypto.errors import (
+    MalformedError,
     MissingSenderKeyError,
     NotAMemberError,
     ProtocolError,
@@ -56,13 +57,12 @@ from crypto.group_message import parse_group_message
 from crypto.sender_key import needs_rotation
 from crypto.signatures import sign_group_listing, verify_group_listing
 
-UNNAMED = "A member"
 # Refusals of a group message that waiting does not change: the message is dropped.
 FINAL_SEND_REFUSALS = frozenset(
     {"group_paused", "muted", "not_a_member", "malformed", "too_large", "not_found", "forbidden"}
 )
 # Stream ids remembered per group, so an item seen twice (pulled, then pushed
-# live) is acknowledged again without being handled again.
+# live) is handled once.
 HANDLED_KEPT = 500
 # Group messages that wait for their sender's key (it travels on another
 # path and may come later); beyond this many the oldest are given up.
@@ -103,7 +103,8 @@ class GroupUpdate:
     """What one stream item or group envelope changed, for a person to be told."""
 
     group: str
-    kind: str  # message, event, removed, key, request, report, declined, warning, none
+    # message, event, removed, key, listing, request, report, declined, warning, none
+    kind: str
     text: str = ""
 
 
@@ -214,7 +215,8 @@ async def _send_outbox(workspace: Workspace, group: str) -> None:
                 from_key=entry.get("from_key"),
             )
         except ServerError as exc:
-            if exc.code not in ("not_found", "blocked"):
+            # `forbidden`: a co-moderator no longer named is no address either.
+            if exc.code not in ("not_found", "blocked", "forbidden"):
                 raise
         done.add(entry["cmid"])
 
@@ -241,7 +243,65 @@ async def _distribute(
     workspace: Workspace, value: dict[str, Any], distribution: bytes, to: list[bytes]
 ) -> dict[str, Any]:
     """Seal this member's sender key to each of `to` over the pairwise sessions (section 15.3)."""
-    body = payloads.encode_group_key(distribution)
+    return await _seal_to_members(workspace, value, payloads.encode_group_key(distribution), to)
+
+
+def _signed_listing(workspace: Workspace, value: dict[str, Any]) -> bytes:
+    """The `group_listing` payload (section 15.9): the listing as held, signed again here."""
+    data = check_listing(value.get("listing", {}))
+    return payloads.encode_group_listing(data, sign_group_listing(workspace.identity.seed, data))
+
+
+def _private(value: dict[str, Any]) -> bool:
+    state = group_items.state_of(value)
+    return state is not None and bool(state.roster.flags & ROSTER_FLAG_INVITE_ONLY)
+
+
+async def _share_listing(
+    workspace: Workspace, value: dict[str, Any], to: list[bytes]
+) -> dict[str, Any]:
+    """A moderator gives a private group's signed listing to members, end to end encrypted.
+
+    The server holds no listing of a private group (it never learns its name),
+    so members learn name, rules and rhythm only from the moderator.
+    """
+    if value.get("role") != "moderator" or not _private(value) or not to:
+        return value
+    return await _seal_to_members(workspace, value, _signed_listing(workspace, value), to)
+
+
+def _accept_listing(value: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
+    """Hold a private group's listing once a moderator of the signed roster signed it."""
+    data = b64u_decode(payload["listing"], max_length=MAX_GROUP_LISTING_BYTES)
+    sig = b64u_decode(payload["sig"])
+    state = group_items.state_of(value)
+    moderators = (
+        state.roster.moderators
+        if state is not None
+        else (b64u_decode(value["moderator_key"], ED25519_PUBLIC_KEY_BYTES),)
+    )
+    for key in moderators:
+        try:
+            verify_group_listing(key, data, sig)
+            break
+        except ProtocolError:
+            continue
+    else:
+        raise MalformedError("The group's listing is not signed by its moderator.")
+    try:
+        listing = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedError("The group's listing is not JSON.") from exc
+    if not isinstance(listing, dict) or listing.get("group") != value["group"]:
+        raise MalformedError("The listing names another group.")
+    check_listing(listing)
+    return {**value, "listing": listing}
+
+
+async def _seal_to_members(
+    workspace: Workspace, value: dict[str, Any], body: bytes, to: list[bytes]
+) -> dict[str, Any]:
+    """Seal one payload to each of `to` over the pairwise sessions between member keys."""
     own = b64u_encode(group_items.member_key(value))
     for key in to:
         bundle = None
@@ -290,6 +350,16 @@ async def _adopt_roster(
     """Verify and adopt a roster; record its events; rotate or share keys as it requires."""
     was_member = value.get("status") == "member"
     value, events = group_items.accept_roster(value, signed)
+    value = _role_from_roster(workspace, value)
+    if value.get("requests"):
+        # A request the other moderator answered with a roster is no longer waiting.
+        roster = group_items.held_roster(value)
+        waiting = [
+            r
+            for r in value["requests"]
+            if roster.entry(b64u_decode(r["member_key"], ED25519_PUBLIC_KEY_BYTES)) is None
+        ]
+        value = {**value, "requests": waiting}
     updates = []
     own = group_items.member_key(value)
     for event in events:
@@ -308,8 +378,22 @@ async def _adopt_roster(
         joined = [e.member_key for e in events if e.kind == "joined" and e.member_key != own]
         if joined:
             value = await _distribute(workspace, value, group_items.distribution(value), joined)
+    joined = [e.member_key for e in events if e.kind == "joined" and e.member_key != own]
+    value = await _share_listing(workspace, value, joined)
     value = await _retry_pending(value, batch)
     return value, updates
+
+
+def _role_from_roster(workspace: Workspace, value: dict[str, Any]) -> dict[str, Any]:
+    """A therapist moderates exactly while the signed roster names its identity key.
+
+    A co-moderator another moderator stops naming goes on as a member.
+    """
+    state = group_items.state_of(value)
+    if state is None or workspace.role != "therapist":
+        return value
+    named = workspace.identity.public in state.roster.moderators
+    return {**value, "role": "moderator" if named else "member"}
 
 
 async def _latest_roster(
@@ -326,13 +410,9 @@ async def _latest_roster(
     try:
         return await _adopt_roster(workspace, value, b64u_decode(raw), batch)
     except ProtocolError as exc:
-        return group_items.warn(value, describe(exc)), [
-            GroupUpdate(value["group"], "warning", describe(exc))
+        return group_items.warn(value, exc.message), [
+            GroupUpdate(value["group"], "warning", exc.message)
         ]
-
-
-def describe(error: ProtocolError) -> str:
-    return error.message if hasattr(error, "message") else str(error)
 
 
 def _store_text(
@@ -451,9 +531,33 @@ def _unreadable(
     text = (
         WARN_UNREADABLE
         if isinstance(error, MissingSenderKeyError | NotAMemberError)
-        else describe(error)
+        else error.message
     )
     return group_items.warn(value, text), [GroupUpdate(value["group"], "warning", text)]
+
+
+async def _named_moderator(workspace: Workspace, group: str) -> bool:
+    answer = await workspace.http.get("/api/groups")
+    entries = answer.get("groups", []) if isinstance(answer, dict) else []
+    return any(
+        isinstance(e, dict) and e.get("group") == group and e.get("role") == "moderator"
+        for e in entries
+    )
+
+
+async def moderation_offers(workspace: Workspace) -> list[str]:
+    """Groups whose roster names this account moderator and that it has not taken up."""
+    if workspace.role != "therapist":
+        return []
+    answer = await workspace.http.get("/api/groups")
+    entries = answer.get("groups", []) if isinstance(answer, dict) else []
+    return [
+        str(e["group"])
+        for e in entries
+        if isinstance(e, dict)
+        and e.get("role") == "moderator"
+        and workspace.vault.find("group", group=e.get("group")) is None
+    ]
 
 
 async def handle_stream_item(workspace: Workspace, frame: dict[str, Any]) -> list[GroupUpdate]:
@@ -473,7 +577,13 @@ async def _handle_stream_item(workspace: Workspace, frame: dict[str, Any]) -> li
         batch = workspace.vault.batch()
         updates: list[GroupUpdate] = []
         if item is None:
-            updates = [GroupUpdate(group, "warning", WARN_NOT_MEMBER)]
+            # Named co-moderator by another therapist and not taken up yet:
+            # the group is routed to this account, and nothing is wrong.
+            updates = (
+                []
+                if await _named_moderator(workspace, group)
+                else [GroupUpdate(group, "warning", WARN_NOT_MEMBER)]
+            )
         elif sid in item.value.get("handled", []):
             # Handled and acknowledged already (pulled, then pushed live).
             return []
@@ -587,7 +697,7 @@ def _refused_envelope(
     )
     if isinstance(error, StaleSenderKeyError) or (isinstance(error, NotAMemberError) and listed):
         return value, GroupUpdate(group, "none")
-    text = WARN_UNLISTED if isinstance(error, NotAMemberError) else describe(error)
+    text = WARN_UNLISTED if isinstance(error, NotAMemberError) else error.message
     return group_items.warn(value, text), GroupUpdate(group, "warning", text)
 
 
@@ -654,6 +764,8 @@ async def _open_group_envelope(
         value = group_items.receive_distribution(value, b64u_decode(payload["key"]))
         value = await _retry_pending(value, batch)
         return value, GroupUpdate(group, "key")
+    if payload.get("type") == "group_listing":
+        return _accept_listing(value, payload), GroupUpdate(group, "listing")
     return value, GroupUpdate(group, "none")
 
 
@@ -688,6 +800,38 @@ async def create_group(
         await workspace.http.post("/api/groups", body)
         await _register(workspace, item_id)
     return str(value["group"])
+
+
+async def _to_co_moderators(
+    workspace: Workspace, value: dict[str, Any], payload: bytes, *, discover: bool
+) -> dict[str, Any]:
+    """Queue a join request (or report) to each co-moderator too, so either can answer.
+
+    With `discover` (when asking to join), a co-moderator is any other
+    moderator the server names for the group whose identity key the signed
+    directory lists for the same account (the same trust as in a private
+    group's host); a report goes to those the request went to.
+    """
+    own = b64u_encode(group_items.member_key(value))
+    known = dict(value.get("co_moderators", {}))
+    if discover:
+        answer = await workspace.http.get(f"/api/groups/{value['group']}")
+        keys = {t.account: t.identity_key for t in await therapists.cached(workspace)}
+        for moderator in answer.get("moderators", []) if isinstance(answer, dict) else []:
+            account = moderator.get("account") if isinstance(moderator, dict) else None
+            listed = keys.get(account) if isinstance(account, str) else None
+            if listed is None or listed != moderator.get("identity_key"):
+                continue
+            if account != value.get("moderator") and listed != value["moderator_key"]:
+                known[str(account)] = {"identity_key": listed, "session": None}
+    for account, entry in known.items():
+        bundle = None
+        if entry.get("session") is None:
+            bundle = await sender.fetch_bundle(workspace, account)
+        raw = b64u_decode(entry["identity_key"], ED25519_PUBLIC_KEY_BYTES)
+        value, envelope = group_items.seal_to_co_moderator(value, account, raw, payload, bundle)
+        value = _queue(value, envelope, to=account, from_key=own)
+    return value
 
 
 async def _register(workspace: Workspace, item_id: str) -> None:
@@ -745,6 +889,7 @@ async def request_join(workspace: Workspace, group: str, name: str, note: str = 
     value = _queue(
         value, envelope, to=moderator, from_key=b64u_encode(group_items.member_key(value))
     )
+    value = await _to_co_moderators(workspace, value, request, discover=True)
     async with workspace.lock:
         batch = workspace.vault.batch()
         item_id = batch.put(value)
@@ -781,9 +926,20 @@ def _moderator_item(workspace: Workspace, group: str) -> Item:
     return item
 
 
+async def _latest_moderator_item(workspace: Workspace, group: str) -> Item:
+    """The moderator's item after taking in the group's latest roster.
+
+    With a co-moderator, the other one may have signed newer versions; a
+    roster is signed on top of the newest, or the server refuses it.
+    """
+    workspace.require_therapist()
+    await _latest_and_rotate(workspace, group)
+    return _moderator_item(workspace, group)
+
+
 async def admit(workspace: Workspace, group: str, member_key: str) -> None:
     async with workspace.lock:
-        item = _moderator_item(workspace, group)
+        item = await _latest_moderator_item(workspace, group)
         request = group_items.find_request(item.value, member_key)
         signed = group_items.admit(workspace.identity, item.value, request)
         await _publish(
@@ -792,6 +948,108 @@ async def admit(workspace: Workspace, group: str, member_key: str) -> None:
             signed,
             lambda v: group_items.drop_request(v, member_key, admitted=True),
         )
+
+
+async def _directory_key(workspace: Workspace, account: str) -> bytes:
+    """A therapist's identity key as the signed directory lists it (fetched afresh)."""
+    for therapist in await therapists.refresh(workspace):
+        if therapist.account == account:
+            return b64u_decode(therapist.identity_key, ED25519_PUBLIC_KEY_BYTES)
+    raise UnknownPeerError("No therapist of the directory has that account.")
+
+
+async def set_co_moderator(workspace: Workspace, group: str, account: str, add: bool) -> None:
+    """Name (or stop naming) a second therapist as co-moderator, in a roster signed here.
+
+    The co-moderator is known by its identity key in the signed directory;
+    the server routes the group to its account from that key. A co-moderator
+    no longer named keeps its member key (remove it like any member to end
+    its reading too).
+    """
+    async with workspace.lock:
+        item = await _latest_moderator_item(workspace, group)
+        key = await _directory_key(workspace, account)
+        current = list(group_items.held_roster(item.value).moderators)
+        if add:
+            if key in current:
+                raise BadInputError("That therapist already moderates this group.")
+            wanted = [*current, key]
+        else:
+            if key not in current:
+                raise BadInputError("That therapist does not moderate this group.")
+            wanted = [k for k in current if k != key]
+        signed = group_items.set_moderators(workspace.identity, item.value, wanted)
+        await _publish(workspace, group, signed)
+
+
+async def take_up_moderation(workspace: Workspace, group: str, name: str) -> None:
+    """Become co-moderator of a group another therapist named this account in.
+
+    The latest roster must name this account's identity key and be signed by
+    a therapist of the signed directory; this device then admits a member
+    key of its own (so it writes and reads like the moderator) in a roster
+    it signs, and from then on verifies rosters signed by either moderator.
+    """
+    workspace.require_therapist()
+    if workspace.vault.find("group", group=group) is not None:
+        raise BadInputError("This account already takes part in that group.")
+    answer = await workspace.http.get(f"/api/groups/{group}")
+    raw = answer.get("roster") if isinstance(answer, dict) else None
+    if not isinstance(raw, str):
+        raise UnknownPeerError("No other moderator has named this account in that group.")
+    signed = b64u_decode(raw)
+    keys = {t.identity_key for t in await therapists.refresh(workspace)}
+    own = b64u_encode(workspace.identity.public)
+    listing: dict[str, Any] = {"group": group, "name": "Private group"}
+    for entry in await listed(workspace):
+        if entry.group == group:
+            listing = entry.listing
+    for moderator in answer.get("moderators", []):
+        key = moderator.get("identity_key") if isinstance(moderator, dict) else None
+        if key == own or key not in keys:
+            continue
+        value = group_items.new_item(
+            b64u_decode(group, ID_BYTES),
+            "moderator",
+            b64u_decode(key, ED25519_PUBLIC_KEY_BYTES),
+            listing,
+            name,
+            _now(),
+        )
+        try:
+            value, own_signed = group_items.take_up_moderation(
+                workspace.identity, value, signed, b64u_decode(key, ED25519_PUBLIC_KEY_BYTES)
+            )
+        except ProtocolError:
+            continue
+        break
+    else:
+        raise UnknownPeerError("No therapist of the directory named this account moderator.")
+    async with workspace.lock:
+        # Private keys are committed before anything refers to them.
+        batch = workspace.vault.batch()
+        item_id = batch.put({**value, "status": "requested", "state": None, "roster": None})
+        await workspace.commit(batch)
+        await _register(workspace, item_id)
+        await workspace.http.put(f"/api/groups/{group}/roster", {"roster": b64u_encode(own_signed)})
+
+        async def attempt() -> None:
+            item = workspace.vault.items[item_id]
+            batch = workspace.vault.batch()
+            adopted = {
+                **item.value,
+                "moderator_key": own,
+                "state": value["state"],
+                "roster": value["roster"],
+                "status": value["status"],
+            }
+            # Its first key goes to every member, as for anyone who joins.
+            adopted = await _rotate(workspace, adopted, _now())
+            batch.put(adopted, item_id)
+            await workspace.commit(batch)
+
+        await retry_on_conflict(attempt, workspace.sync)
+        await _send_outbox(workspace, group)
 
 
 async def decline(workspace: Workspace, group: str, member_key: str, reason: str = "") -> None:
@@ -820,7 +1078,7 @@ STATES = {"mute": MEMBER_MUTED, "unmute": MEMBER_ADMITTED, "remove": MEMBER_REMO
 async def set_member(workspace: Workspace, group: str, member_key: str, action: str) -> None:
     """Mute, unmute or remove a member: a new signed roster (a removal rotates every key)."""
     async with workspace.lock:
-        item = _moderator_item(workspace, group)
+        item = await _latest_moderator_item(workspace, group)
         key = b64u_decode(member_key, ED25519_PUBLIC_KEY_BYTES)
         signed = group_items.set_member_state(workspace.identity, item.value, key, STATES[action])
         await _publish(workspace, group, signed)
@@ -828,7 +1086,7 @@ async def set_member(workspace: Workspace, group: str, member_key: str, action: 
 
 async def set_paused(workspace: Workspace, group: str, paused: bool) -> None:
     async with workspace.lock:
-        item = _moderator_item(workspace, group)
+        item = await _latest_moderator_item(workspace, group)
         await _publish(
             workspace, group, group_items.set_paused(workspace.identity, item.value, paused)
         )
@@ -848,13 +1106,17 @@ async def edit_listing(workspace: Workspace, group: str, changes: dict[str, str]
                 {"listing": b64u_encode(data), "sig": b64u_encode(sig)},
             )
 
-        def change() -> Batch:
+        async def attempt() -> None:
             current = _item(workspace, group)
+            value = {**current.value, "listing": listing}
+            # A private group's members hear of the change only from the moderator.
+            value = await _share_listing(workspace, value, group_items.recipients(value))
             batch = workspace.vault.batch()
-            batch.put({**current.value, "listing": listing}, current.id)
-            return batch
+            batch.put(value, current.id)
+            await workspace.commit(batch)
 
-        await workspace.commit_change(change)
+        await retry_on_conflict(attempt, workspace.sync)
+        await _send_outbox(workspace, group)
 
 
 def _message(workspace: Workspace, group: str, message_id: str) -> Item:
@@ -923,6 +1185,7 @@ async def report(workspace: Workspace, group: str, message_id: str, reason: str)
         value, envelope = group_items.seal_to_moderator(value, body, bundle)
         own = b64u_encode(group_items.member_key(value))
         value = _queue(value, envelope, to=str(value["moderator"]), from_key=own)
+        value = await _to_co_moderators(workspace, value, body, discover=False)
         batch = workspace.vault.batch()
         batch.put(value, item.id)
         await workspace.commit(batch)
@@ -945,6 +1208,7 @@ async def set_muted(workspace: Workspace, group: str, muted: bool) -> None:
 async def send_text(workspace: Workspace, group: str, text: str) -> dict[str, Any]:
     """Encrypt a text once for the whole group and send it to the group's stream."""
     sender.check_body(text)
+    written: set[str] = set()
     async with workspace.lock:
         await _latest_and_rotate(workspace, group)
 
@@ -954,6 +1218,8 @@ async def send_text(workspace: Workspace, group: str, text: str) -> dict[str, An
             if value.get("status") != "member":
                 raise BadInputError("You are not a member of this group now.")
             message_id, sent = new_id(), _now()
+            written.clear()
+            written.add(message_id)
             payload = payloads.encode_text(b64u_decode(message_id, ID_BYTES), sent, text)
             value, message = group_items.encrypt(value, payload)
             header = parse_group_message(message).header
@@ -987,11 +1253,9 @@ async def send_text(workspace: Workspace, group: str, text: str) -> dict[str, An
 
         await workspace.commit_change(change)
         await _flush_unsent(workspace, group, report=True)
-        sent_item = max(
-            workspace.vault.list("group_message", group=group, dir="out"),
-            key=lambda i: int(i.value.get("seq", 0)),
-        )
-        return dict(sent_item.value)
+        # The newest text this device wrote (another device of the account may write too).
+        own_id = next(iter(written))
+        return dict(_message(workspace, group, own_id).value)
 
 
 async def _latest_and_rotate(workspace: Workspace, group: str) -> None:
@@ -1003,6 +1267,10 @@ async def _latest_and_rotate(workspace: Workspace, group: str) -> None:
         value, _updates = await _latest_roster(workspace, item.value, batch)
         if value.get("status") == "member":
             value = await _rotate(workspace, value, _now())
+        if value == item.value and not batch.wire():
+            # Nothing new: writing the item anyway would only make another
+            # device of this account, sending at the same moment, start over.
+            return
         batch.put(value, item.id)
         await workspace.commit(batch)
 
@@ -1042,7 +1310,14 @@ async def _flush_unsent(workspace: Workspace, group: str, *, report: bool = Fals
                 batch.delete(message.id)
         return batch
 
-    await workspace.commit_change(change)
+    try:
+        await workspace.commit_change(change)
+    except VaultConflictError:
+        # Another device of this account keeps committing: what was sent
+        # stays in `unsent` and is sent again by the next flush (here or
+        # there), which the server stores once (same sender key and
+        # iteration). The text itself was committed before it left.
+        return
     if refused and report:
         raise next(iter(refused.values()))
 
@@ -1064,7 +1339,13 @@ async def _moderate_departures(workspace: Workspace, group: str) -> list[GroupUp
             )
         except ProtocolError:
             continue
-        await _publish(workspace, group, signed)
+        try:
+            await _publish(workspace, group, signed)
+        except ServerError as exc:
+            if exc.code != "roster_rollback":
+                raise
+            # The other moderator recorded it first; its roster comes with the stream.
+            continue
         updates.append(
             GroupUpdate(group, "event", f"{group_items.display_name(current.value, raw)} left")
         )
@@ -1085,7 +1366,9 @@ def timeline(workspace: Workspace, group: str) -> list[dict[str, Any]]:
     for event in workspace.vault.list("group_event", group=group):
         key = b64u_decode(event.value["member"], ED25519_PUBLIC_KEY_BYTES)
         name = group_items.display_name(value, key)
-        found.append({**event.value, "name": event.value["name"] if name == UNNAMED else name})
+        found.append(
+            {**event.value, "name": event.value["name"] if name == group_items.UNNAMED else name}
+        )
     return sorted(found, key=lambda v: int(v.get("seq", 0)))
 
 

@@ -17,8 +17,10 @@ from crypto.constants import (
     GROUP_NOTE_MAX_CHARS,
     ID_BYTES,
     MAX_BODY_CHARS,
+    MAX_GROUP_LISTING_BYTES,
     MAX_PLAINTEXT,
     PAYLOAD_VERSION,
+    SIGNATURE_BYTES,
 )
 from crypto.encoding import b64u_decode, b64u_encode, exact_bytes
 from crypto.errors import MalformedError, UnsupportedVersionError
@@ -129,6 +131,24 @@ def encode_group_key(distribution: bytes) -> bytes:
     return _dump({"v": PAYLOAD_VERSION, "type": "group_key", "key": _check_group_key(key)})
 
 
+def _check_group_listing(value: dict[str, Any]) -> None:
+    listing: Any = value.get("listing")
+    b64u_decode(listing, max_length=MAX_GROUP_LISTING_BYTES)
+    _check_key(value.get("sig"), SIGNATURE_BYTES)
+
+
+def encode_group_listing(listing: bytes, sig: bytes) -> bytes:
+    """A private group's signed listing, from its moderator to a member (section 15.7)."""
+    value = {
+        "v": PAYLOAD_VERSION,
+        "type": "group_listing",
+        "listing": b64u_encode(bytes(listing)),
+        "sig": b64u_encode(exact_bytes(sig, SIGNATURE_BYTES, "listing signature")),
+    }
+    _check_group_listing(value)
+    return _dump(value)
+
+
 def encode_group_join(
     group_id: bytes, member_key: bytes, name: str, salt: bytes, note: str
 ) -> bytes:
@@ -183,4 +203,6 @@ def parse(data: bytes) -> dict[str, Any]:
         _check_group_key(value.get("key"))
     elif kind == "group_join":
         _check_group_join(value)
+    elif kind == "group_listing":
+        _check_group_listing(value)
     return value

@@ -6,6 +6,8 @@ them. The writer calls `deliver` after an envelope's commit, in commit order;
 a recipient with no live connection simply finds the envelope stored the next
 time it connects. Whichever device acknowledges an envelope first deletes it;
 the others learn of it from the vault (`vault_changed`, then a sync).
+A group item goes the same way to every connection of every account the
+group routes to (`deliver_group`): stored once, pushed to each.
 
 Each connection belongs to a session (the token it authenticated with), so
 that signing out a session closes exactly its connections.

@@ -88,7 +88,9 @@ export function createConnection({
         onEnvelope(frame);
         break;
       case "group":
-        // An item of a group's stream (docs/API.md, "Groups").
+      case "group_left":
+        // An item of a group's stream, or (to a moderator) a member who left
+        // (docs/API.md, "Groups").
         onGroup?.(frame);
         break;
       case "sent":

@@ -25,6 +25,7 @@ import {
   GROUP_NAME_SALT_BYTES,
   ID_BYTES,
   MAX_GROUP_MEMBERS,
+  MAX_GROUP_MODERATORS,
   MEMBER_ADMITTED,
   MEMBER_LEFT,
   MEMBER_MUTED,
@@ -71,6 +72,8 @@ import {
 import { sodium } from "../lib/sodium.js";
 
 const PRESENT = [MEMBER_ADMITTED, MEMBER_MUTED];
+// A member's name before its sender key (which carries the name) arrives.
+export const UNNAMED = "A member";
 // Warnings kept on a group item, newest last; older ones are dropped.
 export const MAX_WARNINGS = 20;
 // Join requests a moderator keeps waiting at once; the server bounds them too.
@@ -269,6 +272,55 @@ export function setPaused(moderator, item, paused) {
 }
 
 // A signed removal of the message (sender key, iteration) for everyone (section 15.6).
+// The next signed roster naming `moderators` (a co-moderator added or removed).
+// The signer stays a moderator: a moderator hands a group over by deleting it.
+export function setModerators(signer, item, moderators) {
+  const roster = heldRoster(item);
+  if (!moderators.some((key) => bytesEqual(key, signer.publicKey))) {
+    throw new MalformedError("A moderator cannot sign itself out of its group.");
+  }
+  const distinct = new Set(moderators.map((key) => b64uEncode(key))).size;
+  if (
+    moderators.length < 1 ||
+    moderators.length > MAX_GROUP_MODERATORS ||
+    distinct !== moderators.length
+  ) {
+    throw new MalformedError(`A group has 1 to ${MAX_GROUP_MODERATORS} different moderators.`);
+  }
+  return signRoster(signer.seed, {
+    ...nextRoster(roster, roster.entries),
+    moderators: [...moderators],
+  });
+}
+
+// A co-moderator's first step: verify the roster naming it against `trusted`
+// (the naming moderator's identity key from the signed directory), then sign
+// the next roster with its own new member key admitted. From then on its own
+// key is its anchor and it trusts rosters signed by either moderator.
+export function takeUpModeration(coModerator, item, signed, trusted) {
+  const groupId = groupIdOf(item);
+  const roster = verifyFirstRoster(signed, groupId, trusted);
+  if (!roster.moderators.some((key) => bytesEqual(key, coModerator.publicKey))) {
+    throw new NotAMemberError("The roster does not name this account as a moderator.");
+  }
+  const present = roster.entries.filter((e) => PRESENT.includes(e.state)).length;
+  if (present >= roster.maxMembers) {
+    throw new MalformedError(`The group is full (${roster.maxMembers} members).`);
+  }
+  const key = memberKeyOf(item);
+  const salt = b64uDecode(item.salt, { length: GROUP_NAME_SALT_BYTES });
+  const entry = {
+    memberKey: key,
+    state: MEMBER_ADMITTED,
+    since: roster.version + 1,
+    nameCommitment: nameCommitment(groupId, key, item.name, salt),
+  };
+  const others = roster.entries.filter((e) => !bytesEqual(e.memberKey, key));
+  const ownSigned = signRoster(coModerator.seed, nextRoster(roster, [...others, entry]));
+  const anchored = { ...item, moderator_key: b64uEncode(coModerator.publicKey) };
+  return { item: acceptRoster(anchored, ownSigned).item, signed: ownSigned };
+}
+
 export function tombstone(moderator, item, senderKey, iteration) {
   return signTombstone(moderator.seed, { groupId: groupIdOf(item), senderKey, iteration });
 }
@@ -294,14 +346,35 @@ export function rosterEvents(old, next) {
 // Verifies a signed roster and adopts it: {item, events}. The first is checked
 // against the moderator key of the signed listing, later ones against the
 // moderators held, never an older version (RosterRollbackError).
+// A first roster signed by the host the member trusts, or by a co-moderator
+// it wrote its request to (a therapist of the signed directory) in a roster
+// that names the host too (PROTOCOL.md 15.2, "Co-moderation").
+function verifyFirst(item, signed, groupId) {
+  const host = b64uDecode(item.moderator_key, { length: ED25519_PUBLIC_KEY_BYTES });
+  try {
+    return { moderatorKey: host, roster: verifyFirstRoster(signed, groupId, host) };
+  } catch (error) {
+    for (const known of Object.values(item.co_moderators ?? {})) {
+      const key = b64uDecode(known.identity_key, { length: ED25519_PUBLIC_KEY_BYTES });
+      let roster;
+      try {
+        roster = verifyFirstRoster(signed, groupId, key);
+      } catch {
+        continue;
+      }
+      if (roster.moderators.some((k) => bytesEqual(k, host))) return { moderatorKey: key, roster };
+    }
+    throw error;
+  }
+}
+
 export function acceptRoster(item, signed) {
   const state = stateOfItem(item);
   const groupId = groupIdOf(item);
   let next;
   let events;
   if (state === null) {
-    const moderatorKey = b64uDecode(item.moderator_key, { length: ED25519_PUBLIC_KEY_BYTES });
-    const roster = verifyFirstRoster(signed, groupId, moderatorKey);
+    const { moderatorKey, roster } = verifyFirst(item, signed, groupId);
     const own = stateOf(roster, memberKeyOf(item));
     if (!PRESENT.includes(own)) {
       // Verified, but not (or no longer) for this member: nothing to hold.
@@ -344,7 +417,7 @@ export function displayName(item, key) {
   const state = stateOfItem(item);
   const named = state?.names.get(hexEncode(key));
   if (named) return named.name;
-  return item.known?.[b64uEncode(key)] ?? "A member";
+  return item.known?.[b64uEncode(key)] ?? UNNAMED;
 }
 
 // Member keys the server lists that the signed roster does not admit (never sent to).
@@ -519,6 +592,27 @@ export function sealToModerator(item, payloadBytes, started) {
 }
 
 // The moderator answers a member key in the session its request set up.
+// A join request or report to a co-moderator's account, as to the host; its
+// session is kept under `co_moderators[account]`.
+export function sealToCoModerator(item, account, key, payloadBytes, started) {
+  const stored = item.co_moderators?.[account]?.session;
+  let state;
+  if (stored) {
+    state = importSession(stored);
+  } else {
+    if (!started || !bytesEqual(peerIdentityOf(started, memberIdentity(item)), key)) {
+      throw new MalformedError("The keys offered are not the co-moderator's identity key.");
+    }
+    state = started;
+  }
+  const sealed = encryptPayload(state, payloadBytes);
+  const entry = { identity_key: b64uEncode(key), session: exportSession(sealed.state) };
+  return {
+    item: { ...item, co_moderators: { ...(item.co_moderators ?? {}), [account]: entry } },
+    envelope: sealed.envelope,
+  };
+}
+
 export function sealToApplicant(item, key, payloadBytes) {
   const stored = item.applicants?.[key];
   if (!stored) throw new MalformedError("There is no session with this member key to answer in.");

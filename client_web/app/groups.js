@@ -18,6 +18,7 @@
 import {
   ED25519_PUBLIC_KEY_BYTES,
   GROUP_LISTING_TEXT_CHARS,
+  ID_BYTES,
   MAX_GROUP_LISTING_BYTES,
   MAX_GROUP_MEMBERS,
   MEMBER_ADMITTED,
@@ -38,7 +39,7 @@ import {
 } from "../lib/errors.js";
 import { parseGroupMessage } from "../lib/group_message.js";
 import { rosterEntry, stateOf } from "../lib/group_roster.js";
-import { decodePayload, encodeGroupKey, encodeText } from "../lib/payload.js";
+import { decodePayload, encodeGroupKey, encodeGroupListing, encodeText } from "../lib/payload.js";
 import { needsRotation } from "../lib/sender_key.js";
 import { startSession } from "../lib/session.js";
 import { signGroupListing, verifyGroupListing } from "../lib/signatures.js";
@@ -49,7 +50,6 @@ import { checkBody } from "./sender.js";
 import { retryOnConflict, toWire } from "./vaultstore.js";
 import { describe } from "./wording.js";
 
-const UNNAMED = "A member";
 // Refusals of a group message that waiting does not change: it is dropped.
 const FINAL_SEND_REFUSALS = new Set([
   "group_paused",
@@ -60,7 +60,7 @@ const FINAL_SEND_REFUSALS = new Set([
   "not_found",
   "forbidden",
 ]);
-// Stream ids remembered per group, so an item seen twice is not handled twice.
+// Stream ids remembered per group, so an item seen twice is handled once.
 export const HANDLED_KEPT = 500;
 // Group messages that wait for their sender's key (it travels on another path).
 export const PENDING_KEPT = 200;
@@ -116,7 +116,7 @@ export function verifiedListing(entry) {
     verifyGroupListing(key, bytes, b64uDecode(entry.sig));
     const listing = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
     if (!listing || typeof listing !== "object" || listing.group !== entry.group) return null;
-    b64uDecode(entry.moderator, { length: 16 });
+    b64uDecode(entry.moderator, { length: ID_BYTES });
     return {
       group: entry.group,
       moderator: entry.moderator,
@@ -126,6 +126,42 @@ export function verifiedListing(entry) {
   } catch {
     return null;
   }
+}
+
+// A private group's listing from a `group_listing` payload (PROTOCOL.md 15.9),
+// held once a moderator of the signed roster signed it; else MalformedError.
+export function acceptListing(value, payload) {
+  const bytes = b64uDecode(payload.listing, { maxLength: MAX_GROUP_LISTING_BYTES });
+  const sig = b64uDecode(payload.sig);
+  const state = items.stateOfItem(value);
+  const moderators =
+    state === null
+      ? [b64uDecode(value.moderator_key, { length: ED25519_PUBLIC_KEY_BYTES })]
+      : state.roster.moderators;
+  const signedBy = moderators.some((key) => {
+    try {
+      verifyGroupListing(key, bytes, sig);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (!signedBy) throw new MalformedError("The group's listing is not signed by its moderator.");
+  let listing;
+  try {
+    listing = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch {
+    throw new MalformedError("The group's listing is not JSON.");
+  }
+  if (!listing || typeof listing !== "object" || listing.group !== value.group) {
+    throw new MalformedError("The listing names another group.");
+  }
+  try {
+    listingBytes(listing);
+  } catch (error) {
+    throw new MalformedError(error.message);
+  }
+  return { ...value, listing };
 }
 
 const timelineOrder = (a, b) => (a.data.seq ?? 0) - (b.data.seq ?? 0);
@@ -139,8 +175,8 @@ export function groupItem(vault, group) {
 export function timeline(vault, group) {
   const value = groupItem(vault, group)?.data;
   const named = (item) => {
-    const name = value ? items.displayName(value, b64uDecode(item.data.member)) : UNNAMED;
-    return name === UNNAMED ? item : { ...item, data: { ...item.data, name } };
+    const name = value ? items.displayName(value, b64uDecode(item.data.member)) : items.UNNAMED;
+    return name === items.UNNAMED ? item : { ...item, data: { ...item.data, name } };
   };
   return [
     ...vault.list("group_message").filter((item) => item.data.group === group),
@@ -226,7 +262,8 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
         await conn.request(frame, entry.cmid);
       } catch (error) {
         // A member key that is gone (it left, or was removed) is no address.
-        if (error?.code !== "not_found" && error?.code !== "blocked") throw error;
+        // `forbidden`: a co-moderator no longer named is no address either.
+        if (!["not_found", "blocked", "forbidden"].includes(error?.code)) throw error;
       }
       done.add(entry.cmid);
     }
@@ -246,9 +283,23 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
     return items.sessionBundle(items.groupIdOf(value), answer);
   }
 
-  async function distribute(start, distribution, to) {
+  // This member's sender key, sealed to each of `to` over the pairwise sessions (15.3).
+  function distribute(start, distribution, to) {
+    return sealToMembers(start, encodeGroupKey(distribution), to);
+  }
+
+  // A moderator gives a private group's signed listing to members, end to end
+  // encrypted (PROTOCOL.md 15.9): the server holds none and never learns its name.
+  function shareListing(value, to) {
+    const state = items.stateOfItem(value);
+    const isPrivate = state !== null && (state.roster.flags & ROSTER_FLAG_INVITE_ONLY) !== 0;
+    if (value.role !== "moderator" || !isPrivate || to.length === 0) return value;
+    const bytes = listingBytes(value.listing ?? {});
+    return sealToMembers(value, encodeGroupListing(bytes, signGroupListing(identity, bytes)), to);
+  }
+
+  async function sealToMembers(start, body, to) {
     let value = start;
-    const body = encodeGroupKey(distribution);
     const own = b64uEncode(items.memberKeyOf(value));
     for (const key of to) {
       let bundle = null;
@@ -273,10 +324,30 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
     return distribute(rotated.item, rotated.distribution, items.recipients(rotated.item));
   }
 
+  // A therapist moderates exactly while the signed roster names its identity
+  // key; a co-moderator no longer named goes on as a member.
+  function roleFromRoster(value) {
+    const state = items.stateOfItem(value);
+    if (state === null) return value;
+    const own = b64uEncode(identity.publicKey);
+    const named = state.roster.moderators.some((key) => b64uEncode(key) === own);
+    return named === (value.role === "moderator")
+      ? value
+      : { ...value, role: named ? "moderator" : "member" };
+  }
+
   async function adoptRoster(start, signed, writes) {
     const wasMember = start.status === "member";
     const accepted = items.acceptRoster(start, signed);
-    let value = accepted.item;
+    let value = roleFromRoster(accepted.item);
+    if (value.requests?.length) {
+      // A request the other moderator answered with a roster is no longer waiting.
+      const roster = items.heldRoster(value);
+      const waiting = value.requests.filter(
+        (r) => rosterEntry(roster, b64uDecode(r.member_key)) === null,
+      );
+      value = { ...value, requests: waiting };
+    }
     const updates = [];
     for (const event of accepted.events) {
       const next = nextSeq(value);
@@ -304,6 +375,11 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
         .map((e) => e.memberKey);
       if (joined.length > 0) value = await distribute(value, items.distributionOf(value), joined);
     }
+    const own = b64uEncode(items.memberKeyOf(value));
+    const joined = accepted.events
+      .filter((e) => e.kind === "joined" && b64uEncode(e.memberKey) !== own)
+      .map((e) => e.memberKey);
+    value = await shareListing(value, joined);
     value = retryPending(value, writes);
     return { value, updates };
   }
@@ -458,7 +534,9 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
       const writes = [];
       updates = [];
       if (!item) {
-        updates = [tell(group, "warning", WARN_NOT_MEMBER)];
+        // Named co-moderator and not taken up yet: routed here, nothing is wrong.
+        const offered = (await moderationOffers()).includes(group);
+        updates = offered ? [] : [tell(group, "warning", WARN_NOT_MEMBER)];
       } else if ((item.data.handled ?? []).includes(sid)) {
         // Handled and acknowledged already (pulled, then pushed live).
         return;
@@ -533,16 +611,11 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
       throw new NotAMemberError("The envelope is for another member key.");
     }
     if (!fromKey) {
-      const stored = start.moderator_session;
-      if (!stored) throw new MalformedError("There is no session with the moderator.");
-      const opened = items.openPairwise(items.memberIdentity(start), start.prekeys, stored, data);
-      if (b64uEncode(opened.peer) !== start.moderator_key) {
-        throw new MalformedError("The answer does not come from the group's moderator.");
-      }
-      let value = { ...start, moderator_session: opened.session };
-      if (opened.payload.type === "text" && value.status === "requested") {
-        value = { ...value, status: "declined", declined: opened.payload.body };
-        return { value, update: tell(group, "declined", opened.payload.body) };
+      const answered = openFromModerators(start, data);
+      let value = answered.value;
+      if (answered.payload.type === "text" && value.status === "requested") {
+        value = { ...value, status: "declined", declined: answered.payload.body };
+        return { value, update: tell(group, "declined", answered.payload.body) };
       }
       return { value, update: tell(group, "none") };
     }
@@ -561,7 +634,52 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
       value = retryPending(value, writes);
       return { value, update: tell(group, "key") };
     }
+    if (opened.payload.type === "group_listing") {
+      return { value: acceptListing(value, opened.payload), update: tell(group, "listing") };
+    }
     return { value, update: tell(group, "none") };
+  }
+
+  // A moderator's answer to this member key (a decline): the host's session is
+  // tried first, then each co-moderator's this key wrote to; the answer must
+  // come from the key of the session it opens in.
+  function openFromModerators(start, data) {
+    const identity = items.memberIdentity(start);
+    if (start.moderator_session) {
+      let opened = null;
+      try {
+        opened = items.openPairwise(identity, start.prekeys, start.moderator_session, data);
+      } catch (error) {
+        if (!(error instanceof ProtocolError)) throw error;
+      }
+      if (opened) {
+        if (b64uEncode(opened.peer) !== start.moderator_key) {
+          throw new MalformedError("The answer does not come from the group's moderator.");
+        }
+        return {
+          value: { ...start, moderator_session: opened.session },
+          payload: opened.payload,
+        };
+      }
+    }
+    for (const [account, known] of Object.entries(start.co_moderators ?? {})) {
+      let opened;
+      try {
+        opened = items.openPairwise(identity, start.prekeys, known.session, data);
+      } catch (error) {
+        if (!(error instanceof ProtocolError)) throw error;
+        continue;
+      }
+      if (b64uEncode(opened.peer) !== known.identity_key) {
+        throw new MalformedError("The answer does not come from the group's co-moderator.");
+      }
+      const coModerators = {
+        ...start.co_moderators,
+        [account]: { ...known, session: opened.session },
+      };
+      return { value: { ...start, co_moderators: coModerators }, payload: opened.payload };
+    }
+    throw new MalformedError("There is no session with the moderator.");
   }
 
   // What an envelope that does not open leaves behind: a key from before a
@@ -614,6 +732,14 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
 
   // Frames the receiver hands over: a stream item, or an envelope of a group.
   function onFrame(frame) {
+    if (frame.type === "group_left") {
+      // A member left through the server: the moderator signs it into the list.
+      return serial(() => moderateDepartures(frame.group))
+        .then(() => emit(frame.group))
+        .catch(() => {
+          // Done again when the group is next opened.
+        });
+    }
     const work = frame.type === "group" ? () => handleStream(frame) : () => handleEnvelope(frame);
     return serial(work).catch(() => {
       // Left stored on the server: it is delivered again.
@@ -711,7 +837,7 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
     }
     const listed = await trustedModerator(group, directory);
     let value = items.newItem({
-      groupId: b64uDecode(group, { length: 16 }),
+      groupId: b64uDecode(group, { length: ID_BYTES }),
       role: "member",
       moderatorKey: b64uDecode(listed.identityKey, { length: ED25519_PUBLIC_KEY_BYTES }),
       listing: listed.listing,
@@ -724,7 +850,9 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
     if (b64uEncode(started.peer.identityKey) !== listed.identityKey) {
       throw new MalformedError("The moderator's keys are not those of the signed listing.");
     }
-    value = sealToModerator(value, items.joinRequest(value, note), started.state);
+    const joinPayload = items.joinRequest(value, note);
+    value = sealToModerator(value, joinPayload, started.state);
+    value = await toCoModerators(value, joinPayload, directory);
     await serial(async () => {
       const write = vault.write(null, value);
       await vault.commit([write]);
@@ -732,6 +860,37 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
       await sendOutbox(group);
     });
     emit(group);
+  }
+
+  // A join request (or report) to each co-moderator too, so either can answer.
+  // With `directory` (when asking to join), a co-moderator is any other
+  // moderator the server names whose identity key the signed directory lists
+  // for the same account; a report goes to those the request went to.
+  async function toCoModerators(start, payload, directory = null) {
+    let value = start;
+    const known = { ...(value.co_moderators ?? {}) };
+    if (directory !== null) {
+      const about = await api("GET", `/api/groups/${value.group}`);
+      for (const moderator of about.moderators ?? []) {
+        const therapist = directory.find((t) => t.account === moderator.account);
+        if (!therapist || b64uEncode(therapist.identityKey) !== moderator.identity_key) continue;
+        if (moderator.account === value.moderator) continue;
+        if (moderator.identity_key === value.moderator_key) continue;
+        known[moderator.account] = { identity_key: moderator.identity_key, session: null };
+      }
+    }
+    const own = b64uEncode(items.memberKeyOf(value));
+    for (const [account, entry] of Object.entries(known)) {
+      let started = null;
+      if (!entry.session) {
+        const bundle = await api("GET", `/api/bundle/${encodeURIComponent(account)}`);
+        started = startSession(items.memberIdentity(value), bundle).state;
+      }
+      const key = b64uDecode(entry.identity_key, { length: ED25519_PUBLIC_KEY_BYTES });
+      const sealed = items.sealToCoModerator(value, account, key, payload, started);
+      value = queue(sealed.item, sealed.envelope, { to: account, from_key: own });
+    }
+    return value;
   }
 
   function sealToModerator(value, payload, startedState) {
@@ -769,7 +928,7 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
 
   const admit = (group, memberKey) =>
     act(group, async () => {
-      const item = moderatorItem(group);
+      const item = await latestModeratorItem(group);
       const signed = items.admit(identity, item.data, items.findRequest(item.data, memberKey));
       await publish(group, signed, (value) => items.dropRequest(value, memberKey, true));
     });
@@ -793,14 +952,14 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
 
   const setMember = (group, memberKey, action) =>
     act(group, async () => {
-      const item = moderatorItem(group);
+      const item = await latestModeratorItem(group);
       const key = b64uDecode(memberKey, { length: ED25519_PUBLIC_KEY_BYTES });
       await publish(group, items.setMemberState(identity, item.data, key, MEMBER_ACTIONS[action]));
     });
 
   const setPaused = (group, paused) =>
     act(group, async () => {
-      const item = moderatorItem(group);
+      const item = await latestModeratorItem(group);
       await publish(group, items.setPaused(identity, item.data, paused));
     });
 
@@ -815,10 +974,16 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
           sig: b64uEncode(signGroupListing(identity, bytes)),
         });
       }
-      await commitChange(() => {
+      await retryOnConflict(async () => {
         const current = itemOf(group);
-        return [vault.write(current.id, { ...current.data, listing })];
-      });
+        // A private group's members hear of the change only from the moderator.
+        const value = await shareListing(
+          { ...current.data, listing },
+          items.recipients({ ...current.data, listing }),
+        );
+        await vault.commit([vault.write(current.id, value)]);
+      }, vault.sync);
+      await sendOutbox(group);
     });
 
   function messageItem(group, id) {
@@ -874,7 +1039,8 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
           throw new MalformedError("The moderator's keys are not those of the signed listing.");
         }
       }
-      const value = sealToModerator(item.data, body, started?.state ?? null);
+      let value = sealToModerator(item.data, body, started?.state ?? null);
+      value = await toCoModerators(value, body);
       await vault.commit([vault.write(item.id, value)]);
       await sendOutbox(group);
     });
@@ -893,10 +1059,121 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
       const writes = [];
       let { value } = await latestRoster(item.data, writes);
       if (value.status === "member") value = await rotate(value);
+      // Nothing new: writing the item anyway would only make another device
+      // of this account, sending at the same moment, start over.
+      if (value === item.data && writes.length === 0) return;
       writes.push(vault.write(item.id, value));
       await vault.commit(writes);
     }, vault.sync);
     await sendOutbox(group);
+  }
+
+  // The moderator's item after taking in the latest roster: with a
+  // co-moderator, the other may have signed newer versions.
+  async function latestModeratorItem(group) {
+    await latestAndRotate(group);
+    return moderatorItem(group);
+  }
+
+  // Name (add) or stop naming a therapist of the signed directory
+  // ({account, identityKey}) as co-moderator, in a roster signed here.
+  const setCoModerator = (group, therapist, add = true) =>
+    act(group, async () => {
+      const item = await latestModeratorItem(group);
+      const key = therapist.identityKey;
+      const current = items.heldRoster(item.data).moderators;
+      const named = current.some((k) => b64uEncode(k) === b64uEncode(key));
+      if (add === named) {
+        throw new ComposeError(
+          add
+            ? "That therapist already moderates this group."
+            : "That therapist does not moderate this group.",
+        );
+      }
+      const wanted = add
+        ? [...current, key]
+        : current.filter((k) => b64uEncode(k) !== b64uEncode(key));
+      await publish(group, items.setModerators(identity, item.data, wanted));
+    });
+
+  // Groups another therapist named this account co-moderator of, not taken up yet.
+  async function moderationOffers() {
+    const answer = await api("GET", "/api/groups");
+    return (answer.groups ?? [])
+      .filter((entry) => entry.role === "moderator" && !groupItem(vault, entry.group))
+      .map((entry) => entry.group);
+  }
+
+  // Become co-moderator: the latest roster must name this identity key and be
+  // signed by a therapist of the signed `directory`; this device then admits
+  // a member key of its own in a roster it signs.
+  async function takeUpModeration({ group, name, directory = [] }) {
+    if (groupItem(vault, group)) {
+      throw new ComposeError("You already take part in this group.");
+    }
+    const about = await api("GET", `/api/groups/${group}`);
+    if (typeof about.roster !== "string") {
+      throw new MalformedError("No other moderator has named this account in that group.");
+    }
+    let listing = { group, name: "Private group" };
+    const listedAnswer = await api("GET", "/api/directory");
+    for (const entry of listedAnswer.groups ?? []) {
+      const listed = verifiedListing(entry);
+      if (listed && listed.group === group) listing = listed.listing;
+    }
+    const own = b64uEncode(identity.publicKey);
+    let taken = null;
+    for (const moderator of about.moderators ?? []) {
+      const therapist = directory.find((t) => b64uEncode(t.identityKey) === moderator.identity_key);
+      if (!therapist || moderator.identity_key === own) continue;
+      const fresh = items.newItem({
+        groupId: b64uDecode(group, { length: ID_BYTES }),
+        role: "moderator",
+        moderatorKey: therapist.identityKey,
+        listing,
+        name,
+        now: nowSeconds(),
+      });
+      try {
+        taken = {
+          fresh,
+          ...items.takeUpModeration(
+            identity,
+            fresh,
+            b64uDecode(about.roster),
+            therapist.identityKey,
+          ),
+        };
+        break;
+      } catch (error) {
+        if (!(error instanceof ProtocolError)) throw error;
+      }
+    }
+    if (taken === null) {
+      throw new MalformedError("No therapist of the directory named this account moderator.");
+    }
+    await serial(async () => {
+      // Private keys are committed before anything refers to them.
+      const write = vault.write(null, { ...taken.fresh, status: "requested" });
+      await vault.commit([write]);
+      await register(write.id);
+      await api("PUT", `/api/groups/${group}/roster`, { roster: b64uEncode(taken.signed) });
+      await retryOnConflict(async () => {
+        const current = itemOf(group);
+        let value = {
+          ...current.data,
+          moderator_key: own,
+          state: taken.item.state,
+          roster: taken.item.roster,
+          status: taken.item.status,
+        };
+        // Its first key goes to every member, as for anyone who joins.
+        value = await rotate(value);
+        await vault.commit([vault.write(current.id, value)]);
+      }, vault.sync);
+      await sendOutbox(group);
+    });
+    emit(group);
   }
 
   // Sends committed group messages to the stream; a retry of a stored one is
@@ -990,7 +1267,12 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
       } catch {
         continue;
       }
-      await publish(group, signed);
+      try {
+        await publish(group, signed);
+      } catch (error) {
+        // The other moderator recorded it first; its roster comes with the stream.
+        if (error?.code !== "roster_rollback") throw error;
+      }
     }
   }
 
@@ -1003,6 +1285,9 @@ export function createGroups({ identity, token, request, vault, conn, serial, em
     decline,
     setMember,
     setPaused,
+    setCoModerator,
+    moderationOffers,
+    takeUpModeration,
     editListing,
     removeMessage,
     leave,

@@ -11,8 +11,10 @@ import {
   GROUP_NOTE_MAX_CHARS,
   ID_BYTES,
   MAX_BODY_CHARS,
+  MAX_GROUP_LISTING_BYTES,
   MAX_PLAINTEXT,
   PAYLOAD_VERSION,
+  SIGNATURE_BYTES,
 } from "./constants.js";
 import { b64uDecode, b64uEncode, utf8Decode, utf8Encode } from "./encoding.js";
 import { MalformedError, UnsupportedVersionError } from "./errors.js";
@@ -23,6 +25,7 @@ export const PAYLOAD_TYPES = Object.freeze({
   receipt: "receipt",
   groupKey: "group_key",
   groupJoin: "group_join",
+  groupListing: "group_listing",
 });
 export const RECEIPT_STATES = Object.freeze(["delivered", "read"]);
 
@@ -88,6 +91,11 @@ function checkGroupJoin(object) {
   checkNote(object.note);
 }
 
+function checkGroupListing(object) {
+  b64uDecode(object.listing, { maxLength: MAX_GROUP_LISTING_BYTES });
+  b64uDecode(object.sig, { length: SIGNATURE_BYTES });
+}
+
 function encode(object) {
   const bytes = utf8Encode(JSON.stringify(object));
   if (bytes.length > MAX_PLAINTEXT) {
@@ -137,6 +145,21 @@ export function encodeGroupJoin({ group, memberKey, name, salt, note }) {
   return encode(object);
 }
 
+// A private group's signed listing, from its moderator to a member (section 15.9).
+export function encodeGroupListing(listing, sig) {
+  if (!(listing instanceof Uint8Array) || !(sig instanceof Uint8Array)) {
+    throw new MalformedError("A group listing and its signature must be bytes.");
+  }
+  const object = {
+    v: PAYLOAD_VERSION,
+    type: PAYLOAD_TYPES.groupListing,
+    listing: b64uEncode(listing),
+    sig: b64uEncode(sig),
+  };
+  checkGroupListing(object);
+  return encode(object);
+}
+
 export function decodePayload(bytes) {
   if (!(bytes instanceof Uint8Array) || bytes.length > MAX_PLAINTEXT) {
     throw new MalformedError(`A payload is at most ${MAX_PLAINTEXT} bytes.`);
@@ -172,6 +195,8 @@ export function decodePayload(bytes) {
     checkGroupKey(object.key);
   } else if (object.type === PAYLOAD_TYPES.groupJoin) {
     checkGroupJoin(object);
+  } else if (object.type === PAYLOAD_TYPES.groupListing) {
+    checkGroupListing(object);
   }
   return object;
 }

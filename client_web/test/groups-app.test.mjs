@@ -8,6 +8,7 @@ import test from "node:test";
 
 import * as items from "../app/group_items.js";
 import {
+  acceptListing,
   groupItem,
   isPaused,
   loadListedGroups,
@@ -16,9 +17,10 @@ import {
   timeline,
   WARN_UNLISTED,
 } from "../app/groups.js";
-import { b64uDecode, b64uEncode } from "../lib/encoding.js";
-import { MissingSenderKeyError, NotAMemberError } from "../lib/errors.js";
+import { b64uDecode, b64uEncode, utf8Encode } from "../lib/encoding.js";
+import { MalformedError, MissingSenderKeyError, NotAMemberError } from "../lib/errors.js";
 import { encodeGroupKey } from "../lib/payload.js";
+import { signGroupListing } from "../lib/signatures.js";
 import { newAccount, openDevice } from "../testing/fakes.mjs";
 import { GroupHub } from "../testing/group_hub.mjs";
 
@@ -172,7 +174,7 @@ test("muting stops a member writing; leaving is signed into the roster", async (
   assert.ok(eventsOf(kim, group).includes("Kim muted"));
   await assert.rejects(kim.groups.sendText(group, "Let me"), NotAMemberError);
   await sam.groups.leave(group);
-  await mod.groups.pull(group);
+  // The server tells the moderator live; its device signs the departure.
   await hub.deliver();
   assert.ok(eventsOf(kim, group).includes("Sam left"));
   assert.equal(itemOf(sam, group).status, "left");
@@ -227,9 +229,106 @@ test("an invite-only group is joined by its id, its host trusted from the direct
   await mod.groups.admit(group, asked.member_key);
   await hub.deliver();
   await sam.groups.pull(group);
+  // Name and rules reach Sam end to end encrypted, signed by the moderator (PROTOCOL.md 15.9).
+  assert.equal(itemOf(sam, group).listing.name, "Closed circle");
   await sam.groups.sendText(group, "Thank you for the invitation");
   await hub.deliver();
   assert.ok(texts(mod, group).includes("Thank you for the invitation"));
+  await mod.groups.editListing(group, { rules: "Invited only." });
+  await hub.deliver();
+  assert.equal(itemOf(sam, group).listing.rules, "Invited only.");
+  assert.equal(hub.groups.get(group).listing, null, "still no listing on the server");
+  // A listing signed by anyone but a moderator of the roster is refused.
+  const forged = utf8Encode(JSON.stringify({ group, name: "Renamed", max_members: 50 }));
+  assert.throws(
+    () =>
+      acceptListing(itemOf(sam, group), {
+        listing: b64uEncode(forged),
+        sig: b64uEncode(signGroupListing(sam.account.identity, forged)),
+      }),
+    MalformedError,
+  );
   const stranger = hub.attach(await openDevice(newAccount()));
   await assert.rejects(stranger.groups.requestJoin({ group, name: "Eve", directory: [] }));
+});
+
+test("a co-moderator takes up the group, moderates, and can be named off", async () => {
+  const { hub, mod, sam, kim, group } = await hostedGroup();
+  const bo = hub.attach(await openDevice(newAccount()));
+  const therapistOf = (device) => ({
+    account: device.account.account,
+    identityKey: device.account.identity.publicKey,
+  });
+  const directory = [therapistOf(mod), therapistOf(bo)];
+  await mod.groups.setCoModerator(group, therapistOf(bo));
+  await hub.deliver();
+  // Routed to Bo before he takes it up: no warning, an offer.
+  assert.ok(!hub.updates.some((u) => u.account === bo.account.account && u.kind === "warning"));
+  assert.deepEqual(await bo.groups.moderationOffers(), [group]);
+  await bo.groups.takeUpModeration({ group, name: "Bo", directory });
+  await hub.deliver();
+  assert.deepEqual(await bo.groups.moderationOffers(), []);
+  assert.equal(itemOf(bo, group).role, "moderator");
+  assert.equal(itemOf(bo, group).status, "member");
+  assert.equal(itemOf(bo, group).listing.name, "Evening circle");
+  const moderators = items.heldRoster(itemOf(sam, group)).moderators.map((k) => b64uEncode(k));
+  assert.deepEqual(
+    new Set(moderators),
+    new Set([mod, bo].map((d) => b64uEncode(d.account.identity.publicKey))),
+  );
+
+  await bo.groups.sendText(group, "Hello, I co-moderate");
+  const id = await sam.groups.sendText(group, "Welcome Bo");
+  await hub.deliver();
+  for (const device of [mod, sam, kim]) {
+    assert.ok(texts(device, group).includes("Hello, I co-moderate"));
+  }
+  assert.ok(texts(bo, group).includes("Welcome Bo"));
+
+  // Rosters and removals Bo signs are honoured by every member.
+  const kimKey = members(itemOf(bo, group)).find((m) => m.name === "Kim").memberKey;
+  await bo.groups.setMember(group, kimKey, "mute");
+  await hub.deliver();
+  assert.ok(eventsOf(kim, group).includes("Kim muted"));
+  await bo.groups.setPaused(group, true);
+  await hub.deliver();
+  assert.ok(isPaused(itemOf(sam, group)));
+  await bo.groups.setPaused(group, false);
+  await bo.groups.removeMessage(group, id);
+  await hub.deliver();
+  for (const device of [mod, sam, kim, bo]) {
+    assert.ok(!texts(device, group).includes("Welcome Bo"));
+  }
+
+  // A request reaches both moderators; Bo admits, and the host's copy goes.
+  const lee = hub.attach(await openDevice(newAccount()));
+  await lee.groups.requestJoin({ group, name: "Lee", note: "Bo knows me", directory });
+  await hub.deliver();
+  for (const device of [mod, bo]) {
+    assert.deepEqual(
+      itemOf(device, group).requests.map((r) => r.note),
+      ["Bo knows me"],
+    );
+  }
+  await bo.groups.admit(group, itemOf(bo, group).requests[0].member_key);
+  await hub.deliver();
+  assert.equal(itemOf(lee, group).status, "member");
+  assert.deepEqual(itemOf(mod, group).requests, []);
+  // A report reaches both, privately.
+  const reported = await bo.groups.sendText(group, "A message to report");
+  await hub.deliver();
+  await lee.groups.report(group, reported, "Testing reports");
+  await hub.deliver();
+  for (const device of [mod, bo]) {
+    assert.match(reports(device.vault, group)[0].data.body, /Testing reports/);
+  }
+
+  // The host, who has not seen Bo's last rosters yet, signs on top of them.
+  await mod.groups.setCoModerator(group, therapistOf(bo), false);
+  await hub.deliver();
+  assert.equal(itemOf(bo, group).role, "member");
+  await assert.rejects(bo.groups.setPaused(group, true));
+  await sam.groups.sendText(group, "Still here");
+  await hub.deliver();
+  assert.ok(texts(bo, group).includes("Still here"));
 });

@@ -9,9 +9,11 @@ import {
   decodePayload,
   encodeGroupJoin,
   encodeGroupKey,
+  encodeGroupListing,
   encodeReceipt,
   encodeText,
 } from "../lib/payload.js";
+import { verifyGroupListing } from "../lib/signatures.js";
 import { loadSodium } from "../lib/sodium.js";
 
 await loadSodium();
@@ -52,6 +54,21 @@ test("group payloads encode to the same bytes as in Python and decode back", () 
       salt,
       note,
     });
+  }
+});
+
+test("a private group's signed listing encodes as in Python and its signature verifies", () => {
+  assert.ok(vectors.group_listing.length > 0);
+  for (const { listing, sig, moderator_key: moderatorKey, encoded } of vectors.group_listing) {
+    const bytes = b64uDecode(listing);
+    assert.equal(utf8Decode(encodeGroupListing(bytes, b64uDecode(sig))), encoded);
+    assert.deepEqual(decodePayload(utf8Encode(encoded)), {
+      v: 1,
+      type: "group_listing",
+      listing,
+      sig,
+    });
+    verifyGroupListing(b64uDecode(moderatorKey), bytes, b64uDecode(sig));
   }
 });
 

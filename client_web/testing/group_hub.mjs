@@ -73,10 +73,19 @@ export class GroupHub {
     return group;
   }
 
+  // The moderators' accounts: those whose identity key the latest roster names.
+  moderators(group) {
+    const roster = decodeRoster(group.roster.slice(0, -SIGNATURE_BYTES));
+    const named = new Set(roster.moderators.map((key) => b64uEncode(key)));
+    return [...this.devices.values()]
+      .filter((device) => named.has(b64uEncode(device.account.identity.publicKey)))
+      .map((device) => device.account.account);
+  }
+
   // The accounts the server delivers a group's stream to, from its latest roster.
   routing(group) {
     const roster = decodeRoster(group.roster.slice(0, -SIGNATURE_BYTES));
-    const accounts = new Set([group.moderator]);
+    const accounts = new Set(this.moderators(group));
     for (const entry of roster.entries) {
       const registered = this.keys.get(b64uEncode(entry.memberKey));
       if (registered && PRESENT.includes(entry.state)) accounts.add(registered.account);
@@ -117,6 +126,12 @@ export class GroupHub {
       return { ...device.account.bundle, one_time_prekey: null };
     }
     if (parts[1] !== "groups") throw new ApiError("unrouted", "");
+    if (method === "GET" && parts.length === 2) {
+      const groups = [...this.groups.values()]
+        .filter((g) => this.moderators(g).includes(account))
+        .map((g) => ({ group: g.id, role: "moderator" }));
+      return { groups };
+    }
     if (method === "POST" && parts.length === 2) {
       const roster = decodeRoster(b64uDecode(body.roster).slice(0, -SIGNATURE_BYTES));
       const id = b64uEncode(roster.groupId);
@@ -139,12 +154,10 @@ export class GroupHub {
     if (method === "GET" && rest === "") {
       const about = {
         group: group.id,
-        moderators: [
-          {
-            account: group.moderator,
-            identity_key: b64uEncode(this.devices.get(group.moderator).account.identity.publicKey),
-          },
-        ],
+        moderators: this.moderators(group).map((moderator) => ({
+          account: moderator,
+          identity_key: b64uEncode(this.devices.get(moderator).account.identity.publicKey),
+        })),
       };
       if (!this.routing(group).has(account)) return about;
       return { ...about, roster: b64uEncode(group.roster), left: group.left };
@@ -190,6 +203,9 @@ export class GroupHub {
         if (registered.account === account && registered.group === group.id) {
           this.keys.delete(key);
           group.left.push(key);
+          this.queues
+            .get(group.moderator)
+            .push({ type: "group_left", group: group.id, member_key: key });
         }
       }
       return {};
@@ -214,7 +230,7 @@ export class GroupHub {
     const group = this.group(frame.group);
     if (!this.routing(group).has(account)) throw new ApiError("not_a_member", "");
     const roster = decodeRoster(group.roster.slice(0, -SIGNATURE_BYTES));
-    if (roster.flags & ROSTER_FLAG_PAUSED && account !== group.moderator) {
+    if (roster.flags & ROSTER_FLAG_PAUSED && !this.moderators(group).includes(account)) {
       throw new ApiError("group_paused", "The moderator has paused this group.");
     }
     return { type: "group_sent", cmid: frame.cmid, id: this.append(group, "message", frame.msg) };

@@ -3,7 +3,9 @@
 The same steps as the web client's Groups screen: a therapist hosts an open
 group, a client finds it with `groups`, asks to join under a name for this
 group alone, is admitted from `group requests`, and both write and read; the
-moderator removes a message for everyone and the client leaves.
+moderator removes a message for everyone and the client leaves. A second
+therapist, named co-moderator, takes the group up, writes and pauses it,
+until the host stops naming them.
 """
 
 from pathlib import Path
@@ -81,3 +83,40 @@ def test_a_group_through_the_cli(server: Any, tmp_path: Path) -> None:
     as_client("group", "leave", "--", group)
     mine = as_client("groups", "--json").json()["groups"]
     assert [g["status"] for g in mine if g["group"] == group] == ["left"]
+
+
+def test_a_co_moderator_through_the_cli(server: Any, tmp_path: Path) -> None:
+    invite_file = tmp_path / "invite.txt"
+    profiles = {name: tmp_path / name for name in ("ana", "bo")}
+    accounts = {}
+    for name in profiles:
+        invite_file.write_text(make_invite(server.data_dir) + "\n")
+        accounts[name] = register(
+            server, profiles[name], "--therapist", "--invite-file", str(invite_file)
+        )
+
+    def as_(name: str, *args: str) -> Run:
+        run = quietline(
+            *args, server_url=server.url, profile=profiles[name], secret=accounts[name]["secret"]
+        )
+        assert run.code == 0, run.stderr
+        return run
+
+    as_("ana", "profile", "set", "--display-name", "Dr. Ana Ruiz", "--accepting")
+    as_("bo", "profile", "set", "--display-name", "Dr. Bo Lind", "--accepting")
+    group = as_("ana", "group", "create", "--json", "--name", "Evening circle", "--as", "Ana")
+    group_id = group.json()["group"]
+    as_("ana", "group", "add-moderator", "--", group_id, accounts["bo"]["account"])
+    assert as_("bo", "groups", "--json").json()["moderation_offers"] == [group_id]
+    as_("bo", "group", "moderate", "--as", "Bo", "--", group_id)
+    assert as_("bo", "groups", "--json").json()["moderation_offers"] == []
+    as_("bo", "group", "send", "--", group_id, "Hello from Bo")
+    seen = as_("ana", "group", "read", "--", group_id).stdout
+    assert "Bo: Hello from Bo" in seen
+    as_("bo", "group", "pause", "--", group_id)
+    as_("ana", "group", "resume", "--", group_id)
+    as_("ana", "group", "remove-moderator", "--", group_id, accounts["bo"]["account"])
+    # Any group command takes in the stream first: the signed roster no longer names Bo.
+    as_("bo", "group", "read", "--", group_id)
+    mine = as_("bo", "groups", "--json").json()["groups"]
+    assert [g["role"] for g in mine if g["group"] == group_id] == ["member"]

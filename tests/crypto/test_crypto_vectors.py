@@ -452,6 +452,13 @@ def test_payload() -> None:
         assert {k: parsed[k] for k in ("group", "member_key", "name", "salt", "note")} == {
             k: case[k] for k in ("group", "member_key", "name", "salt", "note")
         }
+    assert data["group_listing"]
+    for case in data["group_listing"]:
+        listing, sig = b64u_decode(case["listing"]), b64u_decode(case["sig"], 64)
+        assert payload.encode_group_listing(listing, sig).decode() == case["encoded"]
+        parsed = payload.parse(case["encoded"].encode())
+        assert (parsed["listing"], parsed["sig"]) == (case["listing"], case["sig"])
+        signatures.verify_group_listing(b64u_decode(case["moderator_key"], 32), listing, sig)
     for case in data["invalid"]:
         raw = b(case["hex_bytes"]) if "hex_bytes" in case else case["encoded"].encode()
         assert error_code(lambda r=raw: payload.parse(r)) == case["error"], case["name"]

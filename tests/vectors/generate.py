@@ -116,6 +116,7 @@ payload.json
   receipt: {state, ids, encoded}
   group_key:  {key (hex of a sender key distribution), encoded}
   group_join: {group, member_key, name, salt, note, encoded}
+  group_listing: {listing (b64u of the signed listing bytes), sig, moderator_key, encoded}
   invalid: {name, encoded (text, or hex_bytes for non-UTF-8), error}
 
 vault.json
@@ -1420,6 +1421,20 @@ def payload_vectors() -> dict[str, Any]:
                 ).decode(),
             }
         )
+    listing = json.dumps(
+        {"group": b64u_encode(scene.group_id), "name": "Closed circle 🌱", "max_members": 8},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    ).encode()
+    listing_sig = signatures.sign_group_listing(scene.moderator.seed, listing)
+    group_listing_cases = [
+        {
+            "listing": b64u_encode(listing),
+            "sig": b64u_encode(listing_sig),
+            "moderator_key": b64u_encode(scene.moderator.public),
+            "encoded": payload.encode_group_listing(listing, listing_sig).decode(),
+        }
+    ]
     join = json.loads(group_join_cases[0]["encoded"])
     too_long_key = b64u_encode(bytes(GROUP_DISTRIBUTION_MAX_BYTES + 1))
     invalid_groups = [
@@ -1430,6 +1445,10 @@ def payload_vectors() -> dict[str, Any]:
         ("group join with control character in name", {**join, "name": "A\u0007"}),
         ("group join with long note", {**join, "note": "x" * 501}),
         ("group join without salt", {k: v for k, v in join.items() if k != "salt"}),
+        (
+            "group listing with short signature",
+            {"v": 1, "type": "group_listing", "listing": b64u_encode(listing), "sig": "AAAA"},
+        ),
     ]
     for name, value in invalid_groups:
         text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
@@ -1445,6 +1464,7 @@ def payload_vectors() -> dict[str, Any]:
         "receipt": receipt_cases,
         "group_key": group_key_cases,
         "group_join": group_join_cases,
+        "group_listing": group_listing_cases,
         "invalid": invalid,
     }
 

@@ -6,6 +6,7 @@
 import { ROSTER_FLAG_INVITE_ONLY } from "../../lib/constants.js";
 import { b64uEncode } from "../../lib/encoding.js";
 import { request } from "../api.js";
+import { loadDirectory } from "../directory.js";
 import { clear, h } from "../dom.js";
 import * as items from "../group_items.js";
 import {
@@ -267,6 +268,58 @@ export function groupsScreen(ctx, { workspace, go }) {
     );
   }
 
+  // Groups another therapist named this one co-moderator of: taken up with a
+  // name for the group (PROTOCOL.md 15.2, "Co-moderation").
+  const offers = h("div", { id: "moderation-offers" });
+  function renderOffers(found) {
+    clear(offers);
+    if (found.length === 0) return;
+    offers.append(
+      h("h2", { text: "Groups you were asked to co-moderate" }),
+      h(
+        "ul",
+        { class: "stack stack--tight", "aria-label": "Groups you were asked to co-moderate" },
+        found.map((offered) => {
+          const fieldId = `offer-name-${offered}`;
+          const name = input(fieldId, { maxLength: 40, required: true });
+          const failure = h("p", { class: "form-error", role: "alert" });
+          return h(
+            "li",
+            { class: "card stack", "data-offer": offered },
+            h("p", { class: "small", text: `Group ${offered}` }),
+            field(fieldId, "Your name in this group", name),
+            failure,
+            h("button", {
+              type: "button",
+              class: "button button--secondary",
+              text: "Co-moderate this group",
+              onClick: async () => {
+                const ok = await attempt(failure, async () => {
+                  // The therapist who named this one is checked against the directory as it is now.
+                  workspace.directory = await loadDirectory();
+                  await workspace.groups.takeUpModeration({
+                    group: offered,
+                    name: name.value.trim(),
+                    directory: workspace.directory,
+                  });
+                });
+                if (ok) go("group", { group: offered });
+              },
+            }),
+          );
+        }),
+      ),
+    );
+  }
+  if (workspace.role === "therapist") {
+    workspace.groups
+      .moderationOffers()
+      .then(renderOffers)
+      .catch((failure) => {
+        error.textContent = describe(failure);
+      });
+  }
+
   let listed = [];
   const refresh = () => render(listed);
   workspace.events.addEventListener("group", refresh);
@@ -297,6 +350,7 @@ export function groupsScreen(ctx, { workspace, go }) {
     error,
     h("h2", { text: "Your groups" }),
     mine,
+    offers,
     h("h2", { text: "Open groups" }),
     open,
     workspace.role === "therapist" ? hostForm() : inviteForm(),
@@ -435,6 +489,48 @@ export function groupScreen(ctx, { workspace, go, group }) {
     messages.scrollTop = messages.scrollHeight;
   }
 
+  // Name a therapist of the signed directory co-moderator, or stop naming one.
+  function coModeration(data) {
+    if (!data.state) return h("div", { id: "group-co-moderator-none" });
+    const named = new Set(items.heldRoster(data).moderators.map((key) => b64uEncode(key)));
+    const others = workspace.directory.filter((t) => t.account !== workspace.account);
+    const current = others.find((t) => named.has(b64uEncode(t.identityKey)));
+    if (current) {
+      return h("button", {
+        type: "button",
+        class: "button button--danger-outline",
+        id: "group-co-moderator-remove",
+        text: `Remove co-moderator ${current.profile?.display_name ?? ""}`.trim(),
+        onClick: () => run(() => groups.setCoModerator(group, current, false)),
+      });
+    }
+    // Two moderators already, the other not in the directory now; or nobody to name.
+    if (named.size > 1 || others.length === 0) return h("div", { id: "group-co-moderator-none" });
+    const choice = h(
+      "select",
+      { class: "input", id: "group-co-moderator" },
+      others.map((t) =>
+        h("option", { value: t.account, text: t.profile?.display_name ?? t.account }),
+      ),
+    );
+    return h(
+      "div",
+      { class: "stack stack--tight" },
+      field("group-co-moderator", "A co-moderator from the directory", choice),
+      h("button", {
+        type: "button",
+        class: "button button--secondary",
+        text: "Add a co-moderator",
+        onClick: async () => {
+          const therapist = others.find((t) => t.account === choice.value);
+          if (therapist && (await run(() => groups.setCoModerator(group, therapist, true)))) {
+            announce("Co-moderator named.");
+          }
+        },
+      }),
+    );
+  }
+
   function renderAside(data, moderator) {
     clear(aside);
     if (data.state) {
@@ -535,6 +631,7 @@ export function groupScreen(ctx, { workspace, go, group }) {
           text: isPaused(data) ? "Resume the group" : "Pause the group",
           onClick: () => run(() => groups.setPaused(group, !isPaused(data))),
         }),
+        coModeration(data),
         field("group-rules", "Rules", rules),
         h("button", {
           type: "button",
@@ -617,6 +714,15 @@ export function groupScreen(ctx, { workspace, go, group }) {
   groups.pull(group).catch((failure) => {
     error.textContent = describe(failure);
   });
+  if (workspace.role === "therapist") {
+    // A colleague to name co-moderator may have joined since the directory loaded.
+    loadDirectory()
+      .then((therapists) => {
+        workspace.directory = therapists;
+        render();
+      })
+      .catch(() => {});
+  }
   render();
 
   return h(
