@@ -4,14 +4,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from crypto.constants import ID_BYTES
-from server import accounts, blocks, groups, profiles
+from server import accounts, blocks, groups, profiles, wakeup
 from server.endpoint import authenticate, endpoint, json_response, read_json, services
 from server.errors import UnauthorizedError
 from server.validation import decode_b64u
 from server.writer import Tx
 
 THERAPIST = "therapist"
-PROFILE_CHANGED = {"type": "profile_changed"}
 
 
 @endpoint
@@ -34,8 +33,10 @@ async def put_profile(request: Request) -> Response:
     def operation(tx: Tx) -> None:
         profiles.store(tx.conn, caller.account, profile, sig)
         # The therapist's other devices show the profile (the inbox's "What
-        # clients see", the profile form) and fetch it again on this push.
-        tx.after_commit(lambda: service.hub.notify(caller.account, PROFILE_CHANGED))
+        # clients see", the profile form) and fetch it again on this push;
+        # devices connected to other relay processes hear of it through them.
+        wakeup.notify(tx.conn, wakeup.PROFILE, caller.account)
+        tx.after_commit(lambda: service.hub.notify(caller.account, profiles.PROFILE_CHANGED))
 
     await service.writer.run(operation)
     return json_response({})

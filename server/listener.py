@@ -22,9 +22,10 @@ from server import notification_targets
 from server.errors import SignedOutError, UnauthorizedError
 from server.logs import log_unexpected
 from server.postgres import PostgresStorage
+from server.profiles import PROFILE_CHANGED
 from server.services import Services
 from server.storage import Connection, Storage
-from server.wakeup import CHANNEL, ENVELOPE, SESSIONS, TARGET, VAULT
+from server.wakeup import CHANNEL, ENVELOPE, PROFILE, SESSIONS, TARGET, VAULT
 
 # After the listening connection is lost: the first retry soon, then waits
 # that double up to a few seconds, so a restarting PostgreSQL is found again
@@ -136,6 +137,7 @@ class Handlers:
             VAULT: lambda account: self._spawn(self._vault(account), account),
             SESSIONS: lambda account: self._spawn(self._sessions(account), account),
             TARGET: lambda account: self._spawn(self._target(account), None),
+            PROFILE: self.profile,
         }
 
     def _spawn(self, work: Any, live_account: bytes | None) -> None:
@@ -153,6 +155,10 @@ class Handlers:
 
     def envelope(self, account: bytes) -> None:
         self._service.hub.wake(account, self._service.readers)
+
+    def profile(self, account: bytes) -> None:
+        # Nothing to read: the push only tells the devices to fetch the profile.
+        self._service.hub.notify(account, PROFILE_CHANGED)
 
     def wake_all(self) -> None:
         for account in self._service.hub.accounts():

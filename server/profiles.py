@@ -21,6 +21,10 @@ from server.errors import BadRequestError, BadSignatureError
 from server.storage import Connection
 from server.validation import binary, parse_json
 
+# The push a therapist's devices receive when a profile of theirs is published:
+# it carries nothing but the news, and each device fetches the profile again.
+PROFILE_CHANGED = {"type": "profile_changed"}
+
 
 def _check_fields(profile: Any) -> None:
     if not isinstance(profile, dict):

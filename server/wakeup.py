@@ -9,7 +9,8 @@ after a one-letter kind: `e` an envelope arrived, `v` the account's vault
 changed (its other devices sync), `s` its sessions changed (a log-out, the
 other devices signed out, the account deleted: live connections of ended
 sessions close), `t` its notification addresses changed (every process's
-notifier reads them again). Each is handled by reading the store.
+notifier reads them again), `p` the therapist published a profile (their
+devices fetch it again). Each is handled by reading the store.
 PostgreSQL delivers a notification only once its transaction committed, and
 folds identical ones of one transaction into one, so a batch of a hundred
 envelopes to one therapist wakes each process once.
@@ -37,6 +38,7 @@ ENVELOPE = "e"
 VAULT = "v"
 SESSIONS = "s"
 TARGET = "t"
+PROFILE = "p"
 
 
 def notify(conn: Connection, kind: str, account: bytes) -> None:

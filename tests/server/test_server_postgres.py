@@ -27,6 +27,8 @@ from server_harness import (
     vault_write,
 )
 
+from crypto import signatures
+from crypto.constants import CTX_PROFILE
 from crypto.encoding import b64u_decode, b64u_encode
 from server import migrations
 from server.postgres import PostgresStorage
@@ -68,6 +70,12 @@ async def test_devices_on_different_processes_talk_live(server_factory: Any) -> 
     assert stored.status == 200
     changed = await second.expect("vault_changed")
     assert changed["cursor"] == str(stored.body["cursor"])
+    # ... and of a profile the therapist published through the first process.
+    profile = json.dumps({"display_name": "Dr. On Two Processes"}).encode()
+    sig = signatures.sign(therapist.identity.seed, CTX_PROFILE, profile)
+    body = {"profile": b64u_encode(profile), "sig": b64u_encode(sig)}
+    assert therapist.call("PUT", "/api/profile", body).status == 200
+    assert await second.expect("profile_changed") == {"type": "profile_changed"}
     for socket in (on_a, on_b, second):
         await socket.close()
 
