@@ -14,8 +14,10 @@ through it. It retries after a sync at most `VAULT_CONFLICT_RETRIES` times
 after the first attempt, then raises `VaultConflictError` to the caller.
 """
 
+import asyncio
 import builtins
 import json
+import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -24,7 +26,7 @@ from urllib.parse import quote
 from client_py.api import Http, field
 from client_py.errors import BadResponseError, ServerError, VaultConflictError
 from client_py.ids import new_id
-from crypto.constants import ID_BYTES, VAULT_CONFLICT_RETRIES
+from crypto.constants import ID_BYTES, VAULT_CONFLICT_PAUSE_MS, VAULT_CONFLICT_RETRIES
 from crypto.encoding import b64u_decode, b64u_encode
 from crypto.errors import MalformedError, ProtocolError
 from crypto.vault import decrypt_item, encrypt_item
@@ -40,10 +42,20 @@ class Item:
 T = TypeVar("T")
 
 
+def conflict_pause(retry: int, draw: float) -> float:
+    """Seconds to wait before retry `retry` (from 0), for a `draw` in [0, 1).
+
+    Full jitter: uniform below a bound that doubles with each retry
+    (VAULT_CONFLICT_PAUSE_MS), so two devices racing for the same items
+    fall out of step and one of them commits.
+    """
+    return draw * VAULT_CONFLICT_PAUSE_MS * (2**retry) / 1000
+
+
 async def retry_on_conflict(
     attempt: Callable[[], Awaitable[T]], resync: Callable[[], Awaitable[None]]
 ) -> T:
-    """Run `attempt`; after each `vault_conflict`, `resync` and run it again.
+    """Run `attempt`; after each `vault_conflict`, pause, `resync` and run it again.
 
     `attempt` must rebuild its writes from the vault as it is when it runs, so
     that a retry starts from what the other device committed. Any other error
@@ -59,6 +71,8 @@ async def retry_on_conflict(
                 raise
             if retries == VAULT_CONFLICT_RETRIES:
                 raise VaultConflictError(exc) from exc
+        # Not a secret: the draw only spreads racing devices apart in time.
+        await asyncio.sleep(conflict_pause(retries, random.random()))  # noqa: S311
         retries += 1
         await resync()
 

@@ -189,3 +189,9 @@ IDLE_LOCK_MAX_MINUTES = 240
 # the conflict error reaches the caller. Each retry follows a sync, so running
 # out means devices keep racing, not that the work was lost.
 VAULT_CONFLICT_RETRIES = 4
+# Before retry `r` (0 for the first), a pause drawn uniformly from
+# [0, VAULT_CONFLICT_PAUSE_MS * 2^r) milliseconds: two devices that keep
+# colliding on the same items draw different pauses, so one of them commits
+# while the other waits, instead of both syncing and colliding again in
+# lockstep. At most 50 + 100 + 200 + 400 = 750 ms in all.
+VAULT_CONFLICT_PAUSE_MS = 50

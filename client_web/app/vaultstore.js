@@ -17,7 +17,7 @@
 // conflict error then reaches the caller, who shows it (wording.js) or, for a
 // delivery, leaves the envelope stored to be delivered again.
 
-import { VAULT_CONFLICT_RETRIES } from "../lib/constants.js";
+import { VAULT_CONFLICT_PAUSE_MS, VAULT_CONFLICT_RETRIES } from "../lib/constants.js";
 import { b64uDecode, b64uEncode } from "../lib/encoding.js";
 import { decryptItem, encryptItem } from "../lib/vault.js";
 import { idBytes, newId } from "./ids.js";
@@ -141,12 +141,21 @@ export function isConflict(error) {
 
 // Runs `attempt` until it returns without a conflict, calling `sync` before
 // each retry; `attempt` must build its writes afresh from the vault each time.
+// Milliseconds to wait before retry `retry` (from 0), for a `draw` in [0, 1):
+// full jitter below a bound that doubles with each retry, so two devices
+// racing for the same items fall out of step and one of them commits. The
+// draw is not a secret, so Math.random serves.
+export function conflictPause(retry, draw) {
+  return draw * VAULT_CONFLICT_PAUSE_MS * 2 ** retry;
+}
+
 export async function retryOnConflict(attempt, sync) {
   for (let retry = 0; ; retry += 1) {
     try {
       return await attempt();
     } catch (error) {
       if (!isConflict(error) || retry === VAULT_CONFLICT_RETRIES) throw error;
+      await new Promise((resolve) => setTimeout(resolve, conflictPause(retry, Math.random())));
       await sync();
     }
   }

@@ -183,5 +183,9 @@ export const IDLE_LOCK_MAX_MINUTES = 240;
 
 // Compare-and-swap writes (section 10): a write refused with `vault_conflict`
 // is retried after a sync at most this many times after the first attempt;
-// then the conflict error reaches the caller (app/retry.js).
+// then the conflict error reaches the caller (app/vaultstore.js).
 export const VAULT_CONFLICT_RETRIES = 4;
+// Before retry r (0 for the first), a pause drawn uniformly from
+// [0, VAULT_CONFLICT_PAUSE_MS * 2^r) ms, so that two devices colliding on the
+// same items stop colliding in lockstep (app/vaultstore.js).
+export const VAULT_CONFLICT_PAUSE_MS = 50;

@@ -10,8 +10,8 @@ import test from "node:test";
 import { ApiError } from "../app/api.js";
 import { saveNote } from "../app/mutations.js";
 import { noteItem } from "../app/records.js";
-import { createVault, retryOnConflict } from "../app/vaultstore.js";
-import { VAULT_CONFLICT_RETRIES } from "../lib/constants.js";
+import { conflictPause, createVault, retryOnConflict } from "../app/vaultstore.js";
+import { VAULT_CONFLICT_PAUSE_MS, VAULT_CONFLICT_RETRIES } from "../lib/constants.js";
 import { conflict, FakeServer, sodium } from "../testing/fakes.mjs";
 
 function twoDevices() {
@@ -158,4 +158,19 @@ test("a failed sync ends the retries with its own error", async () => {
     ),
     { code: "offline" },
   );
+});
+
+test("the pause before a retry is drawn below a doubling bound", () => {
+  // Two devices that drew differently wait differently; the bound doubles.
+  assert.equal(conflictPause(0, 0), 0);
+  const bounds = Array.from({ length: VAULT_CONFLICT_RETRIES }, (_, retry) =>
+    conflictPause(retry, 1),
+  );
+  assert.equal(bounds[0], VAULT_CONFLICT_PAUSE_MS);
+  for (let retry = 1; retry < bounds.length; retry += 1) {
+    assert.equal(bounds[retry], 2 * bounds[retry - 1]);
+  }
+  assert.equal(conflictPause(2, 0.25), bounds[2] / 4);
+  // Every retry spent, the pauses stay under a second.
+  assert.ok(bounds.reduce((sum, bound) => sum + bound, 0) < 1000);
 });

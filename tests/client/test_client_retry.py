@@ -6,11 +6,13 @@ the paths that use the helper against the real server are in
 test_client_api.py (two devices racing on one vault).
 """
 
+import itertools
+
 import pytest
 
 from client_py.errors import ServerError, VaultConflictError
-from client_py.vaultstore import retry_on_conflict
-from crypto.constants import VAULT_CONFLICT_RETRIES
+from client_py.vaultstore import conflict_pause, retry_on_conflict
+from crypto.constants import VAULT_CONFLICT_PAUSE_MS, VAULT_CONFLICT_RETRIES
 
 
 def conflict() -> ServerError:
@@ -65,3 +67,14 @@ async def test_any_other_error_reaches_the_caller_at_once() -> None:
         await retry_on_conflict(attempts.attempt, attempts.resync)
     assert raised.value.code == "blocked"
     assert (attempts.calls, attempts.syncs) == (2, 1)
+
+
+def test_the_pause_before_a_retry_is_drawn_below_a_doubling_bound() -> None:
+    # Two devices that drew differently wait differently; the bound doubles.
+    assert conflict_pause(0, 0.0) == 0
+    bounds = [conflict_pause(retry, 1.0) for retry in range(VAULT_CONFLICT_RETRIES)]
+    assert bounds[0] == VAULT_CONFLICT_PAUSE_MS / 1000
+    assert all(later == 2 * earlier for earlier, later in itertools.pairwise(bounds))
+    assert conflict_pause(2, 0.25) == bounds[2] / 4
+    # Every retry spent, the pauses stay under a second.
+    assert sum(bounds) < 1
