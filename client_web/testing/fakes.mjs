@@ -134,11 +134,18 @@ export function newAccount() {
 }
 
 // Waits until `condition()` holds, letting the app's promise chains run;
-// a bound on turns, not on time, so a slow machine does not fail it.
+// a bound on turns, not on time, so a slow machine does not fail it. Every
+// TIMER_EVERY turns also lets a 10 ms timer run, so that the app's own
+// pauses (a retry after vault_conflict waits up to 750 ms in all,
+// app/vaultstore.js) end within the bound: 2000 turns wait at least 1 s.
+const TURNS = 2000;
+const TIMER_EVERY = 20;
 export async function until(condition, what) {
-  for (let turn = 0; turn < 2000; turn += 1) {
+  for (let turn = 0; turn < TURNS; turn += 1) {
     if (condition()) return;
-    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) =>
+      turn % TIMER_EVERY === TIMER_EVERY - 1 ? setTimeout(resolve, 10) : setImmediate(resolve),
+    );
   }
   throw new Error(`Never happened: ${what}`);
 }
