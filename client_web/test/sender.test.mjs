@@ -76,7 +76,11 @@ test("a conflict that outlasts its retries is shown on the message, nothing lost
   const peer = therapist.account.account;
   client.server.fail("send", conflict(), VAULT_CONFLICT_RETRIES + 1);
   client.sender.queueText(peer, "Hello", { label: "Therapist" });
-  await until(() => client.sender.pendingFor(peer)[0]?.notice, "the notice");
+  // The retries' pauses run on the mocked clock: move it on in steps that
+  // stay, all together, below the outbox's own wait after the last retry.
+  await until(() => client.sender.pendingFor(peer)[0]?.notice, "the notice", {
+    tick: () => t.mock.timers.tick(100),
+  });
   const [waiting] = client.sender.pendingFor(peer);
   assert.equal(waiting.notice, describe(conflict()));
   assert.equal(waiting.status, "sending", "it is tried again, not marked failed");

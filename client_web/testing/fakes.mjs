@@ -138,14 +138,21 @@ export function newAccount() {
 // TIMER_EVERY turns also lets a 10 ms timer run, so that the app's own
 // pauses (a retry after vault_conflict waits up to 750 ms in all,
 // app/vaultstore.js) end within the bound: 2000 turns wait at least 1 s.
+// A test that mocks the clock passes `tick`, called at those turns to move
+// its clock on, since the app's pauses then wait on the mocked clock; this
+// wait itself keeps the real timer taken before any test could mock it.
 const TURNS = 2000;
 const TIMER_EVERY = 20;
-export async function until(condition, what) {
+const realSetTimeout = globalThis.setTimeout;
+export async function until(condition, what, { tick = () => {} } = {}) {
   for (let turn = 0; turn < TURNS; turn += 1) {
     if (condition()) return;
-    await new Promise((resolve) =>
-      turn % TIMER_EVERY === TIMER_EVERY - 1 ? setTimeout(resolve, 10) : setImmediate(resolve),
-    );
+    if (turn % TIMER_EVERY === TIMER_EVERY - 1) {
+      tick();
+      await new Promise((resolve) => realSetTimeout(resolve, 10));
+    } else {
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
   throw new Error(`Never happened: ${what}`);
 }
