@@ -538,7 +538,7 @@ async def group(job: dict[str, Any]) -> dict[str, Any]:
     # In group mode every account is a member and receives each message, the
     # sender's too; in pair mode only the partner does.
     recipients = peers if job["mode"] == "group" else peers[1:]
-    clock = CpuClock(job["server_pid"])
+    clock = CpuClock(server_pids(job))
     for text in frames:
         await sender.window.acquire()
         await sender.ws.send(text)
